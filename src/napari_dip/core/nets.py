@@ -1,0 +1,135 @@
+"""Generator networks: the paper's encoder-decoder with skip connections.
+
+``SkipNet`` follows the paper's "skip" architecture (Ulyanov et al. 2018,
+supplementary material): at each level a stride-2 convolution goes down, an
+upsampling comes back up, and an optional skip branch of 1x1 convolutions joins
+them.  With no skip channels it is the "hourglass" network.  ``dims=3`` builds
+the same network from 3D convolutions for Z-stacks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+__all__ = ["NetSpec", "SkipNet", "padded_shape"]
+
+
+@dataclass(frozen=True)
+class NetSpec:
+    """Architecture of a ``SkipNet``; one entry per level, finest first."""
+
+    down: tuple[int, ...] = (128, 128, 128, 128, 128)
+    up: tuple[int, ...] = (128, 128, 128, 128, 128)
+    skip: tuple[int, ...] = (4, 4, 4, 4, 4)
+    kernel_down: int = 3
+    kernel_up: int = 3
+    kernel_skip: int = 1
+    upsample: str = "bilinear"
+    need1x1_up: bool = True
+    pad: str = "reflection"
+    output: str = "sigmoid"
+
+    def __post_init__(self):
+        if not (len(self.down) == len(self.up) == len(self.skip) >= 1):
+            raise ValueError("down, up and skip need the same number (>= 1) of levels")
+        if self.upsample not in ("nearest", "bilinear"):
+            raise ValueError(f"upsample must be 'nearest' or 'bilinear', got {self.upsample!r}")
+        if self.pad not in ("reflection", "zero"):
+            raise ValueError(f"pad must be 'reflection' or 'zero', got {self.pad!r}")
+        if self.output not in ("sigmoid", "linear"):
+            raise ValueError(f"output must be 'sigmoid' or 'linear', got {self.output!r}")
+
+    @property
+    def levels(self) -> int:
+        return len(self.down)
+
+
+def padded_shape(shape: tuple[int, ...], levels: int) -> tuple[int, ...]:
+    """Smallest shape >= ``shape`` that ``levels`` halvings divide exactly.
+
+    Each axis is also at least ``2 ** (levels + 1)`` long, so the coarsest level
+    still has two pixels for its reflection padding.  The network runs on this
+    shape and its output is cropped back.
+    """
+    step = 2**levels
+    return tuple(max(-(-n // step) * step, 2 * step) for n in shape)
+
+
+def _conv(dims, c_in, c_out, kernel, spec: NetSpec, stride=1) -> nn.Module:
+    conv = (nn.Conv2d, nn.Conv3d)[dims - 2]
+    mode = "reflect" if spec.pad == "reflection" else "zeros"
+    return conv(c_in, c_out, kernel, stride=stride, padding=kernel // 2, padding_mode=mode)
+
+
+def _norm(dims, channels) -> nn.Module:
+    # The network always runs in training mode on one image: batch statistics only.
+    norm = (nn.BatchNorm2d, nn.BatchNorm3d)[dims - 2]
+    return norm(channels, track_running_stats=False)
+
+
+def _unit(dims, c_in, c_out, kernel, spec, stride=1) -> list[nn.Module]:
+    """Convolution, BatchNorm, LeakyReLU."""
+    return [
+        _conv(dims, c_in, c_out, kernel, spec, stride),
+        _norm(dims, c_out),
+        nn.LeakyReLU(0.2, inplace=True),
+    ]
+
+
+class _Level(nn.Module):
+    """One scale: down (stride 2), the coarser levels, up, joined with the skip."""
+
+    def __init__(self, dims: int, c_in: int, index: int, spec: NetSpec, deeper: nn.Module | None):
+        super().__init__()
+        down, skip = spec.down[index], spec.skip[index]
+        from_below = spec.up[index + 1] if deeper is not None else down
+        self.skip = (
+            nn.Sequential(*_unit(dims, c_in, skip, spec.kernel_skip, spec)) if skip else None
+        )
+        self.down = nn.Sequential(
+            *_unit(dims, c_in, down, spec.kernel_down, spec, stride=2),
+            *_unit(dims, down, down, spec.kernel_down, spec),
+        )
+        self.deeper = deeper if deeper is not None else nn.Identity()
+        mode = spec.upsample if spec.upsample == "nearest" else ("bilinear", "trilinear")[dims - 2]
+        self.upsample = nn.Upsample(scale_factor=2, mode=mode)
+        joined = skip + from_below
+        up_layers = [_norm(dims, joined), *_unit(dims, joined, spec.up[index], spec.kernel_up, spec)]
+        if spec.need1x1_up:
+            up_layers += _unit(dims, spec.up[index], spec.up[index], 1, spec)
+        self.up = nn.Sequential(*up_layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.upsample(self.deeper(self.down(x)))
+        if self.skip is not None:
+            y = torch.cat([self.skip(x), y], dim=1)
+        return self.up(y)
+
+
+class SkipNet(nn.Module):
+    """The paper's skip / hourglass generator, 2D (``dims=2``) or 3D (``dims=3``).
+
+    Inputs must have a spatial shape divisible by ``2 ** spec.levels`` (see
+    ``padded_shape``); the output has the input's spatial shape and
+    ``out_channels`` channels, in ``(0, 1)`` when ``spec.output == "sigmoid"``.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, spec: NetSpec = NetSpec(), dims: int = 2):
+        super().__init__()
+        if dims not in (2, 3):
+            raise ValueError(f"dims must be 2 or 3, got {dims}")
+        self.spec = spec
+        self.dims = dims
+        body = None
+        for index in reversed(range(spec.levels)):
+            c_in = in_channels if index == 0 else spec.down[index - 1]
+            body = _Level(dims, c_in, index, spec, body)
+        self.body = body
+        self.head = _conv(dims, spec.up[0], out_channels, 1, spec)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        y = self.head(self.body(z))
+        return torch.sigmoid(y) if self.spec.output == "sigmoid" else y
