@@ -23,6 +23,7 @@ _LAZY = {
     "preset_names": ".core.presets",
     "NetSpec": ".core.nets",
     "Snapshot": ".core.fit",
+    "available_devices": ".core.fit",
 }
 
 __all__ = sorted(_LAZY)

@@ -24,7 +24,7 @@ from .nets import SkipNet, padded_shape
 from .operators import Operator
 from .presets import Recipe
 
-__all__ = ["Fit", "Snapshot", "resolve_device"]
+__all__ = ["Fit", "Snapshot", "available_devices", "resolve_device"]
 
 
 @dataclass(frozen=True)
@@ -43,6 +43,15 @@ class Snapshot:
     smoothed: np.ndarray
     elapsed: float
     done: bool = False
+
+
+def available_devices() -> list[str]:
+    """Device names usable on this machine: "auto", then every CUDA GPU, MPS, the CPU."""
+    names = ["auto"]
+    names += [f"cuda:{i}" for i in range(torch.cuda.device_count())]
+    if torch.backends.mps.is_available():
+        names.append("mps")
+    return names + ["cpu"]
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
