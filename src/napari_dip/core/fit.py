@@ -324,11 +324,11 @@ class Fit:
         if output is None:  # stopped before the first iteration: the untrained output
             with torch.no_grad():
                 output = self._forward()
-        estimate = smoothed if recipe.ema else output
         if self.stop_reason == "auto" and best is not None:
-            estimate = best
-        smoothed = estimate
-        self.result = _to_numpy(estimate)
+            smoothed = best
+        elif smoothed is None:
+            smoothed = output
+        self.result = _to_numpy(smoothed)
         yield snapshot(output, done=True)
 
 

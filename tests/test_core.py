@@ -1,0 +1,300 @@
+"""Forward models, networks and the fit loop (torch level)."""
+
+import numpy as np
+import pytest
+import torch
+
+from napari_dip.core.fit import Fit, available_devices, resolve_device
+from napari_dip.core.nets import NetSpec, SkipNet, padded_shape
+from napari_dip.core.operators import Blur, Downsample, Identity, Mask, lanczos_kernel
+from napari_dip.core.presets import PRESETS, Recipe, resolve_preset
+from napari_dip.imaging.psf import gaussian_psf
+
+TINY = NetSpec(down=(8, 8, 8), up=(8, 8, 8), skip=(2, 2, 2))
+
+
+def smooth_image(shape=(32, 32)):
+    y, x = np.mgrid[: shape[0], : shape[1]] / max(shape)
+    return (0.5 + 0.25 * np.sin(6 * x) * np.cos(4 * y)).astype(np.float32)
+
+
+# --- operators ---------------------------------------------------------------
+
+
+def test_identity_returns_input():
+    x = torch.rand(1, 2, 8, 8)
+    assert torch.equal(Identity()(x), x)
+
+
+def test_mask_keeps_known_pixels_and_ignores_missing_in_loss():
+    known = torch.zeros(1, 1, 4, 4)
+    known[..., :2, :] = 1
+    op = Mask(known)
+    x = torch.rand(1, 3, 4, 4)
+    assert torch.equal(op(x)[..., 2:, :], torch.zeros(1, 3, 2, 4))
+    assert torch.equal(op(x)[..., :2, :], x[..., :2, :])
+    y = x.clone()
+    y[..., 2:, :] += 5  # differences on missing pixels do not count
+    assert op.loss(x, y).item() == 0.0
+    y[0, 0, 0, 0] += 1  # one known pixel of one channel off by one
+    assert op.loss(x, y).item() == pytest.approx(1 / (8 * 3))
+
+
+@pytest.mark.parametrize("factor", [2, 3, 4, 8])
+@pytest.mark.parametrize("kernel", ["lanczos2", "box"])
+def test_downsample_shape_and_constant_preserved(factor, kernel):
+    op = Downsample(factor, kernel)
+    x = torch.full((1, 2, 8 * factor, 5 * factor), 0.7)
+    y = op(x)
+    assert y.shape == (1, 2, 8, 5)
+    assert torch.allclose(y, torch.full_like(y, 0.7), atol=1e-6)
+
+
+def test_downsample_acts_on_yx_of_stacks():
+    op = Downsample(2)
+    assert op(torch.rand(1, 1, 3, 16, 12)).shape == (1, 1, 3, 8, 6)
+
+
+def test_downsample_of_smooth_image_matches_subsampling():
+    hr = torch.from_numpy(smooth_image((64, 64)))[None, None]
+    lr = Downsample(4)(hr)
+    centres = torch.nn.functional.avg_pool2d(hr, 4)  # values at block centres, roughly
+    assert (lr - centres)[..., 2:-2, 2:-2].abs().max() < 0.01
+
+
+def test_box_downsample_is_block_average():
+    x = torch.arange(16.0).reshape(1, 1, 4, 4)
+    y = Downsample(2, "box")(x)
+    assert torch.allclose(y, torch.nn.functional.avg_pool2d(x, 2))
+
+
+@pytest.mark.parametrize("factor", [2, 3, 4])
+def test_lanczos_kernel_symmetric_and_normalised(factor):
+    taps = lanczos_kernel(factor)
+    assert taps.sum() == pytest.approx(1.0)
+    assert np.allclose(taps, taps[::-1])
+    assert (len(taps) - factor) % 2 == 0
+
+
+def test_downsample_rejects_unknown_kernel():
+    with pytest.raises(ValueError, match="kernel"):
+        Downsample(2, "bicubic")
+
+
+def test_blur_delta_psf_is_identity_and_preserves_mean():
+    delta = torch.zeros(5, 5)
+    delta[2, 2] = 1
+    x = torch.rand(1, 1, 20, 17)
+    assert torch.allclose(Blur(delta)(x), x, atol=1e-5)
+    psf = torch.from_numpy(gaussian_psf(1.5))
+    blurred = Blur(psf)(x)
+    assert blurred.shape == x.shape
+    assert blurred.std() < x.std()
+    assert blurred.mean().item() == pytest.approx(x.mean().item(), abs=0.02)
+
+
+def test_blur_shift_follows_psf_offset():
+    psf = torch.zeros(3, 3)
+    psf[1, 2] = 1  # kernel centre at (1, 1): moves content one pixel along +x
+    x = torch.zeros(1, 1, 9, 9)
+    x[..., 4, 4] = 1
+    y = Blur(psf)(x)
+    assert y[0, 0, 4, 5] == pytest.approx(1, abs=1e-5)
+
+
+def test_blur_3d_and_2d_psf_on_stack():
+    x = torch.rand(1, 1, 6, 16, 16)
+    assert Blur(torch.from_numpy(gaussian_psf(1.0, ndim=3)))(x).shape == x.shape
+    planes = Blur(torch.from_numpy(gaussian_psf(1.0)))(x)
+    single = Blur(torch.from_numpy(gaussian_psf(1.0)))(x[:, :, 2])
+    assert torch.allclose(planes[:, :, 2], single, atol=1e-5)
+
+
+def test_gaussian_psf_per_axis_sigma():
+    psf = gaussian_psf((2.0, 1.0, 1.0))
+    assert psf.shape == (13, 7, 7)
+    assert psf.sum() == pytest.approx(1.0)
+    assert psf[6].max() == psf.max()
+    with pytest.raises(ValueError):
+        gaussian_psf(0)
+    with pytest.raises(ValueError):
+        gaussian_psf((1.0, 2.0), ndim=3)
+
+
+# --- networks ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("shape", [(16, 16), (17, 33), (100, 77)])
+def test_skipnet_any_2d_size_by_padding(shape):
+    net = SkipNet(4, 3, TINY)
+    padded = padded_shape(shape, TINY.levels)
+    assert all(p >= n and p % 8 == 0 for p, n in zip(padded, shape))
+    out = net(torch.rand(1, 4, *padded))
+    assert out.shape == (1, 3, *padded)
+    assert 0 < out.min() and out.max() < 1  # sigmoid output
+
+
+def test_paper_network_size_and_minimum_shape():
+    net = SkipNet(32, 3, PRESETS["paper-denoising"].net)
+    assert 2.1e6 < sum(p.numel() for p in net.parameters()) < 2.3e6
+    assert padded_shape((16, 16), 5) == (64, 64)  # coarsest level keeps two pixels
+    assert net(torch.rand(1, 32, 64, 64)).shape == (1, 3, 64, 64)
+
+
+def test_skipnet_3d_and_options():
+    spec = NetSpec(
+        down=(4, 8), up=(4, 8), skip=(0, 2), upsample="nearest", pad="zero", output="linear",
+        need1x1_up=False, kernel_down=5,
+    )
+    net = SkipNet(2, 2, spec, dims=3)
+    out = net(torch.rand(1, 2, *padded_shape((5, 9, 12), 2)))
+    assert out.shape == (1, 2, 8, 12, 12)
+    assert not any(isinstance(m, torch.nn.Conv2d) for m in net.modules())
+
+
+def test_netspec_validation():
+    with pytest.raises(ValueError):
+        NetSpec(down=(8, 8), up=(8,), skip=(0, 0))
+    with pytest.raises(ValueError):
+        NetSpec(upsample="bicubic")
+
+
+# --- fit loop ----------------------------------------------------------------
+
+FAST_TEST = Recipe(name="test", description="tiny", net=TINY, input_depth=8, max_iter=200)
+
+
+def make_fit(target, recipe=FAST_TEST, operator=None, max_iter=60, seed=0, auto_stop=False):
+    y = torch.from_numpy(target)[None, None]
+    return Fit(
+        y, operator or Identity(), recipe, target.shape, max_iter=max_iter, auto_stop=auto_stop,
+        seed=seed,
+    )
+
+
+def test_fit_yields_snapshots_at_interval_and_final():
+    fit = make_fit(smooth_image(), max_iter=45)
+    snaps = list(fit.snapshots(every=10))
+    assert [s.iteration for s in snaps] == [10, 20, 30, 40, 45]
+    assert [s.done for s in snaps] == [False] * 4 + [True]
+    assert snaps[0].image.shape == (1, 32, 32)
+    assert fit.result.shape == (1, 32, 32)
+    assert fit.stop_reason == "max_iter"
+    assert np.array_equal(fit.result, snaps[-1].smoothed)
+    assert snaps[-1].loss < snaps[0].loss
+
+
+def test_fit_is_deterministic_with_seed():
+    a = make_fit(smooth_image(), seed=3, max_iter=20)
+    b = make_fit(smooth_image(), seed=3, max_iter=20)
+    c = make_fit(smooth_image(), seed=4, max_iter=20)
+    for fit in (a, b, c):
+        list(fit.snapshots())
+    assert np.array_equal(a.result, b.result)
+    assert not np.array_equal(a.result, c.result)
+
+
+def test_stop_is_honoured_within_one_iteration():
+    fit = make_fit(smooth_image(), max_iter=1000)
+    for snap in fit.snapshots(every=1):
+        if snap.iteration == 7:
+            fit.stop()
+    assert fit.iteration == 7
+    assert fit.stop_reason == "stopped"
+    assert snap.done and fit.result is not None
+
+
+def test_stop_before_start_returns_an_image():
+    fit = make_fit(smooth_image())
+    fit.stop()
+    snaps = list(fit.snapshots())
+    assert len(snaps) == 1 and snaps[0].done and fit.iteration == 0
+    assert fit.result.shape == (1, 32, 32)
+
+
+def test_divergence_backtracks_and_lowers_learning_rate():
+    class Spiky(Identity):
+        """A data term that explodes once, at its fifth evaluation."""
+
+        calls = 0
+
+        def loss(self, x, y):
+            Spiky.calls += 1
+            loss = super().loss(x, y)
+            return loss * 1000 if Spiky.calls == 5 else loss
+
+    fit = make_fit(smooth_image(), operator=Spiky(), max_iter=10)
+    list(fit.snapshots())
+    assert fit.backtracks == 1
+    assert fit.learning_rate == pytest.approx(FAST_TEST.lr / 2)
+    assert fit.iteration == 10
+
+
+def test_nan_loss_backtracks_then_gives_up_with_clear_error():
+    class Broken(Identity):
+        def loss(self, x, y):
+            return super().loss(x, y) * float("nan")
+
+    fit = make_fit(smooth_image(), operator=Broken(), max_iter=10)
+    with pytest.raises(RuntimeError, match="diverged"):
+        list(fit.snapshots())
+
+
+def test_auto_stop_ends_before_cap_and_keeps_variance_minimum():
+    recipe = Recipe(
+        name="t", description="", net=TINY, input_depth=8, stop_patience=20, stop_min_iter=10,
+        lr=0.05,
+    )
+    rng = np.random.default_rng(0)
+    noisy = smooth_image() + rng.normal(0, 0.1, (32, 32)).astype(np.float32)
+    fit = make_fit(noisy, recipe=recipe, max_iter=3000, auto_stop=True)
+    list(fit.snapshots(every=100))
+    assert fit.stop_reason == "auto"
+    assert fit.iteration < 3000
+    assert fit.result.shape == (1, 32, 32)
+
+
+def test_fit_raises_psnr_of_noisy_image():
+    clean = smooth_image((48, 48))
+    rng = np.random.default_rng(1)
+    noisy = np.clip(clean + rng.normal(0, 0.1, clean.shape), 0, 1).astype(np.float32)
+    recipe = Recipe(name="t", description="", net=TINY, input_depth=8, lr=0.01)
+    fit = make_fit(noisy, recipe=recipe, max_iter=300)
+    list(fit.snapshots(every=100))
+
+    def psnr(x):
+        return 10 * np.log10(1 / np.mean((x - clean) ** 2))
+
+    assert psnr(fit.result[0]) > psnr(noisy) + 5
+
+
+def test_devices():
+    assert resolve_device("cpu") == torch.device("cpu")
+    assert resolve_device("auto").type in ("cpu", "cuda", "mps")
+    assert available_devices()[0] == "auto" and available_devices()[-1] == "cpu"
+    with pytest.raises(ValueError, match="unknown device"):
+        resolve_device("tpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="CUDA is not available"):
+            resolve_device("cuda")
+
+
+def test_presets_resolve_by_task_and_factor():
+    assert resolve_preset("default", "denoise").name == "fast"
+    assert resolve_preset("paper", "denoise").name == "paper-denoising"
+    assert resolve_preset("paper", "inpaint").name == "paper-inpainting"
+    assert resolve_preset("paper", "super_resolve", 4).name == "paper-sr4"
+    assert resolve_preset("paper", "super_resolve", 8).name == "paper-sr8"
+    with pytest.raises(ValueError, match="unknown preset"):
+        resolve_preset("best", "denoise")
+
+
+def test_paper_recipes_match_the_published_notebooks():
+    den = PRESETS["paper-denoising"]
+    assert (den.lr, den.max_iter, den.ema, den.input_depth) == (0.01, 3000, 0.99, 32)
+    assert den.reg_noise_std == pytest.approx(1 / 30)
+    assert den.net.down == (128,) * 5 and den.net.skip == (4,) * 5
+    sr8 = PRESETS["paper-sr8"]
+    assert (sr8.max_iter, sr8.reg_noise_std, sr8.ema) == (4000, 0.05, None)
+    assert PRESETS["paper-restoration"].lr == 0.001
+    assert PRESETS["paper-inpainting"].net.upsample == "nearest"
