@@ -9,7 +9,7 @@ that pick the right recipe for the task (and, for super-resolution, the factor).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from .nets import NetSpec
 
@@ -50,19 +50,30 @@ _PAPER_SKIP = NetSpec(  # get_net(..., 'skip', skip_n33d=128, skip_n33u=128, ski
     down=(128,) * 5, up=(128,) * 5, skip=(4,) * 5, upsample="bilinear"
 )
 
+_FAST_NET = NetSpec(
+    down=(16, 32, 64, 64, 128), up=(16, 32, 64, 64, 128), skip=(4,) * 5, upsample="bilinear"
+)
+
 PRESETS: dict[str, Recipe] = {
     recipe.name: recipe
     for recipe in [
         Recipe(
             name="fast",
             description="Our default: a small skip network with automatic stopping; practical on a CPU.",
-            net=NetSpec(
-                down=(16, 32, 64, 64, 128),
-                up=(16, 32, 64, 64, 128),
-                skip=(4, 4, 4, 4, 4),
-                upsample="bilinear",
-            ),
+            net=_FAST_NET,
             max_iter=2000,
+            reg_noise_std=0.01,
+            auto_stop=True,
+        ),
+        Recipe(
+            name="fast-deconvolution",
+            description=(
+                "Our default for deconvolution: the fast network with a linear output, "
+                "since a sharp image's peaks exceed the blurred image's range."
+            ),
+            net=replace(_FAST_NET, output="linear"),
+            max_iter=2000,
+            reg_noise_std=0.01,
             auto_stop=True,
         ),
         Recipe(
@@ -151,7 +162,7 @@ _ALIASES = {
     ("default", "denoise"): "fast",
     ("default", "inpaint"): "fast",
     ("default", "super_resolve"): "fast",
-    ("default", "deconvolve"): "fast",
+    ("default", "deconvolve"): "fast-deconvolution",
     ("paper", "denoise"): "paper-denoising",
     ("paper", "inpaint"): "paper-inpainting",
     ("paper", "super_resolve"): "paper-sr4",
