@@ -1,0 +1,259 @@
+"""The napari layer: manifest, sample data, the "Deep Image Prior" widget and scripted runs.
+
+Run under a virtual X server: ``xvfb-run -a python -m pytest tests/test_widget.py``.
+Images are tiny and fits short, so the whole file runs in well under a minute.
+"""
+
+import numpy as np
+import pytest
+
+pytest.importorskip("napari")
+pytest.importorskip("pytestqt")
+
+from napari.layers import Image, Labels  # noqa: E402
+from napari.utils.notifications import notification_manager  # noqa: E402
+
+import napari_dip  # noqa: E402
+from napari_dip._scripting import FitError, restore_layer, result_placement  # noqa: E402
+
+SHAPE = (32, 32)
+LAYOUT = {"scale": (0.5, 2.0), "translate": (10.0, -3.0), "units": ("um", "nm"), "axis_labels": ("row", "col")}
+
+
+def blobs(shape=SHAPE, seed=0):
+    """A smooth pattern plus noise, as uint16 counts."""
+    y, x = np.mgrid[: shape[-2], : shape[-1]]
+    clean = 200 + 100 * np.sin(y / 4.0) * np.cos(x / 5.0)
+    noise = np.random.default_rng(seed).normal(0, 20, shape[:-2] + clean.shape)
+    return np.clip(clean + noise, 0, None).astype(np.uint16)
+
+
+@pytest.fixture
+def viewer(make_napari_viewer):
+    return make_napari_viewer()
+
+
+@pytest.fixture
+def widget(viewer):
+    _, widget = viewer.window.add_plugin_dock_widget("napari-dip", "Deep Image Prior")
+    return widget
+
+
+@pytest.fixture
+def image(viewer):
+    return viewer.add_image(blobs(), name="cells", **LAYOUT)
+
+
+def configure(widget, **values):
+    for name, value in values.items():
+        getattr(widget, name).value = value
+
+
+def wait_for(run, qtbot, timeout=60_000):
+    qtbot.waitUntil(lambda: run.done, timeout=timeout)
+    assert not run.worker.is_running
+
+
+def test_manifest_samples_open_with_a_scale(viewer):
+    (noisy,) = viewer.open_sample("napari-dip", "noisy_cells")
+    assert isinstance(noisy, Image) and noisy.data.dtype == np.uint16
+    assert tuple(noisy.scale) == (0.325, 0.325) and str(noisy.units[0]) == "micrometer"
+    damaged, defects = viewer.open_sample("napari-dip", "damaged_cells")
+    assert isinstance(defects, Labels) and defects.data.shape == damaged.data.shape
+    assert 0 < defects.data.mean() < 0.2
+
+
+def test_controls_follow_the_task(widget):
+    def shown(control):
+        return control.native.isVisibleTo(widget.native)
+
+    expected = {
+        "denoise": set(),
+        "inpaint": {"mask"},
+        "super_resolve": {"factor", "kernel"},
+        "deconvolve": {"psf", "psf_sigma"},
+    }
+    task_controls = ["mask", "factor", "kernel", "psf", "psf_sigma", "psf_layer"]
+    for task, controls in expected.items():
+        widget.task.value = task
+        assert {name for name in task_controls if shown(getattr(widget, name))} == controls
+    widget.psf.value = "Image layer"
+    assert shown(widget.psf_layer) and not shown(widget.psf_sigma)
+    assert "cpu" in widget.device.choices and widget.device.choices == tuple(napari_dip.available_devices())
+
+
+def test_preset_sets_the_iteration_cap_but_keeps_user_edits(widget):
+    assert (widget.max_iter.value, widget.auto_stop.value) == (2000, True)  # "default" is "fast"
+    widget.max_iter.value = 123
+    widget.task.value = "inpaint"  # same recipe: the edit stays
+    assert widget.max_iter.value == 123
+    widget.preset.value = "paper"
+    assert (widget.max_iter.value, widget.auto_stop.value) == (6001, False)  # paper-inpainting
+
+
+@pytest.mark.parametrize("task", napari_dip.TASKS)
+def test_each_task_end_to_end(task, viewer, widget, image, qtbot):
+    original = image.data.copy()
+    if task == "inpaint":
+        mask = np.zeros(SHAPE, np.uint8)
+        mask[10:14, :] = 1
+        viewer.add_labels(mask, name="defects")
+        widget.mask.value = viewer.layers["defects"]
+    configure(widget, task=task, max_iter=12, every=4, seed=0, device="cpu")
+    layers_before = len(viewer.layers)
+    run = widget.run()
+    assert not widget.run_button.enabled and widget.stop_button.enabled
+    wait_for(run, qtbot)
+
+    suffix = {"denoise": "denoised", "inpaint": "inpainted", "super_resolve": "super-resolved"}
+    result = viewer.layers[f"cells {suffix.get(task, 'deconvolved')}"]
+    assert run.result_layer == result and len(viewer.layers) == layers_before + 1  # preview gone
+    factor = 2 if task == "super_resolve" else 1
+    assert result.data.shape == (SHAPE[0] * factor, SHAPE[1] * factor)
+    assert result.data.dtype == np.float32
+    np.testing.assert_array_equal(image.data, original)
+    np.testing.assert_allclose(result.scale, np.array(LAYOUT["scale"]) / factor)
+    assert result.units == image.units and result.axis_labels == image.axis_labels
+    info = result.metadata["napari_dip"]
+    assert info["task"] == task and info["source"] == "cells"
+    assert (info["seed"], info["device"], info["iterations"], info["max_iter"]) == (0, "cpu", 12, 12)
+    assert info["wall_time_s"] > 0
+    if task == "deconvolve":
+        assert info["psf_sigma"] == 1.5
+    if task == "inpaint":
+        assert info["mask_layer"] == "defects"
+    assert widget.run_button.enabled and not widget.stop_button.enabled
+    assert "12 iterations" in widget.status.value and "seed 0" in widget.status.value
+
+
+def test_super_resolution_pixels_tile_the_input_pixels(viewer, image):
+    factor = 3
+    placed = Image(np.zeros((SHAPE[0] * factor, SHAPE[1] * factor)), **result_placement(image, factor))
+    np.testing.assert_allclose(placed.translate, np.array(LAYOUT["translate"]) + np.array(LAYOUT["scale"]) * (1 / factor - 1) / 2)
+    # The centre of the block of output pixels covering input pixel (i, j) is that pixel's centre,
+    # and the outer edges of both grids coincide.
+    for index in [(0, 0), (5, 7), (31, 31)]:
+        block_centre = np.array(index) * factor + (factor - 1) / 2
+        np.testing.assert_allclose(placed.data_to_world(block_centre), image.data_to_world(index))
+    np.testing.assert_allclose(placed.data_to_world((-0.5, -0.5)), image.data_to_world((-0.5, -0.5)))
+
+
+def test_super_resolution_placement_with_rotation_and_3d(viewer):
+    stack = viewer.add_image(
+        blobs((3, 8, 8)), scale=(4.0, 0.5, 0.7), translate=(1.0, 2.0, 3.0), rotate=30.0, shear=[0.1, 0, 0.2]
+    )
+    placed = Image(np.zeros((3, 16, 16)), **result_placement(stack, 2))
+    assert placed.scale[0] == 4.0
+    for index in [(0, 0, 0), (2, 3, 5)]:
+        block_centre = np.array(index) + np.array([0, 0.5, 0.5]) + np.array([0, 1, 1]) * np.array(index)
+        np.testing.assert_allclose(placed.data_to_world(block_centre), stack.data_to_world(index), atol=1e-9)
+
+
+def test_rgb_and_stack_layers(viewer, qtbot):
+    rgb = viewer.add_image(np.stack([blobs((24, 24), seed) // 2 for seed in range(3)], -1).astype(np.uint8), rgb=True)
+    run = restore_layer(viewer, rgb, "denoise", max_iter=6, every=3, seed=0, device="cpu")
+    assert run.wait(60).rgb and run.result_layer.data.shape == (24, 24, 3)
+    assert run.result_layer.metadata["napari_dip"]["channel_axis"] == -1
+
+    stack = viewer.add_image(blobs((3, 16, 16)), name="stack", scale=(2.0, 0.5, 0.5))
+    run = restore_layer(viewer, stack, "super_resolve", factor=2, max_iter=4, every=2, seed=0, device="cpu")
+    result = run.wait(60)
+    assert result.data.shape == (3, 32, 32)
+    np.testing.assert_allclose(result.scale, (2.0, 0.25, 0.25))
+
+
+def test_preview_updates_live_and_stop_keeps_the_result(viewer, widget, image, qtbot):
+    configure(widget, max_iter=100_000, every=2, seed=0, device="cpu")
+    run = widget.run()
+    updates = []
+    run.snapshot.connect(lambda snapshot: updates.append(snapshot.iteration))
+    qtbot.waitUntil(lambda: len(updates) >= 3, timeout=30_000)
+    assert run.preview_layer is not None and run.preview_layer.name == "cells denoised (preview)"
+    assert "it/s" in widget.status.value and "left" in widget.status.value
+    np.testing.assert_allclose(run.preview_layer.scale, image.scale)
+
+    widget.stop_button.native.click()
+    wait_for(run, qtbot)
+    result = viewer.layers["cells denoised"]
+    info = result.metadata["napari_dip"]
+    assert info["stop_reason"] == "stopped" and updates[-2] <= info["iterations"] < 100_000
+    assert "cells denoised (preview)" not in viewer.layers
+    assert "stopped after" in widget.status.value
+
+
+def test_running_again_replaces_the_result_unless_asked_for_a_new_layer(viewer, widget, image, qtbot):
+    configure(widget, max_iter=3, every=3, seed=1, device="cpu")
+    first = widget.run()
+    wait_for(first, qtbot)
+    widget.max_iter.value = 4
+    second = widget.run()
+    wait_for(second, qtbot)
+    assert second.result_layer == first.result_layer
+    assert second.result_layer.metadata["napari_dip"]["iterations"] == 4
+    assert [layer.name for layer in viewer.layers] == ["cells", "cells denoised"]
+
+    widget.new_layer.value = True
+    third = widget.run()
+    wait_for(third, qtbot)
+    assert third.result_layer != first.result_layer
+    assert len(viewer.layers) == 3
+
+
+def test_wrong_mask_shape_shows_an_error_and_adds_no_layer(viewer, widget, image):
+    viewer.add_labels(np.ones((20, 20), np.uint8), name="defects")
+    configure(widget, task="inpaint", mask=viewer.layers["defects"])
+    records = len(notification_manager.records)
+    widget.run_button.native.click()
+    assert [layer.name for layer in viewer.layers] == ["cells", "defects"]
+    messages = [str(record.message) for record in notification_manager.records[records:]]
+    assert any("mask shape (20, 20)" in message for message in messages)
+    assert "Not started" in widget.status.value and widget.run_button.enabled
+    assert widget.current_run is None
+
+
+def test_validation_errors_raise_from_scripts(viewer, image):
+    with pytest.raises(ValueError, match="needs a mask"):
+        restore_layer(viewer, image, "inpaint")
+    with pytest.raises(ValueError, match="factor"):
+        restore_layer(viewer, image, "super_resolve", factor=1)
+    assert len(viewer.layers) == 1
+
+
+def test_worker_error_becomes_a_notification(viewer, widget, image, qtbot, monkeypatch):
+    def failing_snapshots(self, every=50):
+        raise RuntimeError("the fit diverged")
+        yield
+
+    monkeypatch.setattr(napari_dip.Restoration, "snapshots", failing_snapshots)
+    records = len(notification_manager.records)
+    run = widget.run()
+    wait_for(run, qtbot)
+    assert isinstance(run.error, FitError) and run.result_layer is None
+    assert any("the fit diverged" in str(r.message) for r in notification_manager.records[records:])
+    assert "Failed" in widget.status.value and widget.run_button.enabled
+    with pytest.raises(FitError):
+        run.wait()
+    assert [layer.name for layer in viewer.layers] == ["cells"]
+
+
+def start_long_run(widget, qtbot):
+    configure(widget, max_iter=100_000, every=1, device="cpu")
+    run = widget.run()
+    qtbot.waitUntil(lambda: run.preview_layer is not None, timeout=30_000)
+    return run
+
+
+def test_closing_the_widget_during_a_run_stops_it(viewer, widget, image, qtbot):
+    run = start_long_run(widget, qtbot)
+    viewer.window.remove_dock_widget(widget.native)
+    wait_for(run, qtbot, timeout=10_000)
+    assert run.result_layer is None and [layer.name for layer in viewer.layers] == ["cells"]
+    assert run.restoration.info["iterations"] < 100_000
+
+
+def test_closing_the_viewer_during_a_run_stops_it(viewer, widget, image, qtbot):
+    run = start_long_run(widget, qtbot)
+    viewer.close()
+    wait_for(run, qtbot, timeout=10_000)
+    assert run.result_layer is None
+    assert run.restoration.info["iterations"] < 100_000
