@@ -1,0 +1,913 @@
+"""Benchmarks of napari-dip on the CPU: compute, PSNR versus wall time, memory, classical anchors.
+
+    python benchmarks/run.py --out benchmarks/results [--quick] [--data ../shared/data] [--docs]
+
+Sections, all measured in one run so that every figure sits next to its anchor:
+
+a. Time per iteration (forward + backward + Adam step) of the paper's denoising network and of the
+   default ("fast") network on a 256x256 image, their FLOP counts, and the machine's dense matmul
+   GFLOP/s -> fraction of the machine's limit reached.
+b. PSNR versus wall time of the "paper" and "default" presets on 256x256 crops of F16 (gray,
+   sigma=25 Gaussian noise) and of the real-noise confocal FISH pair (gain/offset fitted).
+c. Peak memory and time per iteration of the default network on large 2D planes and a 3D stack.
+d. BM3D, non-local means and total variation on the same crops, with the estimated noise level and
+   with the best parameter of a small grid chosen against the clean image.
+
+Writes report.md, report.json and psnr_vs_time.png into --out; --docs also writes
+docs/benchmarks.md (and docs/benchmarks-psnr-vs-time.png).  --quick uses tiny crops and short
+budgets (a smoke test, about 3 minutes); its numbers are not the benchmark.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+import napari_dip
+from napari_dip.core.nets import SkipNet, padded_shape
+from napari_dip.core.presets import PRESETS
+
+REPO = Path(__file__).resolve().parents[1]
+PLOT = "psnr_vs_time.png"
+DOCS_PLOT = "benchmarks-psnr-vs-time.png"
+
+# Everything that differs between the full benchmark and the --quick smoke test.
+SETTINGS = {
+    "full": {
+        "compute_shape": (256, 256),
+        "compute_iterations": 3,  # timed, after one warm-up iteration
+        "crop": 256,
+        "paper_every": 5,
+        "default_every": 10,
+        "paper_budget_s": 270,
+        "paper_patience": 300,  # iterations without a better PSNR before the paper run is stopped
+        "default_budget_s": 330,
+        "memory_cases": [((512, 512), 4), ((2048, 2048), 3), ((32, 256, 256), 2)],
+    },
+    "quick": {
+        "compute_shape": (128, 128),
+        "compute_iterations": 2,
+        "crop": 64,
+        "paper_every": 2,
+        "default_every": 5,
+        "paper_budget_s": 10,
+        "paper_patience": 50,
+        "default_budget_s": 20,
+        "memory_cases": [((128, 128), 3), ((256, 256), 3), ((8, 64, 64), 2)],
+    },
+}
+NOISE_SIGMA = 25.0  # F16, in 0-255 grey levels
+TARGET_GAP_DB = 0.2  # the default's target: the paper's best PSNR minus this
+# Grids of the classical methods' parameter, as multiples of the estimated noise sigma;
+# the factor marked "estimated" is the setting used with the noise estimate alone.
+GRIDS = {
+    "BM3D": {"factors": (0.5, 0.7, 1.0, 1.4, 2.0), "estimated": 1.0, "parameter": "sigma_psd"},
+    "NLM": {"factors": (0.4, 0.6, 0.8, 1.0, 1.2, 1.6), "estimated": 0.8, "parameter": "h"},
+    "TV": {
+        "factors": (0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0),
+        "estimated": 1.0,
+        "parameter": "weight",
+    },
+}
+NLM_PATCH = {"patch_size": 5, "patch_distance": 6, "fast_mode": True}
+
+
+# --------------------------------------------------------------------------- images and scores
+
+
+def psnr(reference: np.ndarray, estimate: np.ndarray, data_range: float = 255.0) -> float:
+    mse = float(
+        np.mean((np.asarray(reference, np.float64) - np.asarray(estimate, np.float64)) ** 2)
+    )
+    return 10 * math.log10(data_range**2 / mse)
+
+
+def fitted_psnr(clean: np.ndarray, estimate: np.ndarray) -> float:
+    """PSNR after a least-squares gain and offset of ``clean`` onto ``estimate`` (0-255 units)."""
+    design = np.stack([clean.ravel(), np.ones(clean.size)], axis=1).astype(np.float64)
+    coef, *_ = np.linalg.lstsq(design, estimate.ravel().astype(np.float64), rcond=None)
+    return psnr((design @ coef).reshape(clean.shape), estimate)
+
+
+def centre_crop(image: np.ndarray, size: int) -> np.ndarray:
+    y, x = (image.shape[0] - size) // 2, (image.shape[1] - size) // 2
+    return image[y : y + size, x : x + size]
+
+
+def load_images(data: Path, crop: int) -> list[dict]:
+    """The two benchmark images: noisy and clean crops in 0-255 units, and how to score them."""
+    from skimage import color, io
+
+    f16 = centre_crop(color.rgb2gray(io.imread(data / "paper/F16_GT.png")[..., :3]) * 255, crop)
+    noise = np.random.default_rng(0).normal(0, NOISE_SIGMA, f16.shape)
+    noisy = np.clip(f16 + noise, 0, 255)
+    fish_noisy = io.imread(data / "microscopy/confocal_fish_noisy.png").astype(np.float64)
+    fish_clean = io.imread(data / "microscopy/confocal_fish_clean.png").astype(np.float64)
+    return [
+        {
+            "name": "F16",
+            "description": f"paper/F16_GT.png, gray (rgb2gray), centre {crop}x{crop} crop, "
+            f"Gaussian noise sigma={NOISE_SIGMA:g} (numpy seed 0), clipped to 0-255",
+            "noisy": noisy.astype(np.float32),
+            "clean": f16,
+            "fitted": False,
+        },
+        {
+            "name": "confocal FISH",
+            "description": f"microscopy/confocal_fish_noisy.png vs _clean.png (50-frame average), "
+            f"centre {crop}x{crop} crop, real noise; PSNR after a gain/offset fit of the clean "
+            "image",
+            "noisy": centre_crop(fish_noisy, crop).astype(np.float32),
+            "clean": centre_crop(fish_clean, crop),
+            "fitted": True,
+        },
+    ]
+
+
+def score(image: dict, estimate: np.ndarray) -> float:
+    """The benchmark's PSNR of ``estimate`` (0-255 units): fitted for the confocal pair."""
+    if image["fitted"]:
+        return fitted_psnr(image["clean"], estimate)
+    return psnr(image["clean"], estimate)
+
+
+# --------------------------------------------------------------------------- a. compute
+
+
+def matmul_gflops(n: int = 2048, repeats: int = 5) -> list[float]:
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    torch.mm(a, b)  # warm-up
+    rates = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        torch.mm(a, b)
+        rates.append(2 * n**3 / (time.perf_counter() - start) / 1e9)
+    return rates
+
+
+def network_compute(
+    preset: str, shape: tuple[int, int], iterations: int, peak_gflops: float
+) -> dict:
+    """FLOPs and time of one training iteration of ``preset``'s network, as in the fit loop."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    recipe = PRESETS[preset]
+    torch.manual_seed(0)
+    net = SkipNet(recipe.input_depth, 1, recipe.net)
+    z = torch.rand(1, recipe.input_depth, *padded_shape(shape, recipe.net.levels)) * 0.1
+    target = torch.rand(1, 1, *z.shape[2:])
+    optimizer = torch.optim.Adam(net.parameters(), lr=recipe.lr)
+
+    def step():
+        optimizer.zero_grad(set_to_none=True)
+        torch.nn.functional.mse_loss(net(z), target).backward()
+        optimizer.step()
+
+    with FlopCounterMode(display=False) as counter:
+        torch.nn.functional.mse_loss(net(z), target).backward()
+    flops = counter.get_total_flops()
+    step()  # warm-up
+    times = []
+    for _ in range(iterations):
+        start = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - start)
+    seconds = statistics.median(times)
+    achieved = flops / seconds / 1e9
+    return {
+        "preset": preset,
+        "shape": list(z.shape[2:]),
+        "input_depth": recipe.input_depth,
+        "parameters": sum(p.numel() for p in net.parameters()),
+        "gflop_per_iteration": flops / 1e9,
+        "iteration_times_s": times,
+        "seconds_per_iteration": seconds,
+        "fastest_iteration_s": min(times),
+        "achieved_gflops": achieved,
+        "fraction_of_matmul": achieved / peak_gflops,
+    }
+
+
+def section_compute(settings: dict) -> dict:
+    rates = matmul_gflops()
+    peak = max(rates)
+    nets = [
+        network_compute(name, settings["compute_shape"], settings["compute_iterations"], peak)
+        for name in ("paper-denoising", "fast")
+    ]
+    return {"matmul_gflops_samples": rates, "matmul_gflops": peak, "networks": nets}
+
+
+# --------------------------------------------------------------------------- b. PSNR vs time
+
+
+def dip_curve(image: dict, preset: str, every: int, budget_s: float, patience: int | None) -> dict:
+    """Run a preset, scoring ``snap.smoothed`` at every snapshot; stop at the budget or patience."""
+    run = napari_dip.Restoration("denoise", image["noisy"], preset=preset, seed=0, device="cpu")
+    curve, best, best_iteration, cut = [], -math.inf, 0, None
+    for snap in run.snapshots(every=every):
+        value = score(image, snap.smoothed)
+        point = {
+            "iteration": snap.iteration,
+            "time_s": snap.elapsed,
+            "psnr": value,
+            "raw_psnr": psnr(image["clean"], snap.smoothed),
+            "output_psnr": score(image, snap.image),
+        }
+        if snap.done:
+            final = point
+            break
+        curve.append(point)
+        if value > best:
+            best, best_iteration = value, snap.iteration
+        if cut is None and snap.elapsed > budget_s:
+            cut = "time budget"
+            run.stop()
+        elif cut is None and patience and snap.iteration - best_iteration >= patience:
+            cut = "patience"
+            run.stop()
+    info = run.info
+    top = max(curve, key=lambda point: point["psnr"])
+    print(
+        f"  {image['name']}, {preset}: best {top['psnr']:.2f} dB at {top['time_s']:.1f} s, "
+        f"result {final['psnr']:.2f} dB after {info['iterations']} iterations "
+        f"({cut or info['stop_reason']}, {final['time_s']:.1f} s)",
+        flush=True,
+    )
+    return {
+        "preset": preset,
+        "recipe": info["preset"],
+        "every": every,
+        "curve": curve,
+        "best": top,
+        "final": final,
+        "iterations": info["iterations"],
+        "stop_reason": info["stop_reason"],
+        "cut_by": cut,
+        "improving_at_cut": cut is not None and top is curve[-1],
+        "seconds_per_iteration": final["time_s"] / max(final["iteration"], 1),
+    }
+
+
+def first_reaching(curve: list[dict], level: float) -> dict | None:
+    return next((point for point in curve if point["psnr"] >= level), None)
+
+
+def section_curves(images: list[dict], settings: dict) -> list[dict]:
+    results = []
+    for image in images:
+        paper = dip_curve(
+            image,
+            "paper",
+            settings["paper_every"],
+            settings["paper_budget_s"],
+            settings["paper_patience"],
+        )
+        default = dip_curve(
+            image, "default", settings["default_every"], settings["default_budget_s"], None
+        )
+        target = paper["best"]["psnr"] - TARGET_GAP_DB
+        reached = first_reaching(default["curve"], target)
+        results.append(
+            {
+                "image": image["name"],
+                "noisy_psnr": score(image, image["noisy"]),
+                "noisy_raw_psnr": psnr(image["clean"], image["noisy"]),
+                "paper": paper,
+                "default": default,
+                "target_psnr": target,
+                "default_reaches_target": reached,
+                "time_ratio_default_to_paper_best": (
+                    reached["time_s"] / paper["best"]["time_s"] if reached else None
+                ),
+                "default_auto_stop_gap_db": default["best"]["psnr"] - default["final"]["psnr"],
+            }
+        )
+    return results
+
+
+# --------------------------------------------------------------------------- c. memory
+
+
+def peak_rss_mib() -> float:
+    """This process's peak resident memory.
+
+    Linux: ``VmHWM``, which starts afresh at ``exec``; ``ru_maxrss`` would include the RSS of the
+    parent process at the time of the fork.
+    """
+    status = Path("/proc/self/status")
+    if status.exists():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 2**20 if sys.platform == "darwin" else peak / 1024
+
+
+def memory_case(shape: tuple[int, ...], iterations: int) -> dict:
+    """Run in a fresh process: peak RSS growth and time per iteration of the default preset."""
+    image = np.random.default_rng(0).random(shape, dtype=np.float32)
+    before = peak_rss_mib()
+    run = napari_dip.Restoration(
+        "denoise",
+        image,
+        preset="default",
+        max_iter=iterations,
+        auto_stop=False,
+        seed=0,
+        device="cpu",
+    )
+    stamps = [snap.elapsed for snap in run.snapshots(every=1)]
+    after = peak_rss_mib()
+    levels = run.recipe.net.levels
+    return {
+        "shape": list(shape),
+        "network_shape": list(padded_shape(shape, levels)),
+        "iterations": iterations,
+        "first_iteration_s": stamps[0],
+        "iteration_times_s": list(np.diff(stamps)),
+        "seconds_per_iteration": float(np.median(np.diff(stamps))),
+        "fastest_iteration_s": float(np.min(np.diff(stamps))),
+        "peak_rss_before_mib": before,
+        "peak_rss_mib": after,
+        "peak_rss_delta_mib": after - before,
+    }
+
+
+def section_memory(settings: dict) -> dict:
+    cases = []
+    for shape, iterations in settings["memory_cases"]:
+        spec = json.dumps({"shape": shape, "iterations": iterations})
+        done = subprocess.run(
+            [sys.executable, str(Path(__file__).resolve()), "--memory-case", spec],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        case = json.loads(done.stdout.strip().splitlines()[-1])
+        pixels = math.prod(case["shape"])
+        case["us_per_pixel"] = case["seconds_per_iteration"] / pixels * 1e6
+        case["mib_per_megapixel"] = case["peak_rss_delta_mib"] / (pixels / 1e6)
+        cases.append(case)
+        print(
+            f"  {_shape(shape)}: {case['seconds_per_iteration']:.2f} s/iteration, "
+            f"peak RSS +{case['peak_rss_delta_mib']:.0f} MiB",
+            flush=True,
+        )
+    small, large = cases[0], cases[1]
+    return {
+        "cases": cases,
+        "per_pixel_time_ratio": large["us_per_pixel"] / small["us_per_pixel"],
+        "per_pixel_memory_ratio": large["mib_per_megapixel"] / small["mib_per_megapixel"],
+    }
+
+
+# --------------------------------------------------------------------------- d. classical anchors
+
+
+def classical_denoisers(sigma: float) -> dict:
+    """Each method as ``f(noisy, factor)``, its parameter ``factor`` times the sigma estimate."""
+    import bm3d
+    from skimage.restoration import denoise_nl_means, denoise_tv_chambolle
+
+    return {
+        "BM3D": lambda noisy, f: bm3d.bm3d(noisy, sigma_psd=f * sigma),
+        "NLM": lambda noisy, f: denoise_nl_means(noisy, h=f * sigma, sigma=sigma, **NLM_PATCH),
+        "TV": lambda noisy, f: denoise_tv_chambolle(noisy, weight=f * sigma),
+    }
+
+
+def section_classical(images: list[dict]) -> list[dict]:
+    from skimage.restoration import estimate_sigma
+
+    results = []
+    for image in images:
+        noisy = image["noisy"].astype(np.float64) / 255
+        start = time.perf_counter()
+        sigma = float(estimate_sigma(noisy))
+        estimate_s = time.perf_counter() - start
+        methods = {}
+        for name, denoise in classical_denoisers(sigma).items():
+            grid = []
+            for factor in GRIDS[name]["factors"]:
+                start = time.perf_counter()
+                out = denoise(noisy, factor)
+                seconds = time.perf_counter() - start
+                estimate = np.asarray(out, np.float64).reshape(noisy.shape) * 255
+                grid.append(
+                    {
+                        "factor": factor,
+                        "psnr": score(image, estimate),
+                        "raw_psnr": psnr(image["clean"], estimate),
+                        "time_s": seconds,
+                    }
+                )
+            methods[name] = {
+                "grid": grid,
+                "estimated": next(p for p in grid if p["factor"] == GRIDS[name]["estimated"]),
+                "best": max(grid, key=lambda point: point["psnr"]),
+            }
+        results.append(
+            {
+                "image": image["name"],
+                "sigma_estimate": sigma * 255,
+                "estimate_sigma_s": estimate_s,
+                "methods": methods,
+            }
+        )
+    return results
+
+
+# --------------------------------------------------------------------------- report
+
+
+def machine_info() -> dict:
+    model = platform.processor() or platform.machine()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        names = [
+            line.split(":", 1)[1].strip()
+            for line in cpuinfo.read_text().splitlines()
+            if line.startswith("model name")
+        ]
+        model = names[0] if names else model
+    from importlib.metadata import version
+
+    return {
+        "cpu": model,
+        "cores": os.cpu_count(),
+        "usable_cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+        "torch_threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "numpy": np.__version__,
+        "scikit-image": version("scikit-image"),
+        "bm3d": version("bm3d"),
+        "napari-dip": napari_dip.__version__,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }
+
+
+def load_average() -> list[float] | None:
+    return list(os.getloadavg()) if hasattr(os, "getloadavg") else None
+
+
+def plot_curves(report: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import NullFormatter, ScalarFormatter
+
+    curves = report["curves"]
+    fig, axes = plt.subplots(1, len(curves), figsize=(6 * len(curves), 4.5), squeeze=False)
+    for ax, result, anchors in zip(axes[0], curves, report["classical"]):
+        for key, colour in (("paper", "tab:blue"), ("default", "tab:orange")):
+            run = result[key]
+            times = [p["time_s"] for p in run["curve"]]
+            values = [p["psnr"] for p in run["curve"]]
+            ax.plot(times, values, color=colour, label=f"{key} ({run['recipe']}), smoothed")
+            ax.plot(
+                times,
+                [p["output_psnr"] for p in run["curve"]],
+                color=colour,
+                linewidth=0.5,
+                alpha=0.5,
+                label=f"{key}, current output",
+            )
+            ax.plot(run["best"]["time_s"], run["best"]["psnr"], "*", color=colour, markersize=11)
+        final = result["default"]["final"]
+        ax.plot(
+            final["time_s"],
+            final["psnr"],
+            "X",
+            color="tab:red",
+            markersize=9,
+            label=f"default result ({_stop(result['default'])})",
+        )
+        ax.axhline(
+            result["target_psnr"],
+            color="tab:blue",
+            linestyle="--",
+            linewidth=0.8,
+            label=f"paper best - {TARGET_GAP_DB} dB",
+        )
+        bm3d_psnr = anchors["methods"]["BM3D"]["estimated"]["psnr"]
+        ax.axhline(bm3d_psnr, color="gray", linestyle=":", label="BM3D (estimated sigma)")
+        ax.axhline(result["noisy_psnr"], color="black", linewidth=0.6, label="noisy input")
+        ax.set_xscale("log")
+        ax.xaxis.set_major_formatter(ScalarFormatter())
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.set_xlabel("wall time (s)")
+        ax.set_ylabel("PSNR (dB)" + (", gain/offset fitted" if result["image"] != "F16" else ""))
+        ax.set_title(result["image"])
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=7, loc="best")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _stop(run: dict) -> str:
+    """Why a DIP run ended: our cut (time budget, patience) or the fit's own stop reason."""
+    if run["cut_by"] is None:
+        return run["stop_reason"]
+    return run["cut_by"] + (", still improving" if run["improving_at_cut"] else "")
+
+
+def _t(seconds) -> str:
+    return "n/a" if seconds is None else f"{seconds:.3g}"
+
+
+def _shape(values) -> str:
+    return "x".join(map(str, values))
+
+
+def _load(values) -> str:
+    return "n/a" if values is None else "/".join(f"{v:.2f}" for v in values)
+
+
+def render_machine(report: dict) -> list[str]:
+    m, d = report["machine"], report["durations_s"]
+    return [
+        (
+            f"Mode: **{report['mode']}**; run {report['started']}; total "
+            f"{report['total_s'] / 60:.1f} "
+            f"min (a {d['compute']:.0f} s, b {d['curves']:.0f} s, c {d['memory']:.0f} s, "
+            f"d {d['classical']:.0f} s)."
+        ),
+        "",
+        (
+            f"Machine: {m['cpu']}; {m['cores']} cores ({m['usable_cores']} usable), "
+            f"{m['torch_threads']} torch threads; torch {m['torch']}, numpy {m['numpy']}, "
+            f"scikit-image {m['scikit-image']}, bm3d {m['bm3d']}, napari-dip {m['napari-dip']}, "
+            f"Python {m['python']}; {m['platform']}. Device: cpu. Load average (1/5/15 min) at "
+            f"start {_load(report['load_start'])}, at end {_load(report['load_end'])}: other "
+            "processes may share the CPU, which is why each figure is given next to an anchor "
+            "measured in the same run."
+        ),
+    ]
+
+
+def render_compute(report: dict) -> list[str]:
+    c = report["compute"]
+    samples = ", ".join(f"{r:.1f}" for r in c["matmul_gflops_samples"])
+    lines = [
+        "## a. Compute: time per iteration versus the machine's matmul rate",
+        "",
+        (
+            f"Anchor: dense float32 `torch.mm` of 2048x2048 matrices, best of "
+            f"{len(c['matmul_gflops_samples'])}: **{c['matmul_gflops']:.1f} GFLOP/s** "
+            f"(samples {samples})."
+        ),
+        "",
+        (
+            "One iteration = forward, MSE loss, backward, Adam step, on one grayscale image with a "
+            "32-channel input code. FLOPs are counted by "
+            "`torch.utils.flop_counter.FlopCounterMode` "
+            "over forward + backward (convolutions and matmuls only: BatchNorm, LeakyReLU, "
+            "padding, "
+            "upsampling and the Adam step are not counted). Time: median of "
+            f"{report['settings']['compute_iterations']} iterations after one warm-up."
+        ),
+        "",
+        (
+            "| network | image | parameters | GFLOP / iteration | s / iteration (fastest) | "
+            "achieved GFLOP/s | fraction of matmul rate |"
+        ),
+        "|---|---|---|---|---|---|---|",
+    ]
+    for net in c["networks"]:
+        lines.append(
+            f"| {net['preset']} | {_shape(net['shape'])} | {net['parameters']:,} | "
+            f"{net['gflop_per_iteration']:.1f} | {net['seconds_per_iteration']:.3f} "
+            f"({net['fastest_iteration_s']:.3f}) | {net['achieved_gflops']:.1f} | "
+            f"{net['fraction_of_matmul']:.1%} |"
+        )
+    paper, fast = c["networks"]
+    flops = paper["gflop_per_iteration"] / fast["gflop_per_iteration"]
+    speed = paper["seconds_per_iteration"] / fast["seconds_per_iteration"]
+    lines += [
+        "",
+        (
+            f"The default network needs {flops:.1f}x fewer FLOPs per iteration than the paper's "
+            f"and runs {speed:.1f}x faster per iteration."
+        ),
+    ]
+    return lines
+
+
+def render_curves(report: dict, plot: str) -> list[str]:
+    s = report["settings"]
+    lines = [
+        "## b. PSNR versus wall time: paper preset and default, same images, same run",
+        "",
+        (
+            "PSNR of `snap.smoothed` (the running average the fit returns) against the clean image "
+            f"at every snapshot (paper every {s['paper_every']}, default every "
+            f"{s['default_every']} iterations); time is the fit's own clock (`snap.elapsed`). "
+            "Seed 0 for both. The paper preset (3000 iterations, no automatic stop) is stopped "
+            "when "
+            f"its PSNR has not improved for {s['paper_patience']} iterations or after "
+            f"{s['paper_budget_s']:g} s, whichever comes first, so its best is the best within "
+            "that "
+            f"budget. The default runs until its automatic stop (or {s['default_budget_s']:g} s). "
+            "Best PSNRs are oracle values (they need the clean image); the default's result is "
+            "what "
+            "a user gets. The smoothed output is an exponential moving average (decay 0.99) "
+            "started "
+            "at the first output, so it lags the current output by about 100 iterations; the "
+            "plot's thin lines are the current output."
+        ),
+        "",
+    ]
+    lines += [f"- {image['name']}: {image['description']}." for image in report["images"]]
+    lines += [
+        "",
+        f"![PSNR versus wall time]({plot})",
+        "",
+        (
+            "| image | noisy | paper best (dB) | paper time to best (s) | paper iterations (stop) "
+            "| "
+            "default best (dB) | default time to best (s) | default reaches paper best "
+            f"- {TARGET_GAP_DB} dB at (s) | ratio to paper time to best | default result (dB) | "
+            "result gap to own best (dB) | default iterations (stop), total time (s) |"
+        ),
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in report["curves"]:
+        p, d, reached = r["paper"], r["default"], r["default_reaches_target"]
+        lines.append(
+            f"| {r['image']} | {r['noisy_psnr']:.2f} | {p['best']['psnr']:.2f} | "
+            f"{p['best']['time_s']:.1f} (it {p['best']['iteration']}) | {p['iterations']} "
+            f"({_stop(p)}) | {d['best']['psnr']:.2f} | {d['best']['time_s']:.1f} "
+            f"(it {d['best']['iteration']}) | "
+            f"{_t(reached['time_s']) if reached else 'not reached'} | "
+            f"{_t(r['time_ratio_default_to_paper_best'])} | {d['final']['psnr']:.2f} | "
+            f"{r['default_auto_stop_gap_db']:.2f} | {d['iterations']} ({_stop(d)}), "
+            f"{d['final']['time_s']:.1f} |"
+        )
+    per_iteration = "; ".join(
+        f"{r['image']}: paper {r['paper']['seconds_per_iteration']:.3f}, "
+        f"default {r['default']['seconds_per_iteration']:.3f}"
+        for r in report["curves"]
+    )
+    lines += [
+        "",
+        f"Seconds per iteration inside the fit (all overheads included): {per_iteration}.",
+    ]
+    return lines
+
+
+def render_memory(report: dict) -> list[str]:
+    mem = report["memory"]
+    small, large = mem["cases"][0], mem["cases"][1]
+    lines = [
+        "## c. Memory and time per iteration of the default network on large inputs",
+        "",
+        (
+            "Each case runs in a fresh Python process: `napari_dip.Restoration('denoise', image, "
+            "preset='default', auto_stop=False)` for a few iterations on random data, snapshots "
+            "every iteration. Peak RSS delta = the process's peak resident memory (`VmHWM`) after "
+            "the run minus before it (after imports and making the image). Time per iteration: "
+            "median after the first (warm-up) iteration."
+        ),
+        "",
+        (
+            "| input | network runs on | iterations | first iteration (s) | s / iteration "
+            "(fastest) | us / pixel | peak RSS delta (MiB) | MiB / megapixel | "
+            "peak RSS total (MiB) |"
+        ),
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for case in mem["cases"]:
+        lines.append(
+            f"| {_shape(case['shape'])} | {_shape(case['network_shape'])} | {case['iterations']} | "
+            f"{case['first_iteration_s']:.2f} | {case['seconds_per_iteration']:.2f} "
+            f"({case['fastest_iteration_s']:.2f}) | {case['us_per_pixel']:.2f} | "
+            f"{case['peak_rss_delta_mib']:.0f} | {case['mib_per_megapixel']:.0f} | "
+            f"{case['peak_rss_mib']:.0f} |"
+        )
+    lines += [
+        "",
+        (
+            f"Scaling from {_shape(small['shape'])} to {_shape(large['shape'])}: time per pixel "
+            f"x{mem['per_pixel_time_ratio']:.2f}, memory per pixel "
+            f"x{mem['per_pixel_memory_ratio']:.2f} (1.00 = linear in the pixel count). Pixels and "
+            "voxels are counted on the input; the network runs on the padded shape."
+        ),
+    ]
+    return lines
+
+
+def render_classical(report: dict) -> list[str]:
+    grids = "; ".join(
+        f"{name} {grid['parameter']}: {', '.join(f'{f:g}' for f in grid['factors'])}"
+        for name, grid in GRIDS.items()
+    )
+    lines = [
+        "## d. Classical anchors on the same crops",
+        "",
+        (
+            "Inputs scaled to [0, 1]; sigma estimated by `skimage.restoration.estimate_sigma` on "
+            "the noisy crop. BM3D: `bm3d.bm3d(noisy, sigma_psd)`. NLM: `denoise_nl_means(noisy, h, "
+            f"sigma=sigma_est, patch_size={NLM_PATCH['patch_size']}, "
+            f"patch_distance={NLM_PATCH['patch_distance']}, fast_mode={NLM_PATCH['fast_mode']})`. "
+            "TV: `denoise_tv_chambolle(noisy, weight)`. With the estimate: BM3D sigma_psd = "
+            "sigma_est, NLM h = 0.8 sigma_est (scikit-image's suggestion), TV weight = sigma_est "
+            "(a "
+            "heuristic). Grid (an upper bound, chosen against the clean image): the parameter = "
+            f"sigma_est times {grids}. Times are one call of the method (the grid search is not "
+            "included). DIP rows come from section b; their time is the whole fit for the result "
+            "(until the automatic stop or the budget) and the time to the snapshot for the best "
+            "rows."
+        ),
+        "",
+    ]
+    for anchors, curves in zip(report["classical"], report["curves"]):
+        lines += _classical_table(anchors, curves) + [""]
+    return lines
+
+
+def _classical_table(anchors: dict, curves: dict) -> list[str]:
+    fitted = curves["image"] != "F16"
+    default, paper = curves["default"], curves["paper"]
+    dip = default["final"]
+    rows = [("noisy input", curves["noisy_psnr"], curves["noisy_raw_psnr"], None)]
+    for name, method in anchors["methods"].items():
+        est, best = method["estimated"], method["best"]
+        rows.append((f"{name}, estimated sigma", est["psnr"], est["raw_psnr"], est["time_s"]))
+        rows.append(
+            (
+                f"{name}, best of grid (x{best['factor']:g})",
+                best["psnr"],
+                best["raw_psnr"],
+                best["time_s"],
+            )
+        )
+    rows += [
+        (
+            f"**DIP default, result** ({_stop(default)})",
+            dip["psnr"],
+            dip["raw_psnr"],
+            dip["time_s"],
+        ),
+        (
+            "DIP default, best snapshot",
+            default["best"]["psnr"],
+            default["best"]["raw_psnr"],
+            default["best"]["time_s"],
+        ),
+        (
+            f"DIP paper, best snapshot ({_stop(paper)})",
+            paper["best"]["psnr"],
+            paper["best"]["raw_psnr"],
+            paper["best"]["time_s"],
+        ),
+    ]
+    note = "; PSNR after the gain/offset fit, raw PSNR alongside" if fitted else ""
+    lines = [
+        f"**{anchors['image']}** (sigma_est = {anchors['sigma_estimate']:.2f} grey levels{note})",
+        "",
+        (
+            f"| method | PSNR (dB) |{' raw PSNR (dB) |' if fitted else ''} PSNR minus DIP "
+            "default result (dB) | time (s) | time / DIP default result's |"
+        ),
+        f"|---|---|{'---|' if fitted else ''}---|---|---|",
+    ]
+    for label, value, raw, seconds in rows:
+        raw_cell = f" {raw:.2f} |" if fitted else ""
+        ratio = None if seconds is None else seconds / dip["time_s"]
+        lines.append(
+            f"| {label} | {value:.2f} |{raw_cell} {value - dip['psnr']:+.2f} | {_t(seconds)} | "
+            f"{_t(ratio)} |"
+        )
+    return lines
+
+
+def render(report: dict, plot: str) -> str:
+    """The report as markdown; ``plot`` is the path of the PSNR-versus-time figure."""
+    parts = [
+        render_machine(report),
+        render_compute(report),
+        render_curves(report, plot),
+        render_memory(report),
+        render_classical(report),
+    ]
+    return "\n\n".join("\n".join(part) for part in parts)
+
+
+def docs_page(report: dict) -> str:
+    """docs/benchmarks.md: how to reproduce, then the report."""
+    banner = ""
+    if report["mode"] == "quick":
+        crop = report["settings"]["crop"]
+        banner = (
+            f"> **These numbers come from a `--quick` smoke run** ({crop}x{crop} crops, budgets of "
+            "seconds, smaller memory cases): they show that the benchmark works, they are not the "
+            "benchmark. Regenerate this page from a full run.\n\n"
+        )
+    return (
+        f"# Benchmarks\n\n{banner}"
+        "Generated by `benchmarks/run.py`. To reproduce:\n\n"
+        "```bash\n"
+        'pip install -e ".[benchmarks]"\n'
+        "# full run, under 30 minutes on 2 CPU cores; also rewrites this page\n"
+        "python benchmarks/run.py --out benchmarks/results --docs\n"
+        "# smoke test, about 3 minutes\n"
+        "python benchmarks/run.py --out benchmarks/results --quick\n"
+        "```\n\n"
+        "Images are read from `../shared/data` relative to the repository (`--data` to change "
+        "that). `--docs-only` rewrites this page and its figure from an existing `report.json` "
+        "in `--out`; `report.json` also holds every curve point.\n\n"
+        f"{render(report, DOCS_PLOT)}\n"
+    )
+
+
+def write_docs(report: dict) -> None:
+    docs = REPO / "docs"
+    plot_curves(report, docs / DOCS_PLOT)
+    (docs / "benchmarks.md").write_text(docs_page(report))
+
+
+# --------------------------------------------------------------------------- main
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results")
+    parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
+    parser.add_argument("--quick", action="store_true", help="tiny smoke run (about 3 minutes)")
+    parser.add_argument("--paper-budget", type=float, help="seconds per image for the paper preset")
+    parser.add_argument("--default-budget", type=float, help="seconds per image for the default")
+    parser.add_argument("--docs", action="store_true", help="also write docs/benchmarks.md")
+    parser.add_argument(
+        "--docs-only",
+        action="store_true",
+        help="only rewrite docs/benchmarks.md from --out/report.json",
+    )
+    parser.add_argument("--memory-case", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+
+    if args.memory_case:
+        case = json.loads(args.memory_case)
+        print(json.dumps(memory_case(tuple(case["shape"]), case["iterations"])))
+        return
+    if args.docs_only:
+        write_docs(json.loads((args.out / "report.json").read_text()))
+        return
+
+    mode = "quick" if args.quick else "full"
+    settings = dict(SETTINGS[mode])
+    if args.paper_budget:
+        settings["paper_budget_s"] = args.paper_budget
+    if args.default_budget:
+        settings["default_budget_s"] = args.default_budget
+    args.out.mkdir(parents=True, exist_ok=True)
+    report = {
+        "mode": mode,
+        "started": time.strftime("%Y-%m-%d %H:%M"),
+        "settings": settings,
+        "machine": machine_info(),
+        "load_start": load_average(),
+        "durations_s": {},
+    }
+    images = load_images(args.data, settings["crop"])
+    report["images"] = [{"name": i["name"], "description": i["description"]} for i in images]
+    start = time.perf_counter()
+    for key, run in (
+        ("compute", lambda: section_compute(settings)),
+        ("curves", lambda: section_curves(images, settings)),
+        ("memory", lambda: section_memory(settings)),
+        ("classical", lambda: section_classical(images)),
+    ):
+        began = time.perf_counter()
+        print(f"[{time.perf_counter() - start:6.0f} s] section {key} ...", flush=True)
+        report[key] = run()
+        report["durations_s"][key] = time.perf_counter() - began
+    report["total_s"] = time.perf_counter() - start
+    report["load_end"] = load_average()
+
+    plot_curves(report, args.out / PLOT)
+    (args.out / "report.json").write_text(json.dumps(report, indent=1, default=float))
+    markdown = "# napari-dip benchmarks\n\n" + render(report, PLOT) + "\n"
+    (args.out / "report.md").write_text(markdown)
+    if args.docs:
+        write_docs(report)
+    print(markdown)
+
+
+if __name__ == "__main__":
+    main()
