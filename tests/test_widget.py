@@ -63,6 +63,13 @@ def test_manifest_samples_open_with_a_scale(viewer):
     assert 0 < defects.data.mean() < 0.2
 
 
+def test_widget_is_listed_under_layers_filter(viewer):
+    from napari._app_model import get_app_model
+
+    menu = get_app_model().menus.get_menu("napari/layers/filter")
+    assert "napari-dip.make_widget" in [item.command.id for item in menu if hasattr(item, "command")]
+
+
 def test_controls_follow_the_task(widget):
     def shown(control):
         return control.native.isVisibleTo(widget.native)

@@ -63,6 +63,7 @@ class DeepImagePriorWidget(Container):
         self.run_button = PushButton(text="Run")
         self.stop_button = PushButton(text="Stop", enabled=False)
         self.status = Label(value="")
+        self.status.native.setWordWrap(True)  # long messages must not widen the dock
         self.extend(
             [
                 self.task, self.image, self.mask, self.factor, self.kernel, self.psf, self.psf_sigma,
