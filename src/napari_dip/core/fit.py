@@ -1,8 +1,8 @@
 """The Deep Image Prior fit loop, written as a generator of snapshots.
 
 ``Fit`` minimises ``loss(A f(z + noise), y)`` over the weights of ``f`` with
-Adam.  It smooths the trajectory of outputs with an exponential moving average,
-backs off when the loss jumps (restoring the last good weights and halving the
+Adam.  It smooths the trajectory of outputs with an exponential moving average
+(bias-corrected, so the untrained first output fades at once), backs off when the loss jumps (restoring the last good weights and halving the
 learning rate), can stop by itself when the outputs stop settling (a running
 variance detector, Wang et al. 2021), and honours a stop request within one
 iteration, keeping the best result so far.
@@ -261,7 +261,7 @@ class Fit:
         recipe = self.recipe
         checkpoint = _Checkpoint(self.net, self.optimizer)
         detector = _VarianceStop(recipe.stop_decay, recipe.stop_patience, recipe.stop_min_iter)
-        smoothed = best = None
+        average = smoothed = best = None
         loss_value = math.nan
         start = time.perf_counter()
 
@@ -304,10 +304,10 @@ class Fit:
             loss_value = value
             output = candidate.detach()
             if recipe.ema:
-                if smoothed is None:
-                    smoothed = output.clone()
-                else:
-                    smoothed.lerp_(output, 1 - recipe.ema)
+                if average is None:
+                    average = torch.zeros_like(output)
+                average.lerp_(output, 1 - recipe.ema)
+                smoothed = average / (1 - recipe.ema**self.iteration)
             estimate = smoothed if recipe.ema else output
             if self.iteration % self.CHECKPOINT_EVERY == 0 or self.iteration == 1:
                 checkpoint.save(value)
