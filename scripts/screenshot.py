@@ -38,8 +38,12 @@ def wait_until(condition, timeout: float, what: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--output", type=Path, default=ROOT / "docs" / "images" / "screenshot.png")
-    parser.add_argument("--task", default="denoise", choices=["denoise", "super_resolve", "deconvolve"])
-    parser.add_argument("--previews", type=int, default=10, help="preview updates before the screenshot")
+    parser.add_argument(
+        "--task", default="denoise", choices=["denoise", "super_resolve", "deconvolve"]
+    )
+    parser.add_argument(
+        "--previews", type=int, default=10, help="preview updates before the screenshot"
+    )
     parser.add_argument("--every", type=int, default=25, help="iterations between previews")
     args = parser.parse_args()
 
@@ -72,7 +76,9 @@ def main() -> None:
     np.testing.assert_allclose(result.scale, source.scale / factor)
     expected = source.translate + source.scale * (1 / factor - 1) / 2
     np.testing.assert_allclose(result.translate, expected)
-    print(f"{result.name}: scale {result.scale}, translate {result.translate}; {widget.status.value}")
+    print(
+        f"{result.name}: scale {result.scale}, translate {result.translate}; {widget.status.value}"
+    )
     viewer.close()
 
 

@@ -10,14 +10,19 @@ import pytest
 pytest.importorskip("napari")
 pytest.importorskip("pytestqt")
 
-from napari.layers import Image, Labels  # noqa: E402
-from napari.utils.notifications import notification_manager  # noqa: E402
+from napari.layers import Image, Labels
+from napari.utils.notifications import notification_manager
 
-import napari_dip  # noqa: E402
-from napari_dip._scripting import FitError, restore_layer, result_placement  # noqa: E402
+import napari_dip
+from napari_dip._scripting import FitError, restore_layer, result_placement
 
 SHAPE = (32, 32)
-LAYOUT = {"scale": (0.5, 2.0), "translate": (10.0, -3.0), "units": ("um", "nm"), "axis_labels": ("row", "col")}
+LAYOUT = {
+    "scale": (0.5, 2.0),
+    "translate": (10.0, -3.0),
+    "units": ("um", "nm"),
+    "axis_labels": ("row", "col"),
+}
 
 
 def blobs(shape=SHAPE, seed=0):
@@ -67,7 +72,9 @@ def test_widget_is_listed_under_layers_filter(viewer):
     from napari._app_model import get_app_model
 
     menu = get_app_model().menus.get_menu("napari/layers/filter")
-    assert "napari-dip.make_widget" in [item.command.id for item in menu if hasattr(item, "command")]
+    assert "napari-dip.make_widget" in [
+        item.command.id for item in menu if hasattr(item, "command")
+    ]
 
 
 def test_controls_follow_the_task(widget):
@@ -86,7 +93,9 @@ def test_controls_follow_the_task(widget):
         assert {name for name in task_controls if shown(getattr(widget, name))} == controls
     widget.psf.value = "Image layer"
     assert shown(widget.psf_layer) and not shown(widget.psf_sigma)
-    assert "cpu" in widget.device.choices and widget.device.choices == tuple(napari_dip.available_devices())
+    assert "cpu" in widget.device.choices and widget.device.choices == tuple(
+        napari_dip.available_devices()
+    )
 
 
 def test_preset_sets_the_iteration_cap_but_keeps_user_edits(widget):
@@ -123,7 +132,12 @@ def test_each_task_end_to_end(task, viewer, widget, image, qtbot):
     assert result.units == image.units and result.axis_labels == image.axis_labels
     info = result.metadata["napari_dip"]
     assert info["task"] == task and info["source"] == "cells"
-    assert (info["seed"], info["device"], info["iterations"], info["max_iter"]) == (0, "cpu", 12, 12)
+    assert (info["seed"], info["device"], info["iterations"], info["max_iter"]) == (
+        0,
+        "cpu",
+        12,
+        12,
+    )
     assert info["wall_time_s"] > 0
     if task == "deconvolve":
         assert info["psf_sigma"] == 1.5
@@ -135,35 +149,54 @@ def test_each_task_end_to_end(task, viewer, widget, image, qtbot):
 
 def test_super_resolution_pixels_tile_the_input_pixels(viewer, image):
     factor = 3
-    placed = Image(np.zeros((SHAPE[0] * factor, SHAPE[1] * factor)), **result_placement(image, factor))
-    np.testing.assert_allclose(placed.translate, np.array(LAYOUT["translate"]) + np.array(LAYOUT["scale"]) * (1 / factor - 1) / 2)
+    placed = Image(
+        np.zeros((SHAPE[0] * factor, SHAPE[1] * factor)), **result_placement(image, factor)
+    )
+    np.testing.assert_allclose(
+        placed.translate,
+        np.array(LAYOUT["translate"]) + np.array(LAYOUT["scale"]) * (1 / factor - 1) / 2,
+    )
     # The centre of the block of output pixels covering input pixel (i, j) is that pixel's centre,
     # and the outer edges of both grids coincide.
     for index in [(0, 0), (5, 7), (31, 31)]:
         block_centre = np.array(index) * factor + (factor - 1) / 2
         np.testing.assert_allclose(placed.data_to_world(block_centre), image.data_to_world(index))
-    np.testing.assert_allclose(placed.data_to_world((-0.5, -0.5)), image.data_to_world((-0.5, -0.5)))
+    np.testing.assert_allclose(
+        placed.data_to_world((-0.5, -0.5)), image.data_to_world((-0.5, -0.5))
+    )
 
 
 def test_super_resolution_placement_with_rotation_and_3d(viewer):
     stack = viewer.add_image(
-        blobs((3, 8, 8)), scale=(4.0, 0.5, 0.7), translate=(1.0, 2.0, 3.0), rotate=30.0, shear=[0.1, 0, 0.2]
+        blobs((3, 8, 8)),
+        scale=(4.0, 0.5, 0.7),
+        translate=(1.0, 2.0, 3.0),
+        rotate=30.0,
+        shear=[0.1, 0, 0.2],
     )
     placed = Image(np.zeros((3, 16, 16)), **result_placement(stack, 2))
     assert placed.scale[0] == 4.0
     for index in [(0, 0, 0), (2, 3, 5)]:
-        block_centre = np.array(index) + np.array([0, 0.5, 0.5]) + np.array([0, 1, 1]) * np.array(index)
-        np.testing.assert_allclose(placed.data_to_world(block_centre), stack.data_to_world(index), atol=1e-9)
+        block_centre = (
+            np.array(index) + np.array([0, 0.5, 0.5]) + np.array([0, 1, 1]) * np.array(index)
+        )
+        np.testing.assert_allclose(
+            placed.data_to_world(block_centre), stack.data_to_world(index), atol=1e-9
+        )
 
 
 def test_rgb_and_stack_layers(viewer, qtbot):
-    rgb = viewer.add_image(np.stack([blobs((24, 24), seed) // 2 for seed in range(3)], -1).astype(np.uint8), rgb=True)
+    rgb = viewer.add_image(
+        np.stack([blobs((24, 24), seed) // 2 for seed in range(3)], -1).astype(np.uint8), rgb=True
+    )
     run = restore_layer(viewer, rgb, "denoise", max_iter=6, every=3, seed=0, device="cpu")
     assert run.wait(60).rgb and run.result_layer.data.shape == (24, 24, 3)
     assert run.result_layer.metadata["napari_dip"]["channel_axis"] == -1
 
     stack = viewer.add_image(blobs((3, 16, 16)), name="stack", scale=(2.0, 0.5, 0.5))
-    run = restore_layer(viewer, stack, "super_resolve", factor=2, max_iter=4, every=2, seed=0, device="cpu")
+    run = restore_layer(
+        viewer, stack, "super_resolve", factor=2, max_iter=4, every=2, seed=0, device="cpu"
+    )
     result = run.wait(60)
     assert result.data.shape == (3, 32, 32)
     np.testing.assert_allclose(result.scale, (2.0, 0.25, 0.25))
@@ -188,7 +221,9 @@ def test_preview_updates_live_and_stop_keeps_the_result(viewer, widget, image, q
     assert "stopped after" in widget.status.value
 
 
-def test_running_again_replaces_the_result_unless_asked_for_a_new_layer(viewer, widget, image, qtbot):
+def test_running_again_replaces_the_result_unless_asked_for_a_new_layer(
+    viewer, widget, image, qtbot
+):
     configure(widget, max_iter=3, every=3, seed=1, device="cpu")
     first = widget.run()
     wait_for(first, qtbot)

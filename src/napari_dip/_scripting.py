@@ -91,13 +91,13 @@ def _fit_snapshots(restoration, every: int):
 
 
 class _FitWorker(GeneratorWorker):
-    """A worker whose ``quit()`` also stops the fit, within one iteration.
+    """A generator worker whose ``quit()`` also stops the fit, within one iteration.
 
     napari quits running workers when its window closes; a plain generator
     worker would only notice at the next snapshot, possibly minutes later.
-    (superqt's class: napari's subclass means to report errors as
-    notifications, but its mixin is never initialised under PyQt5, so
-    ``LayerRestoration`` reports them itself.)
+    Derived from superqt's class rather than napari's, whose error
+    notifications are never connected under PyQt5 (its mixin's ``__init__``
+    is not reached): ``LayerRestoration`` reports errors itself.
     """
 
     def __init__(self, func, restoration, every):
@@ -125,7 +125,8 @@ class LayerRestoration:
     ----------
     restoration : napari_dip.Restoration
         The fit; its ``info`` ends up in the result layer's metadata.
-    worker : napari.qt.threading.GeneratorWorker
+    worker : superqt.utils.GeneratorWorker
+        Made by ``napari.qt.threading.create_worker`` (so napari lists it as a task).
     source : napari.layers.Image
         The input layer (never modified).
     preview_layer, result_layer : napari.layers.Image or None
@@ -141,7 +142,9 @@ class LayerRestoration:
     snapshot = Signal(object)
     finished = Signal()
 
-    def __init__(self, viewer, source: Image, restoration, *, every: int, new_layer: bool, settings: dict):
+    def __init__(
+        self, viewer, source: Image, restoration, *, every: int, new_layer: bool, settings: dict
+    ):
         self.viewer = viewer
         self.source = source
         self.restoration = restoration
@@ -154,7 +157,11 @@ class LayerRestoration:
         self._settings = settings
         info = restoration.info
         self._placement = result_placement(source, info["factor"] or 1)
-        self._display = {"contrast_limits": source.contrast_limits, "gamma": source.gamma, "rgb": source.rgb}
+        self._display = {
+            "contrast_limits": source.contrast_limits,
+            "gamma": source.gamma,
+            "rgb": source.rgb,
+        }
         if not source.rgb:
             self._display["colormap"] = source.colormap
         self._progress = progress(total=info["max_iter"], desc=f"Deep Image Prior: {self.name}")
@@ -306,7 +313,9 @@ def restore_layer(
     settings = {"source": layer.name, "every": int(every)}
     if task == "inpaint":
         if mask is None:
-            raise ValueError("inpainting needs a mask: a Labels layer, nonzero where pixels are missing")
+            raise ValueError(
+                "inpainting needs a mask: a Labels layer, nonzero where pixels are missing"
+            )
         if isinstance(mask, Labels):
             settings["mask_layer"] = mask.name
     if task == "deconvolve":

@@ -7,6 +7,7 @@ and Stop ends it early, keeping the best result so far.
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 from magicgui.widgets import CheckBox, ComboBox, Container, FloatSpinBox, Label, PushButton, SpinBox
@@ -21,9 +22,18 @@ from ._scripting import LayerRestoration, restore_layer
 if TYPE_CHECKING:
     import napari
 
-TASKS = [("Denoise", "denoise"), ("Inpaint", "inpaint"), ("Super-resolve", "super_resolve"), ("Deconvolve", "deconvolve")]
+TASKS = [
+    ("Denoise", "denoise"),
+    ("Inpaint", "inpaint"),
+    ("Super-resolve", "super_resolve"),
+    ("Deconvolve", "deconvolve"),
+]
 PSF_GAUSSIAN, PSF_LAYER = "Gaussian", "Image layer"
-STOP_REASONS = {"max_iter": "iteration cap reached", "auto": "stopped automatically", "stopped": "stopped"}
+STOP_REASONS = {
+    "max_iter": "iteration cap reached",
+    "auto": "stopped automatically",
+    "stopped": "stopped",
+}
 
 
 class DeepImagePriorWidget(Container):
@@ -41,35 +51,68 @@ class DeepImagePriorWidget(Container):
         self.task = ComboBox(label="Task", choices=TASKS, value="denoise")
         self.image = ComboBox(label="Image", choices=self._layers_of(Image))
         self.mask = ComboBox(
-            label="Mask", choices=self._layers_of(Labels), tooltip="Labels layer: nonzero = pixels to fill"
+            label="Mask",
+            choices=self._layers_of(Labels),
+            tooltip="Labels layer: nonzero = pixels to fill",
         )
-        self.factor = SpinBox(label="Factor", min=2, max=16, value=2, tooltip="Upscaling of Y and X")
+        self.factor = SpinBox(
+            label="Factor", min=2, max=16, value=2, tooltip="Upscaling of Y and X"
+        )
         self.kernel = ComboBox(
-            label="Kernel", choices=["lanczos2", "box"], tooltip="Low-pass filter of the forward model"
+            label="Kernel",
+            choices=["lanczos2", "box"],
+            tooltip="Low-pass filter of the forward model",
         )
         self.psf = ComboBox(label="PSF", choices=[PSF_GAUSSIAN, PSF_LAYER])
         self.psf_sigma = FloatSpinBox(
-            label="PSF sigma", min=0.1, max=50.0, step=0.1, value=1.5, tooltip="Gaussian PSF, in pixels"
+            label="PSF sigma",
+            min=0.1,
+            max=50.0,
+            step=0.1,
+            value=1.5,
+            tooltip="Gaussian PSF, in pixels",
         )
         self.psf_layer = ComboBox(label="PSF layer", choices=self._layers_of(Image))
         self.preset = ComboBox(label="Preset", choices=napari_dip.preset_names())
         self.max_iter = SpinBox(label="Max iterations", min=1, max=1_000_000)
-        self.auto_stop = CheckBox(text="Stop automatically", tooltip="When the result stops improving")
+        self.auto_stop = CheckBox(
+            text="Stop automatically", tooltip="When the result stops improving"
+        )
         self.device = ComboBox(label="Device", choices=napari_dip.available_devices())
-        self.seed = SpinBox(label="Seed", min=-1, max=2**31 - 1, value=-1, tooltip="Same seed, same result")
+        self.seed = SpinBox(
+            label="Seed", min=-1, max=2**31 - 1, value=-1, tooltip="Same seed, same result"
+        )
         self.seed.native.setSpecialValueText("random")  # shown for -1
-        self.every = SpinBox(label="Preview every", min=1, max=100_000, value=25, tooltip="Iterations")
-        self.new_layer = CheckBox(text="New result layer", tooltip="Keep earlier results of this input and task")
+        self.every = SpinBox(
+            label="Preview every", min=1, max=100_000, value=25, tooltip="Iterations"
+        )
+        self.new_layer = CheckBox(
+            text="New result layer", tooltip="Keep earlier results of this input and task"
+        )
         self.run_button = PushButton(text="Run")
         self.stop_button = PushButton(text="Stop", enabled=False)
         self.status = Label(value="")
         self.status.native.setWordWrap(True)  # long messages must not widen the dock
         self.extend(
             [
-                self.task, self.image, self.mask, self.factor, self.kernel, self.psf, self.psf_sigma,
-                self.psf_layer, self.preset, self.max_iter, self.auto_stop, self.device, self.seed,
-                self.every, self.new_layer,
-                Container(widgets=[self.run_button, self.stop_button], layout="horizontal", labels=False),
+                self.task,
+                self.image,
+                self.mask,
+                self.factor,
+                self.kernel,
+                self.psf,
+                self.psf_sigma,
+                self.psf_layer,
+                self.preset,
+                self.max_iter,
+                self.auto_stop,
+                self.device,
+                self.seed,
+                self.every,
+                self.new_layer,
+                Container(
+                    widgets=[self.run_button, self.stop_button], layout="horizontal", labels=False
+                ),
                 self.status,
             ]
         )
@@ -231,7 +274,7 @@ class _CloseWatcher(QObject):
 
 
 def _duration(seconds: float) -> str:
-    if seconds != seconds:  # NaN: not measured yet
+    if math.isnan(seconds):  # not measured yet
         return "?"
     minutes, seconds = divmod(round(seconds), 60)
     return f"{minutes} min {seconds:02d} s" if minutes else f"{seconds} s"
