@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from napari_dip.core.fit import Fit, available_devices, resolve_device
-from napari_dip.core.nets import NetSpec, SkipNet, padded_shape
+from napari_dip.core.nets import NetSpec, SkipNet, halvings, level_strides, padded_shape
 from napari_dip.core.operators import Blur, Downsample, Identity, Mask, lanczos_kernel
 from napari_dip.core.presets import PRESETS, Recipe, resolve_preset
 from napari_dip.imaging.psf import gaussian_psf
@@ -134,11 +134,26 @@ def test_skipnet_any_2d_size_by_padding(shape):
     assert 0 < out.min() and out.max() < 1  # sigmoid output
 
 
-def test_paper_network_size_and_minimum_shape():
+def test_paper_network_size():
     net = SkipNet(32, 3, PRESETS["paper-denoising"].net)
     assert 2.1e6 < sum(p.numel() for p in net.parameters()) < 2.3e6
-    assert padded_shape((16, 16), 5) == (64, 64)  # coarsest level keeps two pixels
     assert net(torch.rand(1, 32, 64, 64)).shape == (1, 3, 64, 64)
+
+
+def test_small_axes_are_halved_less_not_blown_up():
+    assert halvings((16, 16), 5) == (3, 3)  # the coarsest level keeps two pixels
+    assert padded_shape((16, 16), 5) == (16, 16)
+    assert padded_shape((1, 64, 64), 5) == (2, 64, 64)  # a single plane still pads by reflection
+    assert padded_shape((32, 256, 256), 5) == (32, 256, 256)
+    assert level_strides((8, 64), 3) == [(2, 2), (2, 2), (1, 2)]
+
+
+@pytest.mark.parametrize("shape", [(16, 16), (3, 40), (1, 16, 20)])
+def test_fit_runs_paper_network_on_small_or_thin_inputs(shape):
+    target = torch.rand(1, 1, *shape)
+    fit = Fit(target, Identity(), PRESETS["paper-denoising"], shape, max_iter=2, auto_stop=False, seed=0)
+    list(fit.snapshots())
+    assert fit.result.shape == (1, *shape)
 
 
 def test_skipnet_3d_and_options():
@@ -146,9 +161,9 @@ def test_skipnet_3d_and_options():
         down=(4, 8), up=(4, 8), skip=(0, 2), upsample="nearest", pad="zero", output="linear",
         need1x1_up=False, kernel_down=5,
     )
-    net = SkipNet(2, 2, spec, dims=3)
+    net = SkipNet(2, 2, spec, dims=3, strides=level_strides((5, 9, 12), 2))
     out = net(torch.rand(1, 2, *padded_shape((5, 9, 12), 2)))
-    assert out.shape == (1, 2, 8, 12, 12)
+    assert out.shape == (1, 2, 6, 12, 12)
     assert not any(isinstance(m, torch.nn.Conv2d) for m in net.modules())
 
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .nets import SkipNet, padded_shape
+from .nets import SkipNet, level_strides, padded_shape
 from .operators import Operator
 from .presets import Recipe
 
@@ -219,7 +219,10 @@ class Fit:
         channels = target.shape[1]
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed)
-            self.net = SkipNet(_input_depth(recipe, dims), channels, recipe.net, dims=dims)
+            self.net = SkipNet(
+                _input_depth(recipe, dims), channels, recipe.net, dims,
+                level_strides(self.out_shape, levels),
+            )
             self.z = _input_code(recipe, shape)
         self.net.to(self.device).train()
         self.z = self.z.to(self.device)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-__all__ = ["NetSpec", "SkipNet", "padded_shape"]
+__all__ = ["NetSpec", "SkipNet", "halvings", "level_strides", "padded_shape"]
 
 
 @dataclass(frozen=True)
@@ -47,15 +47,30 @@ class NetSpec:
         return len(self.down)
 
 
-def padded_shape(shape: tuple[int, ...], levels: int) -> tuple[int, ...]:
-    """Smallest shape >= ``shape`` that ``levels`` halvings divide exactly.
+def halvings(shape: tuple[int, ...], levels: int) -> tuple[int, ...]:
+    """How many of the ``levels`` halve each axis.
 
-    Each axis is also at least ``2 ** (levels + 1)`` long, so the coarsest level
-    still has two pixels for its reflection padding.  The network runs on this
-    shape and its output is cropped back.
+    An axis is halved at the finest levels only while its coarsest size keeps
+    at least two pixels (reflection padding needs them); a thin Z-stack or a
+    small image is therefore not blown up to ``2 ** levels`` pixels.
     """
-    step = 2**levels
-    return tuple(max(-(-n // step) * step, 2 * step) for n in shape)
+    return tuple(min(levels, max(0, n.bit_length() - 2)) for n in shape)
+
+
+def padded_shape(shape: tuple[int, ...], levels: int) -> tuple[int, ...]:
+    """The shape the network runs on: ``shape`` padded up so every halving is exact.
+
+    Each axis is at least 2 pixels long.  The output is cropped back to ``shape``.
+    """
+    return tuple(
+        max(-(-n // 2**h) * 2**h, 2 ** (h + 1)) for n, h in zip(shape, halvings(shape, levels))
+    )
+
+
+def level_strides(shape: tuple[int, ...], levels: int) -> list[tuple[int, ...]]:
+    """Per level, finest first, the stride (1 or 2) of each axis."""
+    counts = halvings(shape, levels)
+    return [tuple(2 if level < h else 1 for h in counts) for level in range(levels)]
 
 
 def _conv(dims, c_in, c_out, kernel, spec: NetSpec, stride=1) -> nn.Module:
@@ -82,7 +97,9 @@ def _unit(dims, c_in, c_out, kernel, spec, stride=1) -> list[nn.Module]:
 class _Level(nn.Module):
     """One scale: down (stride 2), the coarser levels, up, joined with the skip."""
 
-    def __init__(self, dims: int, c_in: int, index: int, spec: NetSpec, deeper: nn.Module | None):
+    def __init__(
+        self, dims: int, c_in: int, index: int, spec: NetSpec, deeper: nn.Module | None, stride
+    ):
         super().__init__()
         down, skip = spec.down[index], spec.skip[index]
         from_below = spec.up[index + 1] if deeper is not None else down
@@ -90,12 +107,12 @@ class _Level(nn.Module):
             nn.Sequential(*_unit(dims, c_in, skip, spec.kernel_skip, spec)) if skip else None
         )
         self.down = nn.Sequential(
-            *_unit(dims, c_in, down, spec.kernel_down, spec, stride=2),
+            *_unit(dims, c_in, down, spec.kernel_down, spec, stride=stride),
             *_unit(dims, down, down, spec.kernel_down, spec),
         )
         self.deeper = deeper if deeper is not None else nn.Identity()
         mode = spec.upsample if spec.upsample == "nearest" else ("bilinear", "trilinear")[dims - 2]
-        self.upsample = nn.Upsample(scale_factor=2, mode=mode)
+        self.upsample = nn.Upsample(scale_factor=tuple(float(f) for f in stride), mode=mode)
         joined = skip + from_below
         up_layers = [_norm(dims, joined), *_unit(dims, joined, spec.up[index], spec.kernel_up, spec)]
         if spec.need1x1_up:
@@ -112,21 +129,35 @@ class _Level(nn.Module):
 class SkipNet(nn.Module):
     """The paper's skip / hourglass generator, 2D (``dims=2``) or 3D (``dims=3``).
 
-    Inputs must have a spatial shape divisible by ``2 ** spec.levels`` (see
-    ``padded_shape``); the output has the input's spatial shape and
-    ``out_channels`` channels, in ``(0, 1)`` when ``spec.output == "sigmoid"``.
+    ``strides`` gives, per level, the downsampling factor (1 or 2) of each
+    axis; every axis is halved at every level by default.  Build it with
+    ``level_strides(shape, spec.levels)`` and feed inputs of
+    ``padded_shape(shape, spec.levels)``.  The output has the input's spatial
+    shape and ``out_channels`` channels, in ``(0, 1)`` when
+    ``spec.output == "sigmoid"``.
     """
 
-    def __init__(self, in_channels: int, out_channels: int, spec: NetSpec = NetSpec(), dims: int = 2):
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        spec: NetSpec = NetSpec(),
+        dims: int = 2,
+        strides: list[tuple[int, ...]] | None = None,
+    ):
         super().__init__()
         if dims not in (2, 3):
             raise ValueError(f"dims must be 2 or 3, got {dims}")
+        if strides is None:
+            strides = [(2,) * dims] * spec.levels
+        if len(strides) != spec.levels or any(len(s) != dims for s in strides):
+            raise ValueError(f"strides needs {spec.levels} levels of {dims} factors each")
         self.spec = spec
         self.dims = dims
         body = None
         for index in reversed(range(spec.levels)):
             c_in = in_channels if index == 0 else spec.down[index - 1]
-            body = _Level(dims, c_in, index, spec, body)
+            body = _Level(dims, c_in, index, spec, body, strides[index])
         self.body = body
         self.head = _conv(dims, spec.up[0], out_channels, 1, spec)
 
