@@ -177,9 +177,7 @@ def test_super_resolution_placement_with_rotation_and_3d(viewer):
     placed = Image(np.zeros((3, 16, 16)), **result_placement(stack, 2))
     assert placed.scale[0] == 4.0
     for index in [(0, 0, 0), (2, 3, 5)]:
-        block_centre = (
-            np.array(index) + np.array([0, 0.5, 0.5]) + np.array([0, 1, 1]) * np.array(index)
-        )
+        block_centre = np.array(index) * (1, 2, 2) + (0, 0.5, 0.5)  # Y, X: 2 i + (2 - 1) / 2
         np.testing.assert_allclose(
             placed.data_to_world(block_centre), stack.data_to_world(index), atol=1e-9
         )
@@ -285,9 +283,13 @@ def start_long_run(widget, qtbot):
     return run
 
 
-def test_closing_the_widget_during_a_run_stops_it(viewer, widget, image, qtbot):
+@pytest.mark.parametrize("how", ["dock close button", "close()"])
+def test_closing_the_widget_during_a_run_stops_it(how, viewer, widget, image, qtbot):
     run = start_long_run(widget, qtbot)
-    viewer.window.remove_dock_widget(widget.native)
+    if how == "close()":
+        widget.close()
+    else:  # what napari does when the dock's close button is clicked
+        viewer.window.remove_dock_widget(widget.native)
     wait_for(run, qtbot, timeout=10_000)
     assert run.result_layer is None and [layer.name for layer in viewer.layers] == ["cells"]
     assert run.restoration.info["iterations"] < 100_000
