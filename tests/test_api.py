@@ -184,6 +184,7 @@ IMAGE = np.zeros((16, 16), np.float32)
         (lambda: napari_dip.denoise(np.array([[1.0, np.inf], [0, 0]])), ValueError, "infinite"),
         (lambda: napari_dip.denoise(IMAGE, channel_axis=3), ValueError, "channel_axis"),
         (lambda: napari_dip.inpaint(IMAGE, np.ones((8, 8))), ValueError, "mask shape"),
+        (lambda: Restoration("inpaint", IMAGE), ValueError, "needs a mask"),
         (lambda: napari_dip.inpaint(IMAGE, np.zeros((16, 16))), ValueError, "no pixel"),
         (lambda: napari_dip.inpaint(IMAGE, np.ones((16, 16))), ValueError, "every pixel"),
         (lambda: napari_dip.super_resolve(IMAGE, 1), ValueError, "factor"),

@@ -245,6 +245,27 @@ def test_divergence_backtracks_and_lowers_learning_rate():
     assert fit.iteration == 10
 
 
+def test_backtracking_recovers_from_a_step_that_breaks_the_weights():
+    fit = make_fit(smooth_image(), max_iter=40)
+    step = fit.optimizer.step
+    steps = []
+
+    def harmful_step():
+        step()
+        steps.append(1)
+        if len(steps) == fit.CHECKPOINT_EVERY:  # a step that ruins every weight, just before a checkpoint
+            with torch.no_grad():
+                for p in fit.net.parameters():
+                    p.add_(torch.randn_like(p) * 50)
+
+    fit.optimizer.step = harmful_step
+    list(fit.snapshots())
+    assert fit.backtracks >= 1
+    assert fit.iteration == 40
+    clean = smooth_image()
+    assert np.abs(fit.result[0] - clean).mean() < np.abs(clean - clean.mean()).mean()
+
+
 def test_nan_loss_backtracks_then_gives_up_with_clear_error():
     class Broken(Identity):
         def loss(self, x, y):

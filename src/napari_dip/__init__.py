@@ -21,6 +21,8 @@ _LAZY = {
     "PRESETS": ".core.presets",
     "Recipe": ".core.presets",
     "preset_names": ".core.presets",
+    "resolve_preset": ".core.presets",
+    "restore_layer": "._scripting",
     "NetSpec": ".core.nets",
     "Snapshot": ".core.fit",
     "available_devices": ".core.fit",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
@@ -95,7 +94,11 @@ class Restoration:
             raise ValueError(f"unknown task {task!r}; choose one of {', '.join(TASKS)}")
         data = as_channels_first(image, channel_axis)
         spatial = data.shape[1:]
-        missing = check_mask(mask, spatial) if task == "inpaint" else None
+        missing = None
+        if task == "inpaint":
+            if mask is None:
+                raise ValueError("inpaint needs a mask (nonzero = missing pixels to fill)")
+            missing = check_mask(mask, spatial)
         if task == "super_resolve":
             factor = check_factor(factor)
         if task == "deconvolve":
@@ -219,7 +222,7 @@ class Restoration:
             "seed": fit.seed,
             "device": str(fit.device),
             "wall_time_s": round(fit.elapsed, 3),
-            "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
+            "finished_at": fit.finished_at,
         }
 
 

@@ -236,6 +236,7 @@ class Fit:
         self.stop_reason: str | None = None
         self.elapsed = 0.0
         self.result: np.ndarray | None = None
+        self.finished_at: str | None = None
 
     def stop(self) -> None:
         """Ask the loop to stop after the current iteration (thread-safe)."""
@@ -302,6 +303,8 @@ class Fit:
                     )
                 continue
             failures = 0
+            if self.iteration % self.CHECKPOINT_EVERY == 0:
+                checkpoint.save(value)  # the weights that gave this (acceptable) loss
             self.optimizer.step()
             self.iteration += 1
             loss_value = value
@@ -312,8 +315,6 @@ class Fit:
                 average.lerp_(output, 1 - recipe.ema)
                 smoothed = average / (1 - recipe.ema**self.iteration)
             estimate = smoothed if recipe.ema else output
-            if self.iteration % self.CHECKPOINT_EVERY == 0 or self.iteration == 1:
-                checkpoint.save(value)
             if self.auto_stop:
                 if detector.update(output, self.iteration):
                     best = estimate.clone() if best is None else best.copy_(estimate)
@@ -332,6 +333,7 @@ class Fit:
         elif smoothed is None:
             smoothed = output
         self.result = _to_numpy(smoothed)
+        self.finished_at = time.strftime("%Y-%m-%dT%H:%M:%S")
         yield snapshot(output, done=True)
 
 
