@@ -48,55 +48,65 @@ def main():
     noisy = np.clip(clean + np.random.default_rng(0).normal(0, 25 / 255, clean.shape), 0, 1)
     noisy = noisy.astype(np.float32)
     run, seconds = timed("denoise", noisy, seed=0)
-    rows.append({
-        "check": "denoise 128x128 camera, sigma 25, default preset",
-        "input_psnr": psnr(clean, noisy, data_range=1),
-        "output_psnr": psnr(clean, np.clip(run.result, 0, 1), data_range=1),
-        "seconds": seconds,
-        "iterations": run.info["iterations"],
-        "stop_reason": run.info["stop_reason"],
-    })
+    rows.append(
+        {
+            "check": "denoise 128x128 camera, sigma 25, default preset",
+            "input_psnr": psnr(clean, noisy, data_range=1),
+            "output_psnr": psnr(clean, np.clip(run.result, 0, 1), data_range=1),
+            "seconds": seconds,
+            "iterations": run.info["iterations"],
+            "stop_reason": run.info["stop_reason"],
+        }
+    )
     budget = seconds
     paper = napari_dip.Restoration("denoise", noisy, preset="paper", seed=0)
     start = time.perf_counter()
     paper.run(callback=lambda s: time.perf_counter() - start > budget, every=1)
-    rows.append({
-        "check": "same image, paper preset, stopped at the default's wall time",
-        "input_psnr": psnr(clean, noisy, data_range=1),
-        "output_psnr": psnr(clean, np.clip(paper.result, 0, 1), data_range=1),
-        "seconds": time.perf_counter() - start,
-        "iterations": paper.info["iterations"],
-        "stop_reason": paper.info["stop_reason"],
-    })
+    rows.append(
+        {
+            "check": "same image, paper preset, stopped at the default's wall time",
+            "input_psnr": psnr(clean, noisy, data_range=1),
+            "output_psnr": psnr(clean, np.clip(paper.result, 0, 1), data_range=1),
+            "seconds": time.perf_counter() - start,
+            "iterations": paper.info["iterations"],
+            "stop_reason": paper.info["stop_reason"],
+        }
+    )
 
     image = smooth((128, 128))
     mask = np.random.default_rng(1).random(image.shape) < 0.5
     damaged = np.where(mask, 0, image).astype(np.float32)
     run, seconds = timed("inpaint", damaged, mask=mask, seed=0)
-    rows.append({
-        "check": "inpaint 128x128 smooth image, 50% pixels missing, default preset",
-        "input_psnr": psnr(image, damaged, data_range=1),
-        "output_psnr": psnr(image, run.result, data_range=1),
-        "seconds": seconds,
-        "iterations": run.info["iterations"],
-        "stop_reason": run.info["stop_reason"],
-    })
+    rows.append(
+        {
+            "check": "inpaint 128x128 smooth image, 50% pixels missing, default preset",
+            "input_psnr": psnr(image, damaged, data_range=1),
+            "output_psnr": psnr(image, run.result, data_range=1),
+            "seconds": seconds,
+            "iterations": run.info["iterations"],
+            "stop_reason": run.info["stop_reason"],
+        }
+    )
 
     high = smooth((128, 128))
     low = Downsample(4)(torch.from_numpy(high)[None, None])[0, 0].numpy()
     run, seconds = timed("super_resolve", low, factor=4, seed=0)
     nearest = np.kron(low, np.ones((4, 4), np.float32))
-    rows.append({
-        "check": f"super-resolve x4, 32x32 -> {run.result.shape[0]}x{run.result.shape[1]}, default preset "
-        "(input PSNR: nearest upsampling)",
-        "input_psnr": psnr(high, nearest, data_range=1),
-        "output_psnr": psnr(high, run.result, data_range=1),
-        "seconds": seconds,
-        "iterations": run.info["iterations"],
-        "stop_reason": run.info["stop_reason"],
-    })
+    rows.append(
+        {
+            "check": f"super-resolve x4, 32x32 -> {run.result.shape[0]}x{run.result.shape[1]}, default preset "
+            "(input PSNR: nearest upsampling)",
+            "input_psnr": psnr(high, nearest, data_range=1),
+            "output_psnr": psnr(high, run.result, data_range=1),
+            "seconds": seconds,
+            "iterations": run.info["iterations"],
+            "stop_reason": run.info["stop_reason"],
+        }
+    )
 
-    machine = f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads"
+    machine = (
+        f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads"
+    )
     lines = [
         "# Quick check of the default preset",
         "",

@@ -72,9 +72,10 @@ def test_super_resolve_recovers_smooth_image():
     low = Downsample(4)(torch.from_numpy(high_res)[None, None])[0, 0].numpy()
     estimate = napari_dip.super_resolve(low, 4, preset=SMALL, max_iter=300, seed=0)
     bicubic_like = np.kron(low, np.ones((4, 4)))  # nearest upsampling as a floor
-    assert psnr(estimate[4:-4, 4:-4], high_res[4:-4, 4:-4]) > psnr(
-        bicubic_like[4:-4, 4:-4], high_res[4:-4, 4:-4]
-    ) + 3
+    assert (
+        psnr(estimate[4:-4, 4:-4], high_res[4:-4, 4:-4])
+        > psnr(bicubic_like[4:-4, 4:-4], high_res[4:-4, 4:-4]) + 3
+    )
 
 
 def test_deconvolve_sharpens_blurred_image():

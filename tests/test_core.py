@@ -151,15 +151,23 @@ def test_small_axes_are_halved_less_not_blown_up():
 @pytest.mark.parametrize("shape", [(16, 16), (3, 40), (1, 16, 20)])
 def test_fit_runs_paper_network_on_small_or_thin_inputs(shape):
     target = torch.rand(1, 1, *shape)
-    fit = Fit(target, Identity(), PRESETS["paper-denoising"], shape, max_iter=2, auto_stop=False, seed=0)
+    fit = Fit(
+        target, Identity(), PRESETS["paper-denoising"], shape, max_iter=2, auto_stop=False, seed=0
+    )
     list(fit.snapshots())
     assert fit.result.shape == (1, *shape)
 
 
 def test_skipnet_3d_and_options():
     spec = NetSpec(
-        down=(4, 8), up=(4, 8), skip=(0, 2), upsample="nearest", pad="zero", output="linear",
-        need1x1_up=False, kernel_down=5,
+        down=(4, 8),
+        up=(4, 8),
+        skip=(0, 2),
+        upsample="nearest",
+        pad="zero",
+        output="linear",
+        need1x1_up=False,
+        kernel_down=5,
     )
     net = SkipNet(2, 2, spec, dims=3, strides=level_strides((5, 9, 12), 2))
     out = net(torch.rand(1, 2, *padded_shape((5, 9, 12), 2)))
@@ -182,7 +190,12 @@ FAST_TEST = Recipe(name="test", description="tiny", net=TINY, input_depth=8, max
 def make_fit(target, recipe=FAST_TEST, operator=None, max_iter=60, seed=0, auto_stop=False):
     y = torch.from_numpy(target)[None, None]
     return Fit(
-        y, operator or Identity(), recipe, target.shape, max_iter=max_iter, auto_stop=auto_stop,
+        y,
+        operator or Identity(),
+        recipe,
+        target.shape,
+        max_iter=max_iter,
+        auto_stop=auto_stop,
         seed=seed,
     )
 
@@ -253,7 +266,9 @@ def test_backtracking_recovers_from_a_step_that_breaks_the_weights():
     def harmful_step():
         step()
         steps.append(1)
-        if len(steps) == fit.CHECKPOINT_EVERY:  # a step that ruins every weight, just before a checkpoint
+        if (
+            len(steps) == fit.CHECKPOINT_EVERY
+        ):  # a step that ruins every weight, just before a checkpoint
             with torch.no_grad():
                 for p in fit.net.parameters():
                     p.add_(torch.randn_like(p) * 50)
@@ -278,7 +293,12 @@ def test_nan_loss_backtracks_then_gives_up_with_clear_error():
 
 def test_auto_stop_ends_before_cap_and_keeps_variance_minimum():
     recipe = Recipe(
-        name="t", description="", net=TINY, input_depth=8, stop_patience=20, stop_min_iter=10,
+        name="t",
+        description="",
+        net=TINY,
+        input_depth=8,
+        stop_patience=20,
+        stop_min_iter=10,
         lr=0.05,
     )
     rng = np.random.default_rng(0)

@@ -106,7 +106,9 @@ class Restoration:
                 raise ValueError("deconvolve needs a psf (see napari_dip.gaussian_psf)")
             psf = check_psf(psf, spatial)
         if max_iter is not None and (
-            isinstance(max_iter, bool) or not isinstance(max_iter, (int, np.integer)) or max_iter < 1
+            isinstance(max_iter, bool)
+            or not isinstance(max_iter, (int, np.integer))
+            or max_iter < 1
         ):
             raise ValueError(f"max_iter must be a positive integer, got {max_iter!r}")
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
@@ -168,7 +170,9 @@ class Restoration:
         """
         for snapshot in self._fit.snapshots(every):
             snapshot = replace(
-                snapshot, image=self._to_user(snapshot.image), smoothed=self._to_user(snapshot.smoothed)
+                snapshot,
+                image=self._to_user(snapshot.image),
+                smoothed=self._to_user(snapshot.smoothed),
             )
             if snapshot.done:
                 self.result = self._to_user(self._fit.result)
@@ -257,43 +261,114 @@ def _run(task, image, callback, every, **kwargs) -> np.ndarray:
 
 
 def denoise(
-    image, *, channel_axis=None, preset="default", max_iter=None, auto_stop=None,
-    seed=None, device="auto", callback=None, every=50,
+    image,
+    *,
+    channel_axis=None,
+    preset="default",
+    max_iter=None,
+    auto_stop=None,
+    seed=None,
+    device="auto",
+    callback=None,
+    every=50,
 ) -> np.ndarray:
     return _run(
-        "denoise", image, callback, every, channel_axis=channel_axis, preset=preset,
-        max_iter=max_iter, auto_stop=auto_stop, seed=seed, device=device,
+        "denoise",
+        image,
+        callback,
+        every,
+        channel_axis=channel_axis,
+        preset=preset,
+        max_iter=max_iter,
+        auto_stop=auto_stop,
+        seed=seed,
+        device=device,
     )
 
 
 def inpaint(
-    image, mask, *, channel_axis=None, preset="default", max_iter=None, auto_stop=None,
-    seed=None, device="auto", callback=None, every=50,
+    image,
+    mask,
+    *,
+    channel_axis=None,
+    preset="default",
+    max_iter=None,
+    auto_stop=None,
+    seed=None,
+    device="auto",
+    callback=None,
+    every=50,
 ) -> np.ndarray:
     return _run(
-        "inpaint", image, callback, every, mask=mask, channel_axis=channel_axis, preset=preset,
-        max_iter=max_iter, auto_stop=auto_stop, seed=seed, device=device,
+        "inpaint",
+        image,
+        callback,
+        every,
+        mask=mask,
+        channel_axis=channel_axis,
+        preset=preset,
+        max_iter=max_iter,
+        auto_stop=auto_stop,
+        seed=seed,
+        device=device,
     )
 
 
 def super_resolve(
-    image, factor, *, kernel="lanczos2", channel_axis=None, preset="default", max_iter=None,
-    auto_stop=None, seed=None, device="auto", callback=None, every=50,
+    image,
+    factor,
+    *,
+    kernel="lanczos2",
+    channel_axis=None,
+    preset="default",
+    max_iter=None,
+    auto_stop=None,
+    seed=None,
+    device="auto",
+    callback=None,
+    every=50,
 ) -> np.ndarray:
     return _run(
-        "super_resolve", image, callback, every, factor=factor, kernel=kernel,
-        channel_axis=channel_axis, preset=preset, max_iter=max_iter, auto_stop=auto_stop,
-        seed=seed, device=device,
+        "super_resolve",
+        image,
+        callback,
+        every,
+        factor=factor,
+        kernel=kernel,
+        channel_axis=channel_axis,
+        preset=preset,
+        max_iter=max_iter,
+        auto_stop=auto_stop,
+        seed=seed,
+        device=device,
     )
 
 
 def deconvolve(
-    image, psf, *, channel_axis=None, preset="default", max_iter=None, auto_stop=None,
-    seed=None, device="auto", callback=None, every=50,
+    image,
+    psf,
+    *,
+    channel_axis=None,
+    preset="default",
+    max_iter=None,
+    auto_stop=None,
+    seed=None,
+    device="auto",
+    callback=None,
+    every=50,
 ) -> np.ndarray:
     return _run(
-        "deconvolve", image, callback, every, psf=psf, channel_axis=channel_axis, preset=preset,
-        max_iter=max_iter, auto_stop=auto_stop, seed=seed, device=device,
+        "deconvolve",
+        image,
+        callback,
+        every,
+        psf=psf,
+        channel_axis=channel_axis,
+        preset=preset,
+        max_iter=max_iter,
+        auto_stop=auto_stop,
+        seed=seed,
+        device=device,
     )
 
 

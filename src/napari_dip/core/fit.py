@@ -59,7 +59,9 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     if isinstance(device, torch.device):
         device = str(device)
     if not isinstance(device, str):
-        raise TypeError(f"device must be a string such as 'auto', 'cpu', 'cuda', 'mps'; got {device!r}")
+        raise TypeError(
+            f"device must be a string such as 'auto', 'cpu', 'cuda', 'mps'; got {device!r}"
+        )
     name = device.strip().lower()
     if name == "auto":
         if torch.cuda.is_available():
@@ -220,7 +222,10 @@ class Fit:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed)
             self.net = SkipNet(
-                _input_depth(recipe, dims), channels, recipe.net, dims,
+                _input_depth(recipe, dims),
+                channels,
+                recipe.net,
+                dims,
                 level_strides(self.out_shape, levels),
             )
             self.z = _input_code(recipe, shape)

@@ -114,7 +114,10 @@ class _Level(nn.Module):
         mode = spec.upsample if spec.upsample == "nearest" else ("bilinear", "trilinear")[dims - 2]
         self.upsample = nn.Upsample(scale_factor=tuple(float(f) for f in stride), mode=mode)
         joined = skip + from_below
-        up_layers = [_norm(dims, joined), *_unit(dims, joined, spec.up[index], spec.kernel_up, spec)]
+        up_layers = [
+            _norm(dims, joined),
+            *_unit(dims, joined, spec.up[index], spec.kernel_up, spec),
+        ]
         if spec.need1x1_up:
             up_layers += _unit(dims, spec.up[index], spec.up[index], 1, spec)
         self.up = nn.Sequential(*up_layers)

@@ -149,9 +149,7 @@ class Blur(Operator):
             self.psf, s=full, dim=dims
         )
         blurred = torch.fft.irfftn(spectrum, s=full, dim=dims)
-        index = (...,) + tuple(
-            slice(k - 1, k - 1 + s) for k, s in zip(self.psf.shape, spatial)
-        )
+        index = (...,) + tuple(slice(k - 1, k - 1 + s) for k, s in zip(self.psf.shape, spatial))
         return blurred[index].reshape(*lead, *spatial)
 
     def to(self, device: torch.device) -> Blur:

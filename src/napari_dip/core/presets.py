@@ -46,8 +46,10 @@ class Recipe:
             raise ValueError(f"input must be 'noise' or 'meshgrid', got {self.input!r}")
 
 
-_PAPER_SKIP = NetSpec(  # get_net(..., 'skip', skip_n33d=128, skip_n33u=128, skip_n11=4, num_scales=5)
-    down=(128,) * 5, up=(128,) * 5, skip=(4,) * 5, upsample="bilinear"
+_PAPER_SKIP = (
+    NetSpec(  # get_net(..., 'skip', skip_n33d=128, skip_n33u=128, skip_n11=4, num_scales=5)
+        down=(128,) * 5, up=(128,) * 5, skip=(4,) * 5, upsample="bilinear"
+    )
 )
 
 _FAST_NET = NetSpec(

@@ -21,7 +21,9 @@ def _check_dtype(array: np.ndarray, what: str) -> None:
     if kind == "c":
         raise TypeError(f"{what} has complex dtype {array.dtype}; pass real intensities")
     if kind not in "uif":
-        raise TypeError(f"{what} has unsupported dtype {array.dtype}; pass an integer or float array")
+        raise TypeError(
+            f"{what} has unsupported dtype {array.dtype}; pass an integer or float array"
+        )
 
 
 def _check_finite(array: np.ndarray, what: str) -> None:
@@ -65,7 +67,9 @@ def check_mask(mask, spatial_shape: tuple[int, ...]) -> np.ndarray:
     """Boolean copy of ``mask`` (True = missing pixel), checked against the image."""
     array = np.asarray(mask)
     if array.dtype.kind not in "buif":
-        raise TypeError(f"mask has unsupported dtype {array.dtype}; pass a boolean or integer array")
+        raise TypeError(
+            f"mask has unsupported dtype {array.dtype}; pass a boolean or integer array"
+        )
     if array.shape != tuple(spatial_shape):
         raise ValueError(
             f"mask shape {array.shape} differs from the image's spatial shape {tuple(spatial_shape)}"
@@ -99,7 +103,7 @@ def check_psf(psf, spatial_shape: tuple[int, ...]) -> np.ndarray:
             + (" (or 2 to blur each plane)" if len(spatial_shape) == 3 else "")
         )
     _check_finite(array, "psf")
-    image_shape = tuple(spatial_shape[-array.ndim:])
+    image_shape = tuple(spatial_shape[-array.ndim :])
     if any(k > n for k, n in zip(array.shape, image_shape)):
         raise ValueError(f"psf of shape {array.shape} is larger than the image {image_shape}")
     total = float(array.sum(dtype=np.float64))
