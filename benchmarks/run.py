@@ -626,10 +626,11 @@ def render_curves(report: dict, plot: str) -> list[str]:
             f"budget. The default runs until its automatic stop (or {s['default_budget_s']:g} s). "
             "Best PSNRs are oracle values (they need the clean image); the default's result is "
             "what "
-            "a user gets. The smoothed output is an exponential moving average (decay 0.99) "
-            "started "
-            "at the first output, so it lags the current output by about 100 iterations; the "
-            "plot's thin lines are the current output."
+            "a user gets. The smoothed output is a bias-corrected exponential moving average "
+            "(decay 0.99) of the outputs; the plot's thin lines are the current output. "
+            "Caution with the fitted PSNR of the confocal pair: a nearly flat early estimate "
+            "can score high after the gain/offset fit while its raw PSNR is poor (compare the "
+            "raw column in section d)."
         ),
         "",
     ]
