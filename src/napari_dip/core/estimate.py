@@ -1,0 +1,319 @@
+"""Memory and time a fit will need, estimated before it runs, and the default memory budget.
+
+Memory: the tensors one ``Fit`` iteration keeps alive are counted, then scaled
+by ``OVERHEAD`` and offset by ``RUNTIME_BYTES``, both fitted to the peak RSS
+growth of real fits (``benchmarks/memory_model.py``).  The activations are the
+tensors autograd saves in one forward pass of the real ``SkipNet``, counted on
+PyTorch's "meta" device (shapes only, no data, identical counts to the CPU) at
+a calibration shape with the same halvings per axis, and scaled per pixel of
+the network's padded shape, which is exact since every level's size is.
+Time: the FLOPs of a forward and backward pass divided by the rate measured,
+once per process and device, on a few iterations of a small fit.
+
+Measured 2026-11-26 on a 2-core x86-64 VM (torch 2.13 CPU, 2 threads), peak
+RSS growth against the estimate in MiB, ``fast`` preset, one channel unless
+said: 128x128 172/204, 256x256 331/338, 512x512 840/874, 1024x1024 2677/3021,
+2048x2048 10052/11576, 256x256 RGB 332/347, 16x128x128 808/790, and
+``paper-denoising`` 256x256 798/866 (estimate/measured 0.98 to 1.19).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import numbers
+import os
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch.multiprocessing.reductions import StorageWeakRef
+from torch.utils.flop_counter import FlopCounterMode
+
+from .fit import _input_depth, resolve_device
+from .nets import NetSpec, SkipNet, halvings, level_strides, padded_shape
+from .presets import PRESETS, Recipe
+
+__all__ = [
+    "FitEstimate",
+    "choose_tile",
+    "default_memory_budget",
+    "estimate_fit",
+    "format_bytes",
+    "parse_memory",
+]
+
+#: Measured peak memory over the counted tensors (allocator slack, backward's gradients).
+OVERHEAD = 1.3
+#: Measured fixed cost of running a fit at all (oneDNN kernels, thread pools).
+RUNTIME_BYTES = 128 * 2**20
+#: Copies of the weights alive at once: weights, gradients, Adam's two moments,
+#: the checkpoint's weights and moments, Adam's temporaries.
+WEIGHT_COPIES = 9
+#: Output-sized float32 buffers: moving average, smoothed, best, stopping rule, snapshots.
+OUTPUT_BUFFERS = 12
+#: Network-input-sized buffers: the code ``z`` and its jittered copy.
+INPUT_BUFFERS = 2
+
+_FLOAT = 4
+_GIB = 2**30
+
+
+@dataclass(frozen=True)
+class FitEstimate:
+    """What one fit is expected to need, per the model in this module.
+
+    ``peak_bytes`` is the expected peak memory (CPU RAM or GPU memory) of the
+    fit, ``tensor_bytes`` the tensors counted before the measured overhead, and
+    ``network_shape`` the padded shape the network runs on.
+    """
+
+    peak_bytes: int
+    tensor_bytes: int
+    flops_per_iteration: float
+    seconds_per_iteration: float
+    network_shape: tuple[int, ...]
+    parameters: int
+
+    def describe(self) -> str:
+        """E.g. ``"~1.2 GB, ~0.05 s/iteration"``."""
+        return f"~{format_bytes(self.peak_bytes)}, ~{self.seconds_per_iteration:.2g} s/iteration"
+
+
+def format_bytes(n: float) -> str:
+    """``n`` bytes in binary units labelled KB, MB, GB, TB (as ``parse_memory`` reads them)."""
+    units = ["B", "KB", "MB", "GB", "TB"]
+    while abs(n) >= 1024 and len(units) > 1:
+        n /= 1024
+        units.pop(0)
+    unit = units[0]
+    return f"{n:.0f} {unit}" if unit == "B" or abs(n) >= 10 else f"{n:.1f} {unit}"
+
+
+_UNITS = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
+_MEMORY = re.compile(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*(?:([KMGT])I?B?|B)?\s*", re.IGNORECASE)
+
+
+def parse_memory(value) -> int:
+    """Bytes from a number of bytes or a string such as ``"4GB"``, ``"4 GiB"``, ``"512MB"``, ``"1.5G"``.
+
+    Units are binary whether written GB or GiB: ``"1GB"`` is ``2**30`` bytes,
+    like the sizes operating systems report for RAM.
+    """
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        number = value
+    elif isinstance(value, str) and (match := _MEMORY.fullmatch(value)):
+        number = float(match[1]) * _UNITS[(match[2] or "").upper()]
+    else:
+        raise ValueError(
+            f"cannot read {value!r} as an amount of memory: give a number of bytes or a "
+            "string such as '4GB', '512 MB' or '1.5G'"
+        )
+    if not math.isfinite(number) or number <= 0:
+        raise ValueError(f"an amount of memory must be positive, got {value!r}")
+    return int(number)
+
+
+@dataclass(frozen=True)
+class _NetCost:
+    """Per network pixel costs of one network, and its size."""
+
+    activation_bytes: float
+    flops: float
+    parameters: int
+
+
+@functools.lru_cache(maxsize=64)
+def _net_cost(spec: NetSpec, input_depth: int, channels: int, counts: tuple[int, ...]) -> _NetCost:
+    """Count saved activations and FLOPs of one iteration on the meta device.
+
+    ``counts`` are the halvings per axis; the calibration shape has the same
+    ones, so the costs per pixel hold for every shape that has them.
+    """
+    shape = tuple(2**h * (8 if h == spec.levels else 3) for h in counts)
+    with torch.device("meta"):
+        net = SkipNet(input_depth, channels, spec, len(shape), level_strides(shape, spec.levels))
+        z = torch.empty(1, input_depth, *shape)
+        target = torch.empty(1, channels, *shape)
+    excluded = {StorageWeakRef(t.untyped_storage()).cdata for t in [target, *net.parameters()]}
+    saved: dict[int, int] = {}
+
+    def pack(tensor: torch.Tensor) -> torch.Tensor:
+        storage = tensor.untyped_storage()
+        key = StorageWeakRef(storage).cdata
+        if key not in excluded:
+            saved[key] = storage.nbytes()
+        return tensor
+
+    with FlopCounterMode(display=False) as flops:
+        with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
+            loss = F.mse_loss(net(z), target)
+        loss.backward()
+    pixels = math.prod(shape)
+    return _NetCost(
+        activation_bytes=sum(saved.values()) / pixels,
+        flops=flops.get_total_flops() / pixels,
+        parameters=sum(p.numel() for p in net.parameters()),
+    )
+
+
+def _synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    elif device.type == "mps":
+        torch.mps.synchronize()
+
+
+@functools.lru_cache(maxsize=8)
+def _effective_rate(device: torch.device) -> float:
+    """FLOP/s of forward, backward and Adam step of the fast network on ``device``."""
+    recipe = PRESETS["fast"]
+    shape = (128, 128) if device.type == "cpu" else (512, 512)
+    net = SkipNet(recipe.input_depth, 1, recipe.net, 2, level_strides(shape, recipe.net.levels))
+    net.to(device).train()
+    z = torch.rand(1, recipe.input_depth, *shape, device=device)
+    target = torch.rand(1, 1, *shape, device=device)
+    optimizer = torch.optim.Adam(net.parameters(), lr=recipe.lr)
+    times = []
+    for _ in range(3):  # the first is a warm-up
+        start = time.perf_counter()
+        optimizer.zero_grad(set_to_none=True)
+        F.mse_loss(net(z), target).backward()
+        optimizer.step()
+        _synchronize(device)
+        times.append(time.perf_counter() - start)
+    cost = _net_cost(recipe.net, recipe.input_depth, 1, halvings(shape, recipe.net.levels))
+    return cost.flops * math.prod(shape) / min(times[1:])
+
+
+def estimate_fit(
+    recipe: Recipe,
+    out_shape: tuple[int, ...],
+    channels: int,
+    device: str | torch.device = "cpu",
+    target_shape: tuple[int, ...] | None = None,
+) -> FitEstimate:
+    """Peak memory and time per iteration of one ``Fit``, before running it.
+
+    Parameters
+    ----------
+    recipe : Recipe
+    out_shape : tuple of int
+        Spatial shape (2 or 3 axes) of the estimate.
+    channels : int
+        Channels fitted jointly.
+    device : str or torch.device
+        Where the fit runs; only the time depends on it.  Timing a device
+        takes a fraction of a second, once per process.
+    target_shape : tuple of int, optional
+        Spatial shape of the observation when it differs from ``out_shape``
+        (the low-resolution input of super-resolution).
+    """
+    out_shape = tuple(int(n) for n in out_shape)
+    if len(out_shape) not in (2, 3) or min(out_shape) < 1:
+        raise ValueError(f"out_shape needs 2 or 3 positive sizes, got {out_shape}")
+    target_shape = out_shape if target_shape is None else tuple(target_shape)
+    levels = recipe.net.levels
+    depth = _input_depth(recipe, len(out_shape))
+    cost = _net_cost(recipe.net, depth, channels, halvings(out_shape, levels))
+    network_shape = padded_shape(out_shape, levels)
+    network_pixels = math.prod(network_shape)
+    tensors = (
+        cost.activation_bytes * network_pixels
+        + _FLOAT * WEIGHT_COPIES * cost.parameters
+        + _FLOAT * INPUT_BUFFERS * depth * network_pixels
+        + _FLOAT * channels * (math.prod(target_shape) + OUTPUT_BUFFERS * math.prod(out_shape))
+    )
+    flops = cost.flops * network_pixels
+    return FitEstimate(
+        peak_bytes=int(OVERHEAD * tensors + RUNTIME_BYTES),
+        tensor_bytes=int(tensors),
+        flops_per_iteration=flops,
+        seconds_per_iteration=flops / _effective_rate(resolve_device(device)),
+        network_shape=network_shape,
+        parameters=cost.parameters,
+    )
+
+
+def _available_ram() -> int | None:
+    """Bytes of RAM available now: MemAvailable on Linux, else the free pages."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, OSError, ValueError):
+        return None
+
+
+def default_memory_budget(device: str | torch.device = "cpu") -> int:
+    """Bytes a fit on ``device`` may use by default.
+
+    CPU: half the RAM available now (4 GiB when it cannot be read).  CUDA: 80%
+    of the GPU's free memory.  Apple MPS: 80% of the recommended maximum
+    working set where PyTorch reports it, else the CPU rule (memory is shared).
+    """
+    device = resolve_device(device)
+    if device.type == "cuda":
+        free, _ = torch.cuda.mem_get_info(device)
+        return int(0.8 * free)
+    if device.type == "mps" and hasattr(torch.mps, "recommended_max_memory"):
+        return int(0.8 * torch.mps.recommended_max_memory())
+    available = _available_ram()
+    return 4 * _GIB if available is None else available // 2
+
+
+def choose_tile(
+    recipe: Recipe,
+    shape_yx: tuple[int, int],
+    channels: int,
+    budget_bytes: int,
+    *,
+    depth: int | None = None,
+    factor: int = 1,
+    overlap: int = 32,
+    device: str | torch.device = "cpu",
+) -> tuple[int, int] | None:
+    """The YX tile size, on the input grid, for fits within ``budget_bytes``.
+
+    Returns None when the whole image fits: a plane of ``shape_yx``, or a
+    volume of ``depth`` planes for a 3D fit (tiles then span all of Z).  Else
+    the largest square-ish tile (a multiple of 16 pixels, at least
+    ``64 + 2 * overlap``, capped at the image size per axis) whose fit, on an
+    output ``factor`` times larger for super-resolution, is estimated to fit.
+    Raises ``MemoryError`` when even the smallest tile does not fit.
+    """
+    height, width = (int(n) for n in shape_yx)
+    lead = () if depth is None else (int(depth),)
+
+    def estimate(size: int) -> tuple[tuple[int, int], FitEstimate]:
+        tile = (min(size, height), min(size, width))
+        out = lead + (tile[0] * factor, tile[1] * factor)
+        return tile, estimate_fit(recipe, out, channels, device, target_shape=lead + tile)
+
+    largest = max(height, width)
+    if estimate(largest)[1].peak_bytes <= budget_bytes:
+        return None
+    smallest = -(-(64 + 2 * overlap) // 16) * 16
+    for size in range((largest - 1) // 16 * 16, smallest - 1, -16):
+        tile, needed = estimate(size)
+        if needed.peak_bytes <= budget_bytes:
+            return tile
+    tile, needed = estimate(smallest)
+    what = f"a {tile[0]}x{tile[1]} tile" + ("" if depth is None else f" of {depth} planes")
+    remedies = ["raise the memory budget"]
+    if depth is not None:
+        remedies.append("restore plane by plane instead of as a 3D volume")
+    if recipe.name != "fast":
+        remedies.append("use the smaller 'fast' preset")
+    raise MemoryError(
+        f"{what} with the {recipe.name!r} preset needs about {format_bytes(needed.peak_bytes)} "
+        f"of memory, more than the budget of {format_bytes(budget_bytes)}: "
+        f"{', or '.join(remedies)}."
+    )
