@@ -176,7 +176,7 @@ IMAGE = np.zeros((16, 16), np.float32)
     ("call", "error", "match"),
     [
         (lambda: napari_dip.denoise(np.zeros(16)), ValueError, "spatial axes"),
-        (lambda: napari_dip.denoise(np.zeros((2, 2, 8, 8, 8))), ValueError, "spatial axes"),
+        (lambda: napari_dip.denoise(np.zeros((2, 2, 8, 8, 8))), ValueError, "needs axes="),
         (lambda: napari_dip.denoise(np.zeros((0, 8))), ValueError, "empty"),
         (lambda: napari_dip.denoise(np.zeros((8, 8), bool)), TypeError, "boolean"),
         (lambda: napari_dip.denoise(np.zeros((8, 8), complex)), TypeError, "complex"),
@@ -184,7 +184,7 @@ IMAGE = np.zeros((16, 16), np.float32)
         (lambda: napari_dip.denoise(np.full((8, 8), np.nan)), ValueError, "NaN"),
         (lambda: napari_dip.denoise(np.array([[1.0, np.inf], [0, 0]])), ValueError, "infinite"),
         (lambda: napari_dip.denoise(IMAGE, channel_axis=3), ValueError, "channel_axis"),
-        (lambda: napari_dip.inpaint(IMAGE, np.ones((8, 8))), ValueError, "mask shape"),
+        (lambda: napari_dip.inpaint(IMAGE, np.ones((8, 8))), ValueError, "does not match"),
         (lambda: Restoration("inpaint", IMAGE), ValueError, "needs a mask"),
         (lambda: napari_dip.inpaint(IMAGE, np.zeros((16, 16))), ValueError, "no pixel"),
         (lambda: napari_dip.inpaint(IMAGE, np.ones((16, 16))), ValueError, "every pixel"),

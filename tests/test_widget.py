@@ -246,7 +246,7 @@ def test_wrong_mask_shape_shows_an_error_and_adds_no_layer(viewer, widget, image
     widget.run_button.native.click()
     assert [layer.name for layer in viewer.layers] == ["cells", "defects"]
     messages = [str(record.message) for record in notification_manager.records[records:]]
-    assert any("mask shape (20, 20)" in message for message in messages)
+    assert any("mask of shape (20, 20)" in message for message in messages)
     assert "Not started" in widget.status.value and widget.run_button.enabled
     assert widget.current_run is None
 

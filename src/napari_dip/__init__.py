@@ -13,6 +13,8 @@ __version__ = "0.1.0"
 _LAZY = {
     "Restoration": "._api",
     "TASKS": "._api",
+    "RunEstimate": "._api",
+    "guess_axes": ".imaging.axes",
     "denoise": "._api",
     "inpaint": "._api",
     "super_resolve": "._api",

@@ -187,6 +187,10 @@ class Fit:
         gives the same result on the CPU.  Drawn at random when None.
     device : str or torch.device
         ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"mps"``.
+    initial_weights : dict, optional
+        A ``state_dict`` of a network of the same shape (``weights()`` of an
+        earlier fit) to start from instead of the seeded initialisation: a warm
+        start for the next plane, frame or tile of the same data.
     """
 
     #: A loss this many times the last checkpoint's counts as divergence.
@@ -207,6 +211,7 @@ class Fit:
         auto_stop: bool,
         seed: int | None = None,
         device: str | torch.device = "auto",
+        initial_weights: dict[str, torch.Tensor] | None = None,
     ):
         self.recipe = recipe
         self.max_iter = max_iter
@@ -229,6 +234,8 @@ class Fit:
                 level_strides(self.out_shape, levels),
             )
             self.z = _input_code(recipe, shape)
+        if initial_weights is not None:
+            self.net.load_state_dict(initial_weights)
         self.net.to(self.device).train()
         self.z = self.z.to(self.device)
         self.target = target.to(self.device, torch.float32)
@@ -246,6 +253,10 @@ class Fit:
     def stop(self) -> None:
         """Ask the loop to stop after the current iteration (thread-safe)."""
         self._stop.set()
+
+    def weights(self) -> dict[str, torch.Tensor]:
+        """A copy of the network's current weights, for ``initial_weights`` of another fit."""
+        return {name: value.detach().clone() for name, value in self.net.state_dict().items()}
 
     @property
     def learning_rate(self) -> float:

@@ -9,9 +9,7 @@ import numbers
 
 import numpy as np
 
-__all__ = ["as_channels_first", "check_factor", "check_mask", "check_psf"]
-
-_SPATIAL_NAMES = {2: "YX", 3: "ZYX"}
+__all__ = ["check_factor", "check_image", "check_psf"]
 
 
 def _check_dtype(array: np.ndarray, what: str) -> None:
@@ -36,51 +34,14 @@ def _check_finite(array: np.ndarray, what: str) -> None:
             )
 
 
-def as_channels_first(image, channel_axis: int | None) -> np.ndarray:
-    """``image`` as a float32 copy shaped ``(C, *spatial)`` with 2 or 3 spatial axes."""
+def check_image(image) -> np.ndarray:
+    """``image`` as an array of real intensities, without NaN or infinite values (not copied)."""
     array = np.asarray(image)
     _check_dtype(array, "image")
     if array.size == 0:
         raise ValueError(f"image is empty (shape {array.shape})")
-    if channel_axis is not None:
-        if isinstance(channel_axis, bool) or not isinstance(channel_axis, numbers.Integral):
-            raise TypeError(f"channel_axis must be an integer or None, got {channel_axis!r}")
-        if not -array.ndim <= channel_axis < array.ndim:
-            raise ValueError(
-                f"channel_axis={channel_axis} is out of range for an image with {array.ndim} axes"
-            )
-        array = np.moveaxis(array, channel_axis, 0)
-    else:
-        array = array[np.newaxis]
-    spatial = array.ndim - 1
-    if spatial not in _SPATIAL_NAMES:
-        hint = " with channel_axis set" if channel_axis is None and array.ndim - 1 == 4 else ""
-        raise ValueError(
-            f"image of shape {np.shape(image)} has {spatial} spatial axes; expected 2 (YX) or "
-            f"3 (ZYX){hint}; pass channel_axis= for a channel axis"
-        )
     _check_finite(array, "image")
-    return array.astype(np.float32, copy=True)
-
-
-def check_mask(mask, spatial_shape: tuple[int, ...]) -> np.ndarray:
-    """Boolean copy of ``mask`` (True = missing pixel), checked against the image."""
-    array = np.asarray(mask)
-    if array.dtype.kind not in "buif":
-        raise TypeError(
-            f"mask has unsupported dtype {array.dtype}; pass a boolean or integer array"
-        )
-    if array.shape != tuple(spatial_shape):
-        raise ValueError(
-            f"mask shape {array.shape} differs from the image's spatial shape {tuple(spatial_shape)}"
-        )
-    _check_finite(array, "mask")
-    missing = array != 0
-    if not missing.any():
-        raise ValueError("mask marks no pixel as missing (nonzero = missing): nothing to inpaint")
-    if missing.all():
-        raise ValueError("mask marks every pixel as missing: there is nothing to fit")
-    return missing
+    return array
 
 
 def check_factor(factor) -> int:

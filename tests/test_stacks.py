@@ -1,0 +1,202 @@
+"""Microscopy data through the public API: axes, stacks, time-lapses, channels, tiles, dtypes."""
+
+import numpy as np
+import pytest
+
+import napari_dip
+from napari_dip import NetSpec, Recipe, Restoration
+
+TINY = Recipe(
+    name="test-tiny",
+    description="tiny and quick, for tests",
+    net=NetSpec(down=(8, 8), up=(8, 8), skip=(2, 2)),
+    input_depth=4,
+    max_iter=200,
+)
+
+
+def smooth(shape=(24, 24), phase=0.0):
+    y, x = np.mgrid[: shape[0], : shape[1]] / max(shape)
+    return (0.5 + 0.3 * np.sin(5 * x + phase) * np.cos(3 * y)).astype(np.float32)
+
+
+def uint16_stack(axes_sizes, rng):
+    """A smooth uint16 image shaped by ``axes_sizes`` (a dict from axis letter to size)."""
+    shape = tuple(axes_sizes.values())
+    yx = shape[-2:]
+    base = smooth(yx)
+    image = np.empty(shape, np.float32)
+    for index in np.ndindex(shape[:-2]):
+        image[index] = 1000 + 2000 * base * (1 + 0.1 * sum(index))
+    return (image + rng.normal(0, 50, shape)).astype(np.uint16)
+
+
+def test_uint16_three_channel_z_stack_with_axes():
+    image = uint16_stack({"Z": 3, "C": 3, "Y": 24, "X": 24}, np.random.default_rng(0))
+    before = image.copy()
+    run = Restoration("denoise", image, axes="ZCYX", preset=TINY, max_iter=5, seed=0)
+    out = run.run()
+    assert out.shape == image.shape and out.dtype == np.float32
+    assert np.array_equal(image, before)
+    info = run.info
+    assert info["axes"] == "ZCYX" and info["shape"] == "Z=3 C=3 Y=24 X=24"
+    assert info["fits"] == 1 and info["stack"] == "volume" and info["channels"] == "joint"
+    for c in range(3):  # each channel stays in its own range
+        channel = image[:, c]
+        assert channel.min() - 1 <= out[:, c].min() and out[:, c].max() <= channel.max() + 1
+
+
+def test_rgb_axes_string_matches_channel_axis():
+    rgb = np.stack([smooth(), smooth(phase=1), smooth(phase=2)], axis=-1)
+    a = napari_dip.denoise(rgb, axes="YXC", preset=TINY, max_iter=5, seed=1)
+    b = napari_dip.denoise(rgb, channel_axis=-1, preset=TINY, max_iter=5, seed=1)
+    assert a.shape == rgb.shape and np.array_equal(a, b)
+
+
+def test_time_lapse_is_fitted_frame_by_frame_with_warm_start():
+    frames = np.stack([smooth(phase=0.1 * t) for t in range(3)])
+    run = Restoration("denoise", frames, axes="TYX", preset=TINY, max_iter=10, seed=0)
+    seen = []
+    out = run.run(callback=lambda s: seen.append((s.iteration, s.max_iter)), every=5)
+    assert out.shape == frames.shape
+    info = run.info
+    assert info["fits"] == 3 and info["fit_iterations"] == [10, 10, 10]
+    assert info["iterations"] == 30 and info["warm_start"]
+    assert seen[0] == (5, 30) and seen[-1] == (30, 30)
+
+
+def test_warm_start_starts_from_previous_frame():
+    frame = smooth()
+    frames = np.stack([frame, frame])
+    warm = Restoration("denoise", frames, axes="TYX", preset=TINY, max_iter=60, seed=0)
+    cold = Restoration(
+        "denoise", frames, axes="TYX", preset=TINY, max_iter=60, seed=0, warm_start=False
+    )
+    losses = {}
+    for name, run in (("warm", warm), ("cold", cold)):
+        first_of_second_frame = [
+            s.loss for s in run.snapshots(every=1) if s.iteration == 61 and not s.done
+        ]
+        losses[name] = first_of_second_frame[0]
+    # The second frame starts where the first ended: far lower loss than a fresh network.
+    assert losses["warm"] < 0.2 * losses["cold"]
+
+
+def test_planes_and_independent_channels_make_one_fit_each():
+    image = np.stack([np.stack([smooth(phase=z), 1 - smooth(phase=z)]) for z in range(2)])
+    run = Restoration(
+        "denoise",
+        image,
+        axes="ZCYX",
+        stack="planes",
+        channels="independent",
+        preset=TINY,
+        max_iter=3,
+        seed=0,
+    )
+    assert run.run().shape == image.shape
+    assert run.info["fits"] == 4 and run.info["stack"] == "planes"
+
+
+def test_single_plane_stack_is_a_2d_image():
+    image = smooth()[None]
+    run = Restoration("denoise", image, axes="ZYX", preset=TINY, max_iter=3, seed=0)
+    assert run.run().shape == (1, 24, 24) and run.info["stack"] == "planes"
+
+
+def test_yx_mask_applies_to_every_plane():
+    clean = np.stack([smooth(phase=z) for z in range(2)])
+    mask = np.zeros((24, 24), bool)
+    mask[8:12, 8:12] = True
+    damaged = clean.copy()
+    damaged[:, mask] = 5.0
+    out = napari_dip.inpaint(damaged, mask, axes="ZYX", stack="planes", preset=TINY, seed=0)
+    assert out.shape == clean.shape
+    assert np.abs(out[:, mask] - clean[:, mask]).max() < 0.2
+
+
+def test_mask_leaving_a_frame_empty_is_refused():
+    frames = np.stack([smooth(), smooth()])
+    mask = np.zeros(frames.shape, bool)
+    mask[1] = True
+    with pytest.raises(ValueError, match="frame 1"):
+        Restoration("inpaint", frames, mask=mask, axes="TYX", preset=TINY)
+
+
+def test_output_dtype_input_rounds_and_clips():
+    image = (smooth() * 255).astype(np.uint8)
+    out = napari_dip.denoise(image, preset=TINY, max_iter=5, seed=0, output_dtype="input")
+    assert out.dtype == np.uint8 and out.shape == image.shape
+    wide = napari_dip.denoise(image, preset=TINY, max_iter=5, seed=0, output_dtype=np.float64)
+    assert wide.dtype == np.float64
+
+
+def test_stop_in_a_multi_fit_run_keeps_input_where_no_fit_ran():
+    frames = np.stack([smooth(), smooth() * 2, smooth() * 3])
+    run = Restoration("denoise", frames, axes="TYX", preset=TINY, max_iter=50, seed=0)
+    for snapshot in run.snapshots(every=10):
+        if snapshot.iteration == 60:  # 10 iterations into the second frame
+            run.stop()
+    assert run.info["stop_reason"] == "stopped" and run.info["fit_iterations"] == [50, 10]
+    np.testing.assert_allclose(run.result[2], frames[2], atol=1e-4)
+
+
+def test_estimate_before_running():
+    image = np.zeros((3, 64, 64), np.float32)
+    estimate = Restoration("denoise", image, axes="TYX", preset=TINY).estimate()
+    assert estimate.fits == 3 and estimate.tile is None
+    assert estimate.peak_bytes > 0 and estimate.seconds_per_iteration > 0
+    assert estimate.max_seconds == pytest.approx(3 * 200 * estimate.seconds_per_iteration)
+    assert "3 fits" in estimate.describe()
+
+
+def test_tiles_when_over_the_memory_budget_blend_without_seams():
+    from napari_dip.core.estimate import estimate_fit
+
+    clean = smooth((144, 144))
+    noisy = clean + np.random.default_rng(0).normal(0, 0.05, clean.shape).astype(np.float32)
+    budget = estimate_fit(TINY, (128, 128), 1).peak_bytes
+    kwargs = {"preset": TINY, "max_iter": 400, "seed": 0}
+    tiled_run = Restoration("denoise", noisy, memory_budget=budget, **kwargs)
+    assert tiled_run.tile == (128, 128) and tiled_run.info["fits"] == 4
+    tiled = tiled_run.run()
+    whole = napari_dip.denoise(noisy, **kwargs)
+
+    def error(image):
+        return np.abs(image - clean)[8:-8, 8:-8].mean()
+
+    assert error(tiled) < 0.75 * error(noisy)  # it denoises,
+    assert error(tiled) < 1.25 * error(whole)  # about as well as one fit of the whole.
+    # No seam where a tile ends (X = 16 and 128): steps there are like steps elsewhere.
+    steps = np.abs(np.diff(tiled, axis=1))[8:-8].max(axis=0)
+    typical = np.median(steps)
+    for edge in (16, 128):
+        assert steps[edge - 3 : edge + 3].max() < 2 * typical
+
+
+def test_impossible_budget_says_what_to_do():
+    with pytest.raises(MemoryError, match="budget"):
+        Restoration("denoise", np.zeros((512, 512), np.float32), preset=TINY, memory_budget=1000)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"axes": "ZYX"}, ValueError, "names 3 axes"),
+        ({"axes": "YQ"}, ValueError, "unknown"),
+        ({"axes": "YX", "channel_axis": 0}, ValueError, "disagrees"),
+        ({"channels": "separate"}, ValueError, "unknown channels"),
+        ({"stack": "3d"}, ValueError, "unknown stack"),
+        ({"noise": "laplace"}, ValueError, "unknown noise"),
+        ({"output_dtype": bool}, TypeError, "output_dtype"),
+        ({"memory_budget": "lots"}, ValueError, "memory"),
+    ],
+)
+def test_bad_options_raise_clear_errors(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        Restoration("denoise", np.zeros((16, 16), np.float32), **kwargs)
+
+
+def test_a_3d_psf_needs_a_volume_fit():
+    with pytest.raises(ValueError, match="3D psf"):
+        Restoration("deconvolve", np.zeros((4, 16, 16)), psf=np.ones((3, 3, 3)), stack="planes")
