@@ -228,8 +228,14 @@ def test_saved_activations_counted_on_meta_match_the_cpu():
     assert cost.parameters == sum(p.numel() for p in net.parameters())
 
 
-def test_effective_rate_is_measured_once():
+def test_calibrations_are_cached_and_leave_random_numbers_alone():
+    estimate._effective_rate.cache_clear()
+    torch.manual_seed(0)
+    expected = torch.rand(3)
+    torch.manual_seed(0)
     first = estimate._effective_rate(torch.device("cpu"))
+    estimate._net_cost(FAST.net, 32, 5, (5, 5))
+    assert torch.equal(torch.rand(3), expected)
     assert 1e7 < first < 1e14
     assert estimate._effective_rate(torch.device("cpu")) == first
 

@@ -6,15 +6,18 @@ growth of real fits (``benchmarks/memory_model.py``).  The activations are the
 tensors autograd saves in one forward pass of the real ``SkipNet``, counted on
 PyTorch's "meta" device (shapes only, no data, identical counts to the CPU) at
 a calibration shape with the same halvings per axis, and scaled per pixel of
-the network's padded shape, which is exact since every level's size is.
-Time: the FLOPs of a forward and backward pass divided by the rate measured,
+the network's padded shape: exact, as every level's size is proportional to
+it.  GPUs get the same model, not calibrated there.  Time: the FLOPs of a forward and backward pass divided by the rate measured,
 once per process and device, on a few iterations of a small fit.
 
-Measured 2026-11-26 on a 2-core x86-64 VM (torch 2.13 CPU, 2 threads), peak
-RSS growth against the estimate in MiB, ``fast`` preset, one channel unless
-said: 128x128 172/204, 256x256 331/338, 512x512 840/874, 1024x1024 2677/3021,
-2048x2048 10052/11576, 256x256 RGB 332/347, 16x128x128 808/790, and
-``paper-denoising`` 256x256 798/866 (estimate/measured 0.98 to 1.19).
+Measured 2026-11-26 on a shared 2-core x86-64 VM (torch 2.13 CPU), peak RSS
+growth / estimate in MiB, ``fast`` preset, one channel unless said: 128x128
+172/204, 256x256 336/338, 512x512 830-940/874 (over seven runs), 1024x1024
+2728/3021, 2048x2048 10052/11576, 256x256 RGB 337/347, 16x128x128 803/790, and
+``paper-denoising`` 256x256 776/866.  Seconds per iteration, measured /
+estimated, on one thread (two were too disturbed by other jobs): 128x128
+0.08/0.08, 256x256 0.37/0.33, 512x512 1.11/0.90, 1024x1024 5.76/3.74,
+16x128x128 1.53/2.10, ``paper-denoising`` 256x256 3.11/6.03: within a factor 2.
 """
 
 from __future__ import annotations
@@ -172,10 +175,11 @@ def _effective_rate(device: torch.device) -> float:
     """FLOP/s of forward, backward and Adam step of the fast network on ``device``."""
     recipe = PRESETS["fast"]
     shape = (128, 128) if device.type == "cpu" else (512, 512)
-    net = SkipNet(recipe.input_depth, 1, recipe.net, 2, level_strides(shape, recipe.net.levels))
+    with torch.random.fork_rng(devices=[]):  # leave the caller's random numbers alone
+        net = SkipNet(recipe.input_depth, 1, recipe.net, 2, level_strides(shape, recipe.net.levels))
+        z = torch.rand(1, recipe.input_depth, *shape).to(device)
+        target = torch.rand(1, 1, *shape).to(device)
     net.to(device).train()
-    z = torch.rand(1, recipe.input_depth, *shape, device=device)
-    target = torch.rand(1, 1, *shape, device=device)
     optimizer = torch.optim.Adam(net.parameters(), lr=recipe.lr)
     times = []
     for _ in range(3):  # the first is a warm-up
