@@ -2,10 +2,11 @@
 
 ``Fit`` minimises ``loss(A f(z + noise), y)`` over the weights of ``f`` with
 Adam.  It smooths the trajectory of outputs with an exponential moving average
-(bias-corrected, so the untrained first output fades at once), backs off when the loss jumps (restoring the last good weights and halving the
-learning rate), can stop by itself when the outputs stop settling (a running
-variance detector, Wang et al. 2021), and honours a stop request within one
-iteration, keeping the best result so far.
+(bias-corrected, so the untrained first output fades at once), backs off when
+the loss jumps (restoring the last good weights and halving the learning rate),
+can stop by itself when the estimate stops predicting a random tenth of the
+pixels held out of the fit, and honours a stop request within one iteration,
+keeping the best result so far.
 """
 
 from __future__ import annotations
@@ -133,32 +134,33 @@ class _Checkpoint:
                     self.optimizer.state[p][k].copy_(v)
 
 
-class _VarianceStop:
-    """Stop when the exponential moving variance of outputs stops decreasing.
+class _HoldoutStop:
+    """Stop when the fit stops predicting pixels it never saw.
 
-    A ground-truth-free rule (ES-EMV, Wang et al. 2021): early iterations fit
-    the image and outputs settle (variance falls); later ones fit the noise and
-    outputs wander again.  The result is the estimate at the variance minimum.
+    A random ``fraction`` of the observed pixels is held out of the data term;
+    the data term on them, for the current estimate, falls while the network
+    learns the image and rises once it fits the noise of their neighbours.
+    With independent noise its expectation is the estimate's error on those
+    pixels plus the noise level, so its minimum marks the best estimate
+    without ground truth.  The fit stops ``patience`` iterations after the
+    minimum and returns the estimate at the minimum.
     """
 
-    def __init__(self, decay: float, patience: int, min_iter: int):
-        self.decay, self.patience, self.min_iter = decay, patience, min_iter
-        self.mean: torch.Tensor | None = None
-        self.variance = 0.0
-        self.best_variance = math.inf
+    def __init__(self, target: torch.Tensor, fraction: float, patience: int, min_iter: int, seed):
+        generator = torch.Generator().manual_seed(seed)
+        held = torch.rand((1, 1, *target.shape[2:]), generator=generator) < fraction
+        self.held = held.float().to(target.device)
+        self.fitted = 1.0 - self.held
+        self.patience, self.min_iter = patience, min_iter
+        self.best_loss = math.inf
         self.best_iteration = 0
 
-    def update(self, output: torch.Tensor, iteration: int) -> bool:
-        """Feed one output; True when the output is a new variance minimum."""
-        if self.mean is None:
-            self.mean = output.clone()
-            return False
-        delta = output - self.mean
-        self.mean.add_(delta, alpha=1 - self.decay)
-        step = float((delta * (output - self.mean)).mean())
-        self.variance = self.decay * self.variance + (1 - self.decay) * step
-        if iteration >= self.min_iter and self.variance < self.best_variance:
-            self.best_variance, self.best_iteration = self.variance, iteration
+    def update(self, operator: Operator, estimate: torch.Tensor, target, iteration: int) -> bool:
+        """Score one estimate; True when it is the best so far."""
+        with torch.no_grad():
+            loss = float(operator.loss(estimate, target, self.held))
+        if iteration >= self.min_iter and loss < self.best_loss:
+            self.best_loss, self.best_iteration = loss, iteration
             return True
         return False
 
@@ -274,13 +276,18 @@ class Fit:
 
         The last snapshot has ``done=True``; afterwards ``result`` holds the
         estimate (as a ``(C, *spatial)`` array) and ``stop_reason`` says why it
-        ended: ``"max_iter"``, ``"auto"`` (the variance rule) or ``"stopped"``.
+        ended: ``"max_iter"``, ``"auto"`` (the hold-out rule) or ``"stopped"``.
         """
         if every < 1:
             raise ValueError(f"every must be >= 1, got {every}")
         recipe = self.recipe
         checkpoint = _Checkpoint(self.net, self.optimizer)
-        detector = _VarianceStop(recipe.stop_decay, recipe.stop_patience, recipe.stop_min_iter)
+        detector = weights = None
+        if self.auto_stop:
+            detector = _HoldoutStop(
+                self.target, recipe.stop_holdout, recipe.stop_patience, recipe.stop_min_iter, self.seed
+            )
+            weights = detector.fitted
         average = smoothed = best = None
         loss_value = math.nan
         start = time.perf_counter()
@@ -303,7 +310,7 @@ class Fit:
         while self.iteration < self.max_iter and not self._stop.is_set():
             self.optimizer.zero_grad(set_to_none=True)
             candidate = self._forward()
-            loss = self.operator.loss(candidate, self.target)
+            loss = self.operator.loss(candidate, self.target, weights)
             loss.backward()
             value = loss.item()
             if not math.isfinite(value) or value > self.JUMP * checkpoint.loss:
@@ -331,8 +338,8 @@ class Fit:
                 average.lerp_(output, 1 - recipe.ema)
                 smoothed = average / (1 - recipe.ema**self.iteration)
             estimate = smoothed if recipe.ema else output
-            if self.auto_stop:
-                if detector.update(output, self.iteration):
+            if detector is not None:
+                if detector.update(self.operator, estimate, self.target, self.iteration):
                     best = estimate.clone() if best is None else best.copy_(estimate)
                 if detector.should_stop(self.iteration):
                     self.stop_reason = "auto"
@@ -344,7 +351,7 @@ class Fit:
         if output is None:  # stopped before the first iteration: the untrained output
             with torch.no_grad():
                 output = self._forward()
-        if self.stop_reason == "auto" and best is not None:
+        if best is not None:  # the estimate the stopping rule scored best
             smoothed = best
         elif smoothed is None:
             smoothed = output

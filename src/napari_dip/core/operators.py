@@ -3,6 +3,20 @@
 Every operator maps a tensor of shape ``(N, C, *spatial)`` holding the
 estimate ``x`` to the space of the observation ``y``; the fit loop compares
 ``A(x)`` with ``y`` and does not care which task it is solving.
+
+The comparison, ``Operator.loss``, follows the operator's noise model (one of
+``NOISE_MODELS``, chosen at construction):
+
+``"gaussian"``
+    Mean squared error: additive noise of the same variance everywhere.
+``"poisson"``
+    Mean Poisson deviance ``lam - y - y log(lam / y)`` with ``lam = A(x)``:
+    the negative log-likelihood of photon counts ``y`` minus its value at a
+    perfect fit, so it is 0 there and positive elsewhere (see
+    ``poisson_deviance``).  ``y`` must be counts times any positive scale:
+    the minimiser does not depend on the scale, but zero photons must stay
+    zero.  Negative values (read noise once a camera offset is subtracted)
+    are kept, not clamped, so dark regions are not biased upwards.
 """
 
 from __future__ import annotations
@@ -14,24 +28,76 @@ import torch
 import torch.nn.functional as F
 
 __all__ = [
+    "NOISE_MODELS",
+    "POISSON_FLOOR",
     "Blur",
     "Downsample",
     "Identity",
     "Mask",
     "Operator",
     "lanczos_kernel",
+    "poisson_deviance",
 ]
 
 
+NOISE_MODELS = ("gaussian", "poisson")
+
+#: Smallest predicted intensity the Poisson data term accepts (normalised units).
+POISSON_FLOOR = 1e-6
+
+
+def poisson_deviance(lam: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Per-pixel Poisson deviance ``lam - y - y log(lam / y)``: >= 0, 0 where ``lam == y``.
+
+    (Half the statistician's deviance: the log-likelihood ratio to a perfect fit.)
+    ``lam`` is clamped to ``POISSON_FLOOR``; where ``y`` is below the floor
+    (zero photons, or read noise below zero) the best prediction is the floor,
+    so the term is ``lam - floor - y log(lam / floor)``.  The gradient is the
+    likelihood's, ``1 - y / lam``, everywhere: a flat region is fitted by the
+    mean of ``y``, negative values included, without a bias.  Written with two
+    logarithms so that the gradient stays finite where ``y`` is 0.
+    """
+    lam = lam.clamp_min(POISSON_FLOOR)
+    best = y.clamp_min(POISSON_FLOOR)
+    return lam - best - y * (torch.log(lam) - torch.log(best))
+
+
+def _mean(terms: torch.Tensor, weights: torch.Tensor | None) -> torch.Tensor:
+    """Mean of ``terms`` over the pixels where ``weights`` is 1 (all when None)."""
+    if weights is None:
+        return terms.mean()
+    weights = weights.expand_as(terms)
+    return (terms * weights).sum() / weights.sum().clamp_min(1)
+
+
 class Operator:
-    """A forward model: ``A(x)`` and the data term comparing it with ``y``."""
+    """A forward model: ``A(x)`` and the data term comparing it with ``y``.
+
+    ``noise`` is the noise model of the observation, one of ``NOISE_MODELS``.
+    """
+
+    def __init__(self, noise: str = "gaussian"):
+        if noise not in NOISE_MODELS:
+            raise ValueError(f"noise must be one of {NOISE_MODELS}, got {noise!r}")
+        self.noise = noise
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
-    def loss(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """Mean squared error between ``A(x)`` and ``y``."""
-        return F.mse_loss(self(x), y)
+    def loss(
+        self, x: torch.Tensor, y: torch.Tensor, weights: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Mean over observed pixels of the data term between ``A(x)`` and ``y``.
+
+        ``weights`` (0 or 1, broadcastable to ``y``) picks the pixels to
+        average over: the fitted ones, or those held out to decide when to stop.
+        """
+        return _mean(self._terms(self(x), y), weights)
+
+    def _terms(self, prediction: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        if self.noise == "poisson":
+            return poisson_deviance(prediction, y)
+        return (prediction - y).square()
 
     def to(self, device: torch.device) -> Operator:
         """Move the operator's tensors to ``device`` (in place); return self."""
@@ -53,16 +119,18 @@ class Mask(Operator):
     its scale does not depend on how much is missing.
     """
 
-    def __init__(self, known: torch.Tensor):
+    def __init__(self, known: torch.Tensor, noise: str = "gaussian"):
+        super().__init__(noise)
         self.known = known.float()
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         return x * self.known
 
-    def loss(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        squared = (x - y).square() * self.known
-        counted = self.known.sum() * (x.shape[1] if self.known.shape[1] == 1 else 1)
-        return squared.sum() / counted
+    def loss(
+        self, x: torch.Tensor, y: torch.Tensor, weights: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        known = self.known if weights is None else self.known * weights
+        return _mean(self._terms(x, y), known)
 
     def to(self, device: torch.device) -> Mask:
         self.known = self.known.to(device)
@@ -97,7 +165,8 @@ class Downsample(Operator):
 
     KERNELS = ("lanczos2", "box")
 
-    def __init__(self, factor: int, kernel: str = "lanczos2"):
+    def __init__(self, factor: int, kernel: str = "lanczos2", noise: str = "gaussian"):
+        super().__init__(noise)
         if kernel not in self.KERNELS:
             raise ValueError(f"kernel must be one of {self.KERNELS}, got {kernel!r}")
         self.factor = factor
@@ -130,7 +199,8 @@ class Blur(Operator):
     so the output has the input's shape and no wrap-around.
     """
 
-    def __init__(self, psf: torch.Tensor):
+    def __init__(self, psf: torch.Tensor, noise: str = "gaussian"):
+        super().__init__(noise)
         self.psf = psf.float()
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:

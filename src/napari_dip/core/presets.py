@@ -21,9 +21,10 @@ class Recipe:
     """Everything a fit needs besides the data.
 
     ``ema`` is the decay of the moving average of outputs (None: no
-    averaging).  ``auto_stop`` turns on the variance-based stopping rule, whose
-    ``stop_*`` settings are its decay, its patience (iterations without a new
-    minimum before stopping) and the first iteration it may pick.
+    averaging).  ``auto_stop`` turns on the hold-out stopping rule, whose
+    ``stop_*`` settings are the fraction of pixels held out of the fit to
+    score the estimate, its patience (iterations without a new best before
+    stopping) and the first iteration it may pick.
     """
 
     name: str
@@ -36,8 +37,8 @@ class Recipe:
     reg_noise_std: float = 1.0 / 30.0
     ema: float | None = 0.99
     auto_stop: bool = False
-    stop_decay: float = 0.99
-    stop_patience: int = 200
+    stop_holdout: float = 0.1
+    stop_patience: int = 100
     stop_min_iter: int = 50
     paper: str = field(default="", compare=False)
 

@@ -1,31 +1,71 @@
-"""Mapping intensities to the network's range and back."""
+"""Mapping intensities to the network's range and back, and the output dtype.
+
+Each channel's range ``[low, high]`` maps to ``[0, 1]``.  The range is the
+channel's minimum and maximum, after setting aside isolated outliers: a pixel
+counts as an outlier when its value lies more than one percentile span (by
+default ``P99.9 - P0.1``) beyond the percentile range *and* none of its four
+Y/X neighbours lies even halfway from the median to it.  Hot and dead camera
+pixels are such isolated values; a real bright spot, blurred by the optics
+over several pixels, has a neighbour on its flank, so it keeps its value
+however bright and small it is.  Outliers map outside
+``[0, 1]``, where the sigmoid output of the network cannot follow them.
+
+With ``zero_floor=True`` (for the Poisson noise model) the map is a pure
+scale: ``low`` is 0, so zero photons stay zero.  Negative values (read noise
+once a camera offset is subtracted) are kept, mapped below 0, and the Poisson
+data term keeps them too (see ``core.operators.poisson_deviance``).
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["Intensity"]
+__all__ = ["Intensity", "cast_result"]
 
 
 class Intensity:
     """Per-channel affine map from the input's intensities to ``[0, 1]``.
 
-    Each channel's minimum maps to 0 and its maximum to 1 (over the known
-    pixels only, when a mask of missing pixels is given).  ``restore`` is the
-    exact inverse, so results come back in the input's own units: uint16
-    counts stay counts, not rescaled to 65535.  A constant channel maps to 0.5
-    and back to its constant.
+    ``restore`` is the exact inverse, so results come back in the input's own
+    units: uint16 counts stay counts, not rescaled to 65535.  A constant
+    channel maps to 0.5 and back to its constant.
+
+    Parameters
+    ----------
+    image : ndarray, shape (C, *spatial)
+        The intensities; the last two axes are Y and X.
+    missing : ndarray of bool, optional
+        Spatial mask of missing pixels, left out of the range.
+    zero_floor : bool
+        Map ``[0, high]`` to ``[0, 1]`` (a pure scale) instead of ``[low, high]``.
+    percentiles : (float, float)
+        Percentiles bounding the bulk of the values, for the outlier rule.
+    max_samples : int
+        The percentiles are computed on an evenly strided subsample of at most
+        about this many values per channel, for speed on big stacks.
     """
 
-    def __init__(self, image: np.ndarray, missing: np.ndarray | None = None):
-        """``image`` is ``(C, *spatial)``; ``missing`` is a spatial boolean mask."""
+    def __init__(
+        self,
+        image: np.ndarray,
+        missing: np.ndarray | None = None,
+        *,
+        zero_floor: bool = False,
+        percentiles: tuple[float, float] = (0.1, 99.9),
+        max_samples: int = 1_000_000,
+    ):
         lows, spans = [], []
         for channel in image:
-            values = channel[~missing] if missing is not None else channel
-            low, high = float(values.min()), float(values.max())
-            span = high - low
-            if span == 0:
-                low, span = low - 0.5, 1.0
+            low, high = _robust_range(channel, missing, percentiles, max_samples)
+            if zero_floor:
+                span = high if low < high else 2 * high  # a constant c > 0 maps to 0.5
+                if span <= 0:  # no photons at all
+                    span = 1.0
+                low = 0.0
+            else:
+                span = high - low
+                if span == 0:
+                    low, span = low - 0.5, 1.0
             lows.append(low)
             spans.append(span)
         shape = (-1,) + (1,) * (image.ndim - 1)
@@ -37,3 +77,76 @@ class Intensity:
 
     def restore(self, image: np.ndarray) -> np.ndarray:
         return (image * self.span + self.low).astype(np.float32)
+
+
+def _robust_range(
+    channel: np.ndarray,
+    missing: np.ndarray | None,
+    percentiles: tuple[float, float],
+    max_samples: int,
+) -> tuple[float, float]:
+    """Minimum and maximum of ``channel`` without its isolated outliers."""
+    values = channel[~missing] if missing is not None else channel.ravel()
+    sample = values[:: max(1, values.size // max_samples)]
+    p_low, median, p_high = np.percentile(sample, [percentiles[0], 50, percentiles[1]])
+    spread = p_high - p_low
+    fence_low, fence_high = p_low - spread, p_high + spread
+    inside = values[(values >= fence_low) & (values <= fence_high)]
+    beyond = (channel < fence_low) | (channel > fence_high)
+    if missing is not None:
+        beyond &= ~missing
+    where = np.nonzero(beyond)
+    alone = _isolated(channel, missing, where, median)
+    extremes = channel[where][~alone]
+    kept = np.concatenate([[inside.min(), inside.max()], extremes])
+    return float(kept.min()), float(kept.max())
+
+
+def _isolated(
+    channel: np.ndarray, missing: np.ndarray | None, where: tuple[np.ndarray, ...], centre: float
+) -> np.ndarray:
+    """Which pixels ``where`` stand alone: no Y/X neighbour halfway from ``centre`` to them.
+
+    A hot pixel's neighbours sit at the background; a spot's peak has at least
+    one neighbour on its flank, above half its height.
+    """
+    height = channel[where] - centre
+    alone = np.ones(len(height), dtype=bool)
+    for axis in (channel.ndim - 2, channel.ndim - 1):
+        for step in (-1, 1):
+            moved = list(where)
+            moved[axis] = where[axis] + step
+            inside = (moved[axis] >= 0) & (moved[axis] < channel.shape[axis])
+            moved[axis] = np.clip(moved[axis], 0, channel.shape[axis] - 1)
+            moved = tuple(moved)
+            supports = inside & ((channel[moved] - centre) / height >= 0.5)
+            if missing is not None:
+                supports &= ~missing[moved]
+            alone &= ~supports
+    return alone
+
+
+def cast_result(result: np.ndarray, dtype=np.float32) -> np.ndarray:
+    """``result`` (float) in ``dtype``: the output dtype policy.
+
+    Integers are rounded to the nearest and clipped to the dtype's range, so
+    an overshoot saturates instead of wrapping around; floats are clipped to
+    the dtype's finite range (no overflow to inf in float16) and cast.
+
+    Raises
+    ------
+    TypeError
+        For a dtype that is not a real number type (bool, complex, object, ...).
+    """
+    dtype = np.dtype(dtype)
+    if dtype.kind in "ui":
+        info = np.iinfo(dtype)
+        high = float(info.max)
+        if int(high) > info.max:  # 64-bit: float64(max) rounds up, out of range
+            high = np.nextafter(high, 0.0)
+        rounded = np.rint(np.asarray(result, dtype=np.float64))
+        return np.clip(rounded, float(info.min), high).astype(dtype)
+    if dtype.kind == "f":
+        info = np.finfo(dtype)
+        return np.clip(result, info.min, info.max).astype(dtype)
+    raise TypeError(f"output dtype must be an integer or float type, got {dtype}")
