@@ -14,7 +14,9 @@ from napari.layers import Image, Labels
 from napari.utils.notifications import notification_manager
 
 import napari_dip
+from napari_dip import NetSpec, Recipe
 from napari_dip._scripting import FitError, restore_layer, result_placement
+from napari_dip.core.presets import PRESETS
 
 SHAPE = (32, 32)
 LAYOUT = {
@@ -23,6 +25,13 @@ LAYOUT = {
     "units": ("um", "nm"),
     "axis_labels": ("row", "col"),
 }
+TINY = Recipe(
+    name="test-tiny",
+    description="tiny and quick, for tests",
+    net=NetSpec(down=(8, 8), up=(8, 8), skip=(2, 2)),
+    input_depth=4,
+    max_iter=200,
+)
 
 
 def blobs(shape=SHAPE, seed=0):
@@ -45,6 +54,15 @@ def widget(viewer):
 
 
 @pytest.fixture
+def tiny_widget(viewer, monkeypatch):
+    """The widget with the TINY recipe as its preset (listed for this test only), on the CPU."""
+    monkeypatch.setitem(PRESETS, TINY.name, TINY)
+    _, widget = viewer.window.add_plugin_dock_widget("napari-dip", "Deep Image Prior")
+    configure(widget, preset=TINY.name, device="cpu", seed=0, every=2)
+    return widget
+
+
+@pytest.fixture
 def image(viewer):
     return viewer.add_image(blobs(), name="cells", **LAYOUT)
 
@@ -57,6 +75,14 @@ def configure(widget, **values):
 def wait_for(run, qtbot, timeout=60_000):
     qtbot.waitUntil(lambda: run.done, timeout=timeout)
     assert not run.worker.is_running
+
+
+def shown(widget, name):
+    return getattr(widget, name).native.isVisibleTo(widget.native)
+
+
+def new_messages(since):
+    return [str(record.message) for record in notification_manager.records[since:]]
 
 
 def test_manifest_samples_open_with_a_scale(viewer):
@@ -78,21 +104,20 @@ def test_widget_is_listed_under_layers_filter(viewer):
 
 
 def test_controls_follow_the_task(widget):
-    def shown(control):
-        return control.native.isVisibleTo(widget.native)
-
     expected = {
-        "denoise": set(),
+        "denoise": {"noise"},
         "inpaint": {"mask"},
         "super_resolve": {"factor", "kernel"},
-        "deconvolve": {"psf", "psf_sigma"},
+        "deconvolve": {"psf", "psf_sigma", "noise"},
     }
-    task_controls = ["mask", "factor", "kernel", "psf", "psf_sigma", "psf_layer"]
+    task_controls = ["mask", "factor", "kernel", "psf", "psf_sigma", "psf_layer", "noise"]
     for task, controls in expected.items():
         widget.task.value = task
-        assert {name for name in task_controls if shown(getattr(widget, name))} == controls
+        assert {name for name in task_controls if shown(widget, name)} == controls
     widget.psf.value = "Image layer"
-    assert shown(widget.psf_layer) and not shown(widget.psf_sigma)
+    assert shown(widget, "psf_layer") and not shown(widget, "psf_sigma")
+    axes_controls = ["channels", "stack", "warm_start", "current_plane"]
+    assert not any(shown(widget, name) for name in axes_controls)  # no image, no axes
     assert "cpu" in widget.device.choices and widget.device.choices == tuple(
         napari_dip.available_devices()
     )
@@ -189,7 +214,8 @@ def test_rgb_and_stack_layers(viewer, qtbot):
     )
     run = restore_layer(viewer, rgb, "denoise", max_iter=6, every=3, seed=0, device="cpu")
     assert run.wait(60).rgb and run.result_layer.data.shape == (24, 24, 3)
-    assert run.result_layer.metadata["napari_dip"]["channel_axis"] == -1
+    info = run.result_layer.metadata["napari_dip"]
+    assert info["axes"] == "YXC" and "RGB" in info["axes_guess"]
 
     stack = viewer.add_image(blobs((3, 16, 16)), name="stack", scale=(2.0, 0.5, 0.5))
     run = restore_layer(
@@ -245,8 +271,7 @@ def test_wrong_mask_shape_shows_an_error_and_adds_no_layer(viewer, widget, image
     records = len(notification_manager.records)
     widget.run_button.native.click()
     assert [layer.name for layer in viewer.layers] == ["cells", "defects"]
-    messages = [str(record.message) for record in notification_manager.records[records:]]
-    assert any("mask of shape (20, 20)" in message for message in messages)
+    assert any("mask of shape (20, 20)" in message for message in new_messages(records))
     assert "Not started" in widget.status.value and widget.run_button.enabled
     assert widget.current_run is None
 
@@ -256,7 +281,16 @@ def test_validation_errors_raise_from_scripts(viewer, image):
         restore_layer(viewer, image, "inpaint")
     with pytest.raises(ValueError, match="factor"):
         restore_layer(viewer, image, "super_resolve", factor=1)
-    assert len(viewer.layers) == 1
+    with pytest.raises(ValueError, match="names 3 axes but the image has 2"):
+        restore_layer(viewer, image, "denoise", axes="ZYX")
+    with pytest.raises(ValueError, match="single plane already"):
+        restore_layer(viewer, image, "denoise", plane="current")
+    stack = viewer.add_image(blobs((4, 16, 16)), name="stack")
+    with pytest.raises(ValueError, match=r"plane \(4,\) is outside layer 'stack' \(Z=4\)"):
+        restore_layer(viewer, stack, "denoise", plane=(4,))
+    with pytest.raises(ValueError, match="one index per T and Z axis"):
+        restore_layer(viewer, stack, "denoise", axes="ZYX", plane=(0, 0))
+    assert len(viewer.layers) == 2
 
 
 def test_worker_error_becomes_a_notification(viewer, widget, image, qtbot, monkeypatch):
@@ -301,3 +335,120 @@ def test_closing_the_viewer_during_a_run_stops_it(viewer, widget, image, qtbot):
     wait_for(run, qtbot, timeout=10_000)
     assert run.result_layer is None
     assert run.restoration.info["iterations"] < 100_000
+
+
+def test_uint16_z_stack_with_channels(viewer, tiny_widget, qtbot):
+    layout = {
+        "scale": (2.0, 1.0, 0.5, 0.5),
+        "translate": (4.0, 0.0, 10.0, -3.0),
+        "axis_labels": ("z", "c", "y", "x"),
+    }
+    stack = viewer.add_image(blobs((3, 3, 32, 32)), name="stack", **layout)
+    widget = tiny_widget
+    assert widget.image.value is stack and widget.axes.value == "ZCYX"
+    assert "axis labels" in widget.axes.tooltip
+    assert all(shown(widget, name) for name in ("channels", "stack", "current_plane"))
+    assert not shown(widget, "warm_start")  # one volume: nothing to start from
+    widget.stack.value = "planes"
+    assert shown(widget, "warm_start")
+    widget.stack.value = "volume"
+    widget.max_iter.value = 4
+    run = widget.run()
+    wait_for(run, qtbot)
+    result = run.result_layer
+    assert result.data.shape == stack.data.shape == (3, 3, 32, 32)
+    for key in ("scale", "translate"):
+        np.testing.assert_allclose(getattr(result, key), layout[key])
+    assert result.axis_labels == stack.axis_labels and result.units == stack.units
+    info = result.metadata["napari_dip"]
+    assert (info["axes"], info["channels"], info["stack"], info["fits"]) == (
+        "ZCYX",
+        "joint",
+        "volume",
+        1,
+    )
+    assert info["shape"] == "Z=3 C=3 Y=32 X=32" and info["iterations"] == 4
+
+
+def test_time_lapse_restores_each_frame(viewer, tiny_widget, qtbot):
+    viewer.add_image(blobs((3, 32, 32)), name="movie")
+    widget = tiny_widget
+    assert widget.axes.value == "ZYX"  # the shape alone cannot tell frames from planes
+    widget.axes.value = "tyx"
+    assert shown(widget, "warm_start") and shown(widget, "current_plane")
+    assert not shown(widget, "stack") and not shown(widget, "channels")
+    configure(widget, max_iter=4, noise="poisson")
+    run = widget.run()
+    assert run._progress.total == 3 * 4  # all fits
+    statuses = []
+    run.snapshot.connect(lambda _: statuses.append(widget.status.value))
+    wait_for(run, qtbot)
+    result = run.result_layer
+    assert result.data.shape == (3, 32, 32)
+    info = result.metadata["napari_dip"]
+    assert (info["axes"], info["fits"], info["noise"]) == ("TYX", 3, "poisson")
+    assert info["fit_iterations"] == [4, 4, 4] and info["warm_start"]
+    assert any("(fit 2/3)" in status for status in statuses)
+    assert "after 3 fits, 12 iterations" in widget.status.value
+
+
+def test_current_plane_only(viewer, tiny_widget, qtbot):
+    viewer.add_image(np.zeros((2, 8, 16, 16), np.uint8), name="4D")  # the viewer gets 4 dims
+    data = blobs((4, 32, 32))
+    data[2] += 1000  # plane 2 stands out
+    stack = viewer.add_image(data, name="stack", scale=(3.0, 1.0, 1.0), translate=(10.0, 0, 0))
+    widget = tiny_widget
+    widget.image.value = stack
+    assert widget.axes.value == "ZYX" and shown(widget, "current_plane")
+    viewer.dims.set_point(1, 16.0)  # the stack's plane 2, at 10 + 3 * 2
+    configure(widget, current_plane=True, max_iter=4)
+    assert not shown(widget, "stack") and not shown(widget, "warm_start")
+    result = widget.run().wait(60)
+    assert result.data.shape == (1, 32, 32) and result.data.mean() > 900
+    np.testing.assert_allclose(result.translate, (16.0, 0.0, 0.0))
+    np.testing.assert_allclose(result.scale, stack.scale)
+    np.testing.assert_allclose(result.extent.world[:, 0], 16.0)  # on that plane only
+    info = result.metadata["napari_dip"]
+    assert info["plane"] == {"Z": 2} and info["fits"] == 1
+    viewer.dims.set_point(1, 2.0)  # above the stack
+    qtbot.waitUntil(lambda: "current position is outside" in widget.estimate.value)
+
+
+def test_invalid_axes_show_an_error_and_add_no_layer(viewer, widget, image, qtbot):
+    widget.axes.value = "ZYX"
+    qtbot.waitUntil(lambda: "names 3 axes" in widget.estimate.value, timeout=10_000)
+    records = len(notification_manager.records)
+    widget.run_button.native.click()
+    assert [layer.name for layer in viewer.layers] == ["cells"]
+    assert any("axes 'ZYX' names 3 axes but the image has 2" in m for m in new_messages(records))
+    assert "Not started" in widget.status.value and widget.current_run is None
+    widget.axes.value = "YQ"
+    qtbot.waitUntil(lambda: "unknown letter(s) 'Q'" in widget.estimate.value, timeout=10_000)
+
+
+def test_estimate_line_follows_the_settings(viewer, widget, image, qtbot):
+    assert widget.axes.value == "YX" and "guess" in widget.axes.tooltip
+    qtbot.waitUntil(lambda: widget.estimate.value.startswith("Estimate: 1 fit, ~"), timeout=30_000)
+    assert "s/iteration, at most ~" in widget.estimate.value
+    widget.memory_budget.value = "lots"
+    qtbot.waitUntil(lambda: "No estimate: cannot read 'lots'" in widget.estimate.value)
+    widget.memory_budget.value = "1MB"
+    qtbot.waitUntil(lambda: "more than the budget" in widget.estimate.value, timeout=10_000)
+    records = len(notification_manager.records)
+    widget.run_button.native.click()  # a MemoryError: reported, not raised
+    assert any("more than the budget" in message for message in new_messages(records))
+    assert [layer.name for layer in viewer.layers] == ["cells"]
+
+
+def test_inpaint_one_plane_of_a_stack_with_its_mask(viewer, qtbot):
+    stack = viewer.add_image(blobs((3, 32, 32)), name="stack", translate=(5.0, 0, 0))
+    mask = np.zeros((3, 32, 32), np.uint8)
+    mask[1, 10:14] = 1
+    labels = viewer.add_labels(mask, name="defects")
+    run = restore_layer(
+        viewer, stack, "inpaint", mask=labels, plane=(1,), preset=TINY, max_iter=2, seed=0
+    )
+    result = run.wait(60)
+    assert result.data.shape == (1, 32, 32) and result.translate[0] == 6.0
+    info = result.metadata["napari_dip"]
+    assert info["plane"] == {"Z": 1} and info["mask_layer"] == "defects"

@@ -9,6 +9,9 @@ responsive, until then.
 
 Only plain values (a ``napari_dip.Restoration`` and an int) go into the worker
 thread; layers are read and written in the main thread, from its signals.
+The layer's axes (``"ZYX"``, ``"TZCYX"``, ...) are guessed from its shape and
+axis labels unless given; one plane (or frame) can be restored on its own, its
+result landing on that plane.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import numbers
 import time
 
 import numpy as np
+import pint
 from napari.layers import Image, Labels, Layer
 from napari.qt.threading import create_worker
 from napari.utils import progress
@@ -27,6 +31,7 @@ from qtpy.QtWidgets import QApplication
 from superqt.utils import GeneratorWorker
 
 import napari_dip
+from napari_dip.imaging.axes import canonical_mask, check_axes
 
 __all__ = ["LayerRestoration", "restore_layer", "result_placement"]
 
@@ -38,7 +43,9 @@ RESULT_SUFFIX = {
 }
 
 
-def result_placement(layer: Image, factor: int = 1) -> dict:
+def result_placement(
+    layer: Image, factor: int = 1, *, axes: str | None = None, origin=None
+) -> dict:
     """Layer keyword arguments that place a result of ``layer`` over ``layer``.
 
     napari puts the centre of pixel ``i`` at ``translate + scale * i`` (then
@@ -51,18 +58,25 @@ def result_placement(layer: Image, factor: int = 1) -> dict:
         translate' = translate + scale * (1 / factor - 1) / 2
 
     Then output pixels ``factor * i ... factor * i + factor - 1`` tile input
-    pixel ``i`` exactly, and their mean centre is its centre.  With rotation
-    or shear the shift is rotated and sheared like the pixel grid.
+    pixel ``i`` exactly, and their mean centre is its centre.  ``axes`` (the
+    layer's, e.g. "ZYX") says where Y and X are: the last two layer axes by
+    default.  A result of part of the layer, whose first pixel is input pixel
+    ``origin`` (e.g. ``(5, 0, 0)`` for plane 5 of a stack), is moved there:
+    ``translate' = translate + scale * origin``.  With rotation or shear the
+    shifts are rotated and sheared like the pixel grid.
     """
     scale = np.asarray(layer.scale, dtype=float)
     translate = np.asarray(layer.translate, dtype=float)
+    shift = np.zeros_like(scale) if origin is None else np.array(origin, dtype=float)
     if factor != 1:
-        shift = np.zeros_like(scale)
-        shift[-2:] = scale[-2:] * (1 / factor - 1) / 2
+        yx = [-2, -1] if axes is None else [axes.index("Y"), axes.index("X")]
+        shift[yx] += (1 / factor - 1) / 2
+    if shift.any():
         grid = Affine(rotate=layer.rotate, shear=layer.shear, ndim=layer.ndim).linear_matrix
-        translate = translate + grid @ shift
+        translate = translate + grid @ (scale * shift)
+    if factor != 1:
         scale = scale.copy()
-        scale[-2:] /= factor
+        scale[yx] /= factor
     return {
         "scale": scale,
         "translate": translate,
@@ -83,9 +97,15 @@ class FitError(Exception):
 
 
 def _fit_snapshots(restoration, every: int):
-    """The worker thread's generator: the fit's snapshots."""
+    """The worker thread's generator: the snapshots, each with the number of its fit (from 1).
+
+    The number is read here, while the run waits at the snapshot: by the time
+    the main thread handles it, the next fit may have started.
+    """
+    fits = restoration.info["fits"]
     try:
-        yield from restoration.snapshots(every)
+        for snapshot in restoration.snapshots(every):
+            yield snapshot, min(len(restoration.info["fit_iterations"]) + 1, fits)
     except RuntimeError as error:
         raise FitError(str(error)) from error
 
@@ -130,6 +150,9 @@ class LayerRestoration:
     source : napari.layers.Image
         The input layer (never modified).
     preview_layer, result_layer : napari.layers.Image or None
+    fit : int
+        The number, from 1, of the fit the last snapshot came from; a run has
+        ``restoration.info["fits"]`` fits (frames, planes, channels, tiles).
     error : Exception or None
         Why the run failed, if it did.
     done : bool
@@ -143,7 +166,15 @@ class LayerRestoration:
     finished = Signal()
 
     def __init__(
-        self, viewer, source: Image, restoration, *, every: int, new_layer: bool, settings: dict
+        self,
+        viewer,
+        source: Image,
+        restoration,
+        *,
+        every: int,
+        new_layer: bool,
+        settings: dict,
+        placement: dict,
     ):
         self.viewer = viewer
         self.source = source
@@ -154,9 +185,10 @@ class LayerRestoration:
         self.result_layer: Image | None = None
         self.error: Exception | None = None
         self.done = False
+        self.fit = 1
         self._settings = settings
         info = restoration.info
-        self._placement = result_placement(source, info["factor"] or 1)
+        self._placement = placement
         self._display = {
             "contrast_limits": source.contrast_limits,
             "gamma": source.gamma,
@@ -164,7 +196,9 @@ class LayerRestoration:
         }
         if not source.rgb:
             self._display["colormap"] = source.colormap
-        self._progress = progress(total=info["max_iter"], desc=f"Deep Image Prior: {self.name}")
+        # The snapshots' max_iter: the cap of all fits together.
+        total = info["fits"] * info["max_iter"]
+        self._progress = progress(total=total, desc=f"Deep Image Prior: {self.name}")
         self.worker = create_worker(
             _fit_snapshots, restoration, every, _worker_class=_FitWorker, _ignore_errors=True
         )
@@ -200,9 +234,10 @@ class LayerRestoration:
             raise self.error
         return self.result_layer
 
-    def _on_snapshot(self, snapshot) -> None:
+    def _on_snapshot(self, yielded) -> None:
         if self.done or self.worker.abort_requested:  # cancelled, or the viewer is closing
             return
+        snapshot, self.fit = yielded
         if not snapshot.done:  # the result layer comes with `finished`, once the thread is done
             self._show_preview(snapshot.smoothed)
         self.snapshot.emit(snapshot)
@@ -269,9 +304,16 @@ def restore_layer(
     factor: int | None = None,
     kernel: str = "lanczos2",
     psf=None,
-    preset: str = "default",
+    axes: str | None = None,
+    channels: str = "joint",
+    stack: str = "volume",
+    noise: str = "gaussian",
+    preset="default",
     max_iter: int | None = None,
     auto_stop: bool | None = None,
+    warm_start: bool = True,
+    memory_budget=None,
+    plane=None,
     seed: int | None = None,
     device: str = "auto",
     every: int = 25,
@@ -280,37 +322,104 @@ def restore_layer(
     """Restore an image layer of ``viewer`` in a background thread, with a live preview.
 
     Returns at once; call ``.wait()`` on the result to block until the result
-    layer is there.  Invalid input raises ``ValueError`` or ``TypeError`` here,
-    before anything is added to the viewer.
+    layer is there.  Invalid input raises ``ValueError``, ``TypeError`` (or
+    ``MemoryError`` when even the smallest tile exceeds the memory budget)
+    here, before anything is added to the viewer.
 
     Parameters
     ----------
     viewer : napari.Viewer
     layer : napari.layers.Image
-        2D grey, RGB, or 3D (ZYX) single-channel image; never modified.
+        Grey or RGB, 2D to 5D (see ``axes``); never modified.
     task : {"denoise", "inpaint", "super_resolve", "deconvolve"}
     mask : napari.layers.Labels or array_like, for "inpaint"
-        Nonzero marks the pixels to fill; the image's spatial shape.
+        Nonzero marks the pixels to fill; the image's axes without C (a YX
+        mask applies to every plane and frame).
     factor, kernel : for "super_resolve"
         See ``napari_dip.Restoration``.
     psf : float, napari.layers.Image or array_like, for "deconvolve"
         A number is the sigma, in pixels, of a 2D Gaussian PSF (a stack is
         blurred plane by plane); a layer or an array holds the PSF itself.
-    preset, max_iter, auto_stop, seed, device
-        See ``napari_dip.Restoration``.
+    axes : str, optional
+        The layer's axes, e.g. "YX", "ZYX", "CZYX", "TZCYX", with C last for
+        an RGB layer; guessed with ``napari_dip.guess_axes`` from the shape
+        and ``layer.axis_labels`` when None (the guess is recorded in the
+        metadata).
+    plane : tuple of int or "current", optional
+        Restore one plane only: its indices along the layer's T and Z axes, in
+        the layer's order, or "current" for the viewer's current position.
+        The result keeps size-1 T and Z axes and sits on that plane.
+    channels, stack, noise, preset, max_iter, auto_stop, warm_start, memory_budget, seed, device
+        See ``napari_dip.Restoration``; ``preset`` may be a ``Recipe``.
     every : int
         Iterations between preview updates.
     new_layer : bool
         Add a new result layer instead of replacing this input and task's
         previous result.
     """
+    if isinstance(every, bool) or not isinstance(every, numbers.Integral) or every < 1:
+        raise ValueError(f"every must be a positive integer, got {every!r}")
+    arguments, settings, origin = _prepare(
+        viewer,
+        layer,
+        task,
+        mask=mask,
+        factor=factor,
+        kernel=kernel,
+        psf=psf,
+        axes=axes,
+        channels=channels,
+        stack=stack,
+        noise=noise,
+        preset=preset,
+        max_iter=max_iter,
+        auto_stop=auto_stop,
+        warm_start=warm_start,
+        memory_budget=memory_budget,
+        plane=plane,
+        seed=seed,
+        device=device,
+    )
+    restoration = napari_dip.Restoration(**arguments)
+    settings["every"] = int(every)
+    placement = result_placement(
+        layer, restoration.info["factor"] or 1, axes=restoration.axes, origin=origin
+    )
+    return LayerRestoration(
+        viewer,
+        layer,
+        restoration,
+        every=int(every),
+        new_layer=new_layer,
+        settings=settings,
+        placement=placement,
+    )
+
+
+def _prepare(
+    viewer, layer, task, *, mask=None, factor=None, psf=None, axes=None, plane=None, **options
+):
+    """``restore_layer``'s checks, in the main thread: what to pass to ``Restoration``.
+
+    Returns the ``Restoration`` keyword arguments, the settings for the
+    result's metadata, and the index of the restored region's first pixel in
+    the layer (None for the whole layer).  Cheap: the image is neither read nor copied.
+    """
     if not isinstance(layer, Image):
         raise TypeError(f"layer must be a napari Image layer, got {type(layer).__name__}")
     if layer.multiscale:
         raise ValueError(f"layer {layer.name!r} is multiscale; pick a single-resolution image")
-    if isinstance(every, bool) or not isinstance(every, numbers.Integral) or every < 1:
-        raise ValueError(f"every must be a positive integer, got {every!r}")
-    settings = {"source": layer.name, "every": int(every)}
+    data = layer.data
+    settings = {"source": layer.name}
+    if axes is None:
+        axes, settings["axes_guess"] = napari_dip.guess_axes(
+            data.shape, rgb=layer.rgb, axis_labels=layer.axis_labels
+        )
+    axes = check_axes(axes, data.ndim, shape=data.shape)
+    if layer.rgb and axes[-1] != "C":
+        raise ValueError(
+            f"axes {axes!r}: the last axis of an RGB layer holds its colours; end the axes with C"
+        )
     if task == "inpaint":
         if mask is None:
             raise ValueError(
@@ -318,29 +427,100 @@ def restore_layer(
             )
         if isinstance(mask, Labels):
             settings["mask_layer"] = mask.name
+        mask = _data(mask)
     if task == "deconvolve":
         if isinstance(psf, numbers.Real) and not isinstance(psf, bool):
             settings["psf_sigma"] = float(psf)
             psf = napari_dip.gaussian_psf(float(psf))
         elif isinstance(psf, Layer):
             settings["psf_layer"] = psf.name
-    restoration = napari_dip.Restoration(
-        task,
-        np.asarray(layer.data),
-        mask=_data(mask) if task == "inpaint" else None,
-        factor=factor if task == "super_resolve" else None,
-        kernel=kernel,
-        psf=_data(psf) if task == "deconvolve" else None,
-        channel_axis=-1 if layer.rgb else None,
-        preset=preset,
-        max_iter=max_iter,
-        auto_stop=auto_stop,
-        seed=seed,
-        device=device,
-    )
-    return LayerRestoration(
-        viewer, layer, restoration, every=int(every), new_layer=new_layer, settings=settings
-    )
+        psf = _data(psf)
+    origin = None
+    if plane is not None:
+        where = _plane(viewer, layer, axes, plane)
+        settings["plane"] = {axes[axis]: index for axis, index in where.items()}
+        origin = tuple(where.get(axis, 0) for axis in range(layer.ndim))
+        if task == "inpaint":
+            mask = _mask_plane(np.asarray(mask), axes, data.shape, settings["plane"])
+        data = data[tuple(_one(where.get(axis)) for axis in range(data.ndim))]
+    arguments = {
+        "task": task,
+        "image": data,  # converted by Restoration: in a worker thread for estimates
+        "mask": mask if task == "inpaint" else None,
+        "factor": factor if task == "super_resolve" else None,
+        "psf": psf if task == "deconvolve" else None,
+        "axes": axes,
+        **options,
+    }
+    return arguments, settings, origin
+
+
+def _one(index: int | None) -> slice:
+    """The slice of one index, keeping its axis; all of the axis for None."""
+    return slice(None) if index is None else slice(index, index + 1)
+
+
+def _plane(viewer, layer: Image, axes: str, plane) -> dict[int, int]:
+    """The plane to restore: its index along each T and Z axis of the layer, by axis position."""
+    axes_tz = [axis for axis, letter in enumerate(axes) if letter in "TZ"]
+    if not axes_tz:
+        raise ValueError(
+            f"layer {layer.name!r} ({axes}) has no T or Z axis: it is a single plane already"
+        )
+    if isinstance(plane, str):
+        if plane != "current":
+            raise ValueError(f"plane must be a tuple of indices or 'current', got {plane!r}")
+        indices = _current_indices(viewer, layer)
+        where = {axis: indices[axis] for axis in axes_tz}
+        outside = [
+            axes[axis] for axis, index in where.items() if not 0 <= index < layer.data.shape[axis]
+        ]
+        if outside:
+            raise ValueError(
+                f"the viewer's current position is outside layer {layer.name!r} along "
+                f"{', '.join(outside)}: move the slider onto it"
+            )
+        return where
+    names = "".join(axes[axis] for axis in axes_tz)
+    if (
+        not isinstance(plane, (tuple, list))
+        or len(plane) != len(axes_tz)
+        or not all(isinstance(i, numbers.Integral) and not isinstance(i, bool) for i in plane)
+    ):
+        raise ValueError(
+            f"plane must hold one index per T and Z axis of the layer ({names}), got {plane!r}"
+        )
+    where = dict(zip(axes_tz, (int(i) for i in plane)))
+    sizes = " ".join(f"{axes[axis]}={layer.data.shape[axis]}" for axis in axes_tz)
+    if not all(0 <= index < layer.data.shape[axis] for axis, index in where.items()):
+        raise ValueError(f"plane {tuple(plane)} is outside layer {layer.name!r} ({sizes})")
+    return where
+
+
+def _current_indices(viewer, layer: Image) -> list[int]:
+    """The data index of each layer axis at the viewer's current position, as napari slices it.
+
+    A layer holds the viewer's last ``layer.ndim`` dimensions.  The position
+    is converted from the viewer's units to the layer's (as napari does when
+    they differ), then through the layer's world-to-data transform, and
+    rounded to the nearest pixel.
+    """
+    point = np.asarray(viewer.dims.point, dtype=float)[-layer.ndim :]
+    units = viewer.dims.units
+    if units is not None and len(units) >= layer.ndim:
+        registry = pint.get_application_registry()
+        point = point * [
+            registry.get_base_units(world)[0] / registry.get_base_units(own)[0]
+            for world, own in zip(units[-layer.ndim :], layer.units)
+        ]
+    return [int(np.round(x)) for x in layer.world_to_data(point)]
+
+
+def _mask_plane(mask: np.ndarray, axes: str, image_shape, plane: dict[str, int]) -> np.ndarray:
+    """The part of an inpainting mask over one plane, keeping its axes (see ``canonical_mask``)."""
+    canonical_mask(mask, axes, image_shape)  # errors name the whole layer's shape
+    mask_axes = axes if mask.ndim == len(axes) else axes.replace("C", "")[-mask.ndim :]
+    return mask[tuple(_one(plane.get(letter)) for letter in mask_axes)]
 
 
 def _data(value):
