@@ -187,7 +187,9 @@ def test_netspec_validation():
 FAST_TEST = Recipe(name="test", description="tiny", net=TINY, input_depth=8, max_iter=200)
 
 
-def make_fit(target, recipe=FAST_TEST, operator=None, max_iter=60, seed=0, auto_stop=False):
+def make_fit(
+    target, recipe=FAST_TEST, operator=None, max_iter=60, seed=0, auto_stop=False, weights=None
+):
     y = torch.from_numpy(target)[None, None]
     return Fit(
         y,
@@ -197,6 +199,7 @@ def make_fit(target, recipe=FAST_TEST, operator=None, max_iter=60, seed=0, auto_
         max_iter=max_iter,
         auto_stop=auto_stop,
         seed=seed,
+        initial_weights=weights,
     )
 
 
@@ -313,6 +316,30 @@ def test_auto_stop_ends_near_the_best_estimate():
     assert fit.result.shape == (1, 32, 32)
     assert psnr(fit.result[0]) > best - 1  # judged on only ~100 held-out pixels here
     assert psnr(fit.result[0]) > psnr(noisy) + 3
+
+
+def test_warm_start_from_a_fitted_network_stops_sooner_as_well():
+    recipe = Recipe(
+        name="t", description="", net=TINY, input_depth=8, stop_patience=40, stop_min_iter=20
+    )
+    rng = np.random.default_rng(0)
+    clean = smooth_image()
+    first = clean + rng.normal(0, 0.1, clean.shape).astype(np.float32)
+    second = clean + rng.normal(0, 0.1, clean.shape).astype(np.float32)  # a new frame
+    cold = make_fit(second, recipe=recipe, max_iter=3000, auto_stop=True)
+    list(cold.snapshots(every=1000))
+    fitted = make_fit(first, recipe=recipe, max_iter=3000, auto_stop=True)
+    list(fitted.snapshots(every=1000))
+    warm = make_fit(second, recipe=recipe, max_iter=3000, auto_stop=True, weights=fitted.weights())
+    list(warm.snapshots(every=1000))
+    assert warm.warm_started and not cold.warm_started
+    assert warm.stop_reason == cold.stop_reason == "auto"
+    assert warm.iteration < cold.iteration / 2
+
+    def error(fit):
+        return np.abs(fit.result[0] - clean).mean()
+
+    assert error(warm) < 1.2 * error(cold)
 
 
 def test_fit_raises_psnr_of_noisy_image():

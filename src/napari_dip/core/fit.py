@@ -192,7 +192,8 @@ class Fit:
     initial_weights : dict, optional
         A ``state_dict`` of a network of the same shape (``weights()`` of an
         earlier fit) to start from instead of the seeded initialisation: a warm
-        start for the next plane, frame or tile of the same data.
+        start for the next plane, frame or tile of the same data.  The automatic
+        stop then may pick from the first iteration and waits half as long.
     """
 
     #: A loss this many times the last checkpoint's counts as divergence.
@@ -236,7 +237,8 @@ class Fit:
                 level_strides(self.out_shape, levels),
             )
             self.z = _input_code(recipe, shape)
-        if initial_weights is not None:
+        self.warm_started = initial_weights is not None
+        if self.warm_started:
             self.net.load_state_dict(initial_weights)
         self.net.to(self.device).train()
         self.z = self.z.to(self.device)
@@ -284,9 +286,12 @@ class Fit:
         checkpoint = _Checkpoint(self.net, self.optimizer)
         detector = weights = None
         if self.auto_stop:
-            detector = _HoldoutStop(
-                self.target, recipe.stop_holdout, recipe.stop_patience, recipe.stop_min_iter, self.seed
-            )
+            # A warm start begins near a good estimate: its best comes early, so
+            # the rule may pick from the first iteration and waits half as long.
+            patience, min_iter = recipe.stop_patience, recipe.stop_min_iter
+            if self.warm_started:
+                patience, min_iter = max(1, patience // 2), 1
+            detector = _HoldoutStop(self.target, recipe.stop_holdout, patience, min_iter, self.seed)
             weights = detector.fitted
         average = smoothed = best = None
         loss_value = math.nan
