@@ -80,7 +80,7 @@ def main():
         target = runs["cold"]["final_psnr"][z]
         rows.append(
             {
-                "plane": z,
+                "plane": z + 1,
                 "noisy_psnr": psnr(noisy[z], clean[z]),
                 "cold_iterations": runs["cold"]["iterations"][z],
                 "cold_psnr": target,
