@@ -86,20 +86,23 @@ def _robust_range(
     max_samples: int,
 ) -> tuple[float, float]:
     """Minimum and maximum of ``channel`` without its isolated outliers."""
-    values = channel[~missing] if missing is not None else channel.ravel()
-    sample = values[:: max(1, values.size // max_samples)]
+    values = channel if missing is None else channel[~missing]
+    low, high = values.min(), values.max()
+    sample = values.flat[:: max(1, values.size // max_samples)]
     p_low, median, p_high = np.percentile(sample, [percentiles[0], 50, percentiles[1]])
     spread = p_high - p_low
     fence_low, fence_high = p_low - spread, p_high + spread
-    inside = values[(values >= fence_low) & (values <= fence_high)]
+    if fence_low <= low and high <= fence_high:  # nothing far out: the usual case
+        return float(low), float(high)
+    # The extremes within the fences, then those beyond that are not isolated.
+    low = np.min(values, where=values >= fence_low, initial=p_high)
+    high = np.max(values, where=values <= fence_high, initial=p_low)
     beyond = (channel < fence_low) | (channel > fence_high)
     if missing is not None:
         beyond &= ~missing
     where = np.nonzero(beyond)
-    alone = _isolated(channel, missing, where, median)
-    extremes = channel[where][~alone]
-    kept = np.concatenate([[inside.min(), inside.max()], extremes])
-    return float(kept.min()), float(kept.max())
+    kept = channel[where][~_isolated(channel, missing, where, median)]
+    return float(kept.min(initial=low)), float(kept.max(initial=high))
 
 
 def _isolated(
