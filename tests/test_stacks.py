@@ -46,6 +46,22 @@ def test_uint16_three_channel_z_stack_with_axes():
         assert channel.min() - 1 <= out[:, c].min() and out[:, c].max() <= channel.max() + 1
 
 
+@pytest.mark.parametrize(
+    ("axes", "sizes", "fits"),
+    [
+        ("CYX", {"C": 3, "Y": 24, "X": 24}, 1),
+        ("ZYX", {"Z": 4, "Y": 24, "X": 24}, 1),
+        ("TZYX", {"T": 2, "Z": 3, "Y": 24, "X": 24}, 2),
+    ],
+)
+def test_uint16_layouts_keep_shape_and_units(axes, sizes, fits):
+    image = uint16_stack(sizes, np.random.default_rng(1))
+    run = Restoration("denoise", image, axes=axes, preset=TINY, max_iter=3, seed=0)
+    out = run.run()
+    assert out.shape == image.shape and run.info["fits"] == fits
+    assert image.min() - 1 <= out.min() and out.max() <= image.max() + 1
+
+
 def test_rgb_axes_string_matches_channel_axis():
     rgb = np.stack([smooth(), smooth(phase=1), smooth(phase=2)], axis=-1)
     a = napari_dip.denoise(rgb, axes="YXC", preset=TINY, max_iter=5, seed=1)
