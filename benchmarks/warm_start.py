@@ -110,7 +110,7 @@ def main():
         "",
         f"Machine: {report['machine']}; one run, {report['date']}. Data: {args.planes} middle planes "
         "of neuron_3d.tif (128x128), Gaussian noise sigma 0.1 of the range; default preset, "
-        "automatic stop, `stack=\"planes\"`, seed 0.",
+        'automatic stop, `stack="planes"`, seed 0.',
         "",
         "| plane | PSNR noisy | cold: iterations | cold: PSNR | warm: iterations | warm: PSNR "
         "| warm: iterations to the cold PSNR |",

@@ -330,7 +330,6 @@ class Restoration:
             depth=depth if volume else None,
             factor=self._factor,
             overlap=self._overlap,
-            device=self.device,
         )
         self._blocks = self._plan(data.shape, volume, fitted)
         self._check_blocks_have_data()

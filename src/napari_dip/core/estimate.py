@@ -71,15 +71,21 @@ class FitEstimate:
 
     ``peak_bytes`` is the expected peak memory (CPU RAM or GPU memory) of the
     fit, ``tensor_bytes`` the tensors counted before the measured overhead, and
-    ``network_shape`` the padded shape the network runs on.
+    ``network_shape`` the padded shape the network runs on.  The time per
+    iteration is worked out when read: it needs the device's rate,
+    timed once per process, which memory-only uses (tile choice) never pay.
     """
 
     peak_bytes: int
     tensor_bytes: int
     flops_per_iteration: float
-    seconds_per_iteration: float
+    device: torch.device
     network_shape: tuple[int, ...]
     parameters: int
+
+    @property
+    def seconds_per_iteration(self) -> float:
+        return self.flops_per_iteration / _effective_rate(self.device)
 
     def describe(self) -> str:
         """E.g. ``"~1.2 GB, ~0.05 s/iteration"``."""
@@ -236,7 +242,7 @@ def estimate_fit(
         peak_bytes=int(OVERHEAD * tensors + RUNTIME_BYTES),
         tensor_bytes=int(tensors),
         flops_per_iteration=flops,
-        seconds_per_iteration=flops / _effective_rate(resolve_device(device)),
+        device=resolve_device(device),
         network_shape=network_shape,
         parameters=cost.parameters,
     )
@@ -282,7 +288,6 @@ def choose_tile(
     depth: int | None = None,
     factor: int = 1,
     overlap: int = 32,
-    device: str | torch.device = "cpu",
 ) -> tuple[int, int] | None:
     """The YX tile size, on the input grid, for fits within ``budget_bytes``.
 
@@ -299,7 +304,7 @@ def choose_tile(
     def estimate(size: int) -> tuple[tuple[int, int], FitEstimate]:
         tile = (min(size, height), min(size, width))
         out = lead + (tile[0] * factor, tile[1] * factor)
-        return tile, estimate_fit(recipe, out, channels, device, target_shape=lead + tile)
+        return tile, estimate_fit(recipe, out, channels, target_shape=lead + tile)
 
     largest = max(height, width)
     if estimate(largest)[1].peak_bytes <= budget_bytes:
