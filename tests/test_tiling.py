@@ -249,7 +249,7 @@ def test_choose_tile_none_when_the_whole_image_fits(fixed_rate):
 
 
 @pytest.mark.parametrize("depth, factor", [(None, 1), (None, 4), (8, 1)])
-def test_choose_tile_picks_the_largest_tile_within_the_budget(fixed_rate, depth, factor):
+def test_choose_tile_splits_into_the_fewest_pieces_within_the_budget(fixed_rate, depth, factor):
     lead = () if depth is None else (depth,)
 
     def peak(tile):
@@ -258,10 +258,17 @@ def test_choose_tile_picks_the_largest_tile_within_the_budget(fixed_rate, depth,
 
     budget = peak((256, 256)) + 1
     tile = choose_tile(FAST, (2000, 1500), 1, budget, depth=depth, factor=factor, overlap=16)
-    assert tile == (256, 256)
-    assert peak((272, 272)) > budget
+    # 2000 rows in 8 pieces overlapping by 16 need 264-row tiles (272 on the 16-pixel grid): too
+    # big; 9 pieces need 237 (240), not 256, which would fit but cover no fewer pieces.
+    assert tile == (240, 240) and peak(tile) <= budget < peak((272, 272))
+    assert len(tile_starts(2000, 240, 16)) == 9
     narrow = choose_tile(FAST, (2000, 200), 1, budget, depth=depth, factor=factor, overlap=16)
-    assert narrow[1] == 200 and narrow[0] >= 256 and peak(narrow) <= budget
+    assert narrow[1] == 200 and peak(narrow) <= budget
+
+
+def test_choose_tile_halves_an_image_just_over_the_budget(fixed_rate):
+    budget = estimate_fit(FAST, (2048, 2048), 1).peak_bytes - 1
+    assert choose_tile(FAST, (2048, 2048), 1, budget) == (1040, 1040)  # 4 tiles, not 4 of 2032
 
 
 def test_choose_tile_raises_when_nothing_fits(fixed_rate):

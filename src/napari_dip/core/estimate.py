@@ -36,7 +36,8 @@ import torch.nn.functional as F
 from torch.multiprocessing.reductions import StorageWeakRef
 from torch.utils.flop_counter import FlopCounterMode
 
-from .fit import _input_depth, resolve_device
+from .allocator import reuse_freed_memory
+from .fit import _input_depth, preferred_memory_format, resolve_device
 from .nets import NetSpec, SkipNet, halvings, level_strides, padded_shape
 from .presets import PRESETS, Recipe
 
@@ -185,16 +186,19 @@ def _effective_rate(device: torch.device) -> float:
         net = SkipNet(recipe.input_depth, 1, recipe.net, 2, level_strides(shape, recipe.net.levels))
         z = torch.rand(1, recipe.input_depth, *shape).to(device)
         target = torch.rand(1, 1, *shape).to(device)
-    net.to(device).train()
+    memory_format = preferred_memory_format(device, 2)  # as the fit runs it
+    net.to(device, memory_format=memory_format).train()
+    z = z.contiguous(memory_format=memory_format)
     optimizer = torch.optim.Adam(net.parameters(), lr=recipe.lr)
     times = []
-    for _ in range(3):  # the first is a warm-up
-        start = time.perf_counter()
-        optimizer.zero_grad(set_to_none=True)
-        F.mse_loss(net(z), target).backward()
-        optimizer.step()
-        _synchronize(device)
-        times.append(time.perf_counter() - start)
+    with reuse_freed_memory(enabled=device.type == "cpu"):
+        for _ in range(3):  # the first is a warm-up
+            start = time.perf_counter()
+            optimizer.zero_grad(set_to_none=True)
+            F.mse_loss(net(z), target).backward()
+            optimizer.step()
+            _synchronize(device)
+            times.append(time.perf_counter() - start)
     cost = _net_cost(recipe.net, recipe.input_depth, 1, halvings(shape, recipe.net.levels))
     return cost.flops * math.prod(shape) / min(times[1:])
 
@@ -293,9 +297,10 @@ def choose_tile(
 
     Returns None when the whole image fits: a plane of ``shape_yx``, or a
     volume of ``depth`` planes for a 3D fit (tiles then span all of Z).  Else
-    the largest square-ish tile (a multiple of 16 pixels, at least
-    ``64 + 2 * overlap``, capped at the image size per axis) whose fit, on an
-    output ``factor`` times larger for super-resolution, is estimated to fit.
+    the largest square-ish tile that splits the longer axis into 2, 3, ...
+    overlapping pieces (a multiple of 16 pixels, at least ``64 + 2 * overlap``,
+    capped at the image size per axis) whose fit, on an output ``factor``
+    times larger for super-resolution, is estimated to fit.
     Raises ``MemoryError`` when even the smallest tile does not fit.
     """
     height, width = (int(n) for n in shape_yx)
@@ -310,10 +315,17 @@ def choose_tile(
     if estimate(largest)[1].peak_bytes <= budget_bytes:
         return None
     smallest = -(-(64 + 2 * overlap) // 16) * 16
-    for size in range((largest - 1) // 16 * 16, smallest - 1, -16):
+    # Split the longer axis into 2, 3, ... tiles: the largest such tile that
+    # fits wastes the least work on overlaps (a tile barely smaller than the
+    # image would double the work for a small saving).
+    pieces, size = 2, largest
+    while size > smallest:
+        piece = -(-(largest - overlap) // pieces) + overlap  # ceil division
+        size = max(smallest, -(-piece // 16) * 16)
         tile, needed = estimate(size)
         if needed.peak_bytes <= budget_bytes:
             return tile
+        pieces += 1
     tile, needed = estimate(smallest)
     what = f"a {tile[0]}x{tile[1]} tile" + ("" if depth is None else f" of {depth} planes")
     remedies = ["raise the memory budget"]

@@ -1,0 +1,82 @@
+"""The fit keeps freed CPU memory for reuse while it runs, and gives it back afterwards."""
+
+import ctypes
+
+import numpy as np
+import pytest
+import torch
+
+from napari_dip.core import allocator
+from napari_dip.core.fit import Fit, preferred_memory_format
+from napari_dip.core.operators import Identity
+from napari_dip.core.presets import PRESETS
+
+glibc_only = pytest.mark.skipif(allocator._glibc is None, reason="needs glibc's malloc")
+BLOCK = 96 * 2**20  # above glibc's largest automatic mmap threshold (32 MiB)
+
+
+class _Mallinfo2(ctypes.Structure):
+    _fields_ = [
+        (name, ctypes.c_size_t)
+        for name in (
+            "arena", "ordblks", "smblks", "hblks", "hblkhd",
+            "usmblks", "fsmblks", "uordblks", "fordblks", "keepcost",
+        )
+    ]  # fmt: skip
+
+
+def _free_heap_after_a_block() -> int:
+    """Bytes free in the heap right after a ``BLOCK`` was allocated and freed."""
+    libc = allocator._glibc
+    libc.malloc.restype = ctypes.c_void_p
+    libc.malloc.argtypes = [ctypes.c_size_t]
+    libc.free.argtypes = [ctypes.c_void_p]
+    libc.mallinfo2.restype = _Mallinfo2
+    pointer = libc.malloc(BLOCK)
+    ctypes.memset(pointer, 1, BLOCK)
+    libc.free(pointer)
+    return libc.mallinfo2().fordblks
+
+
+@glibc_only
+def test_freed_blocks_are_kept_only_inside_the_block_and_nested_uses_count():
+    assert _free_heap_after_a_block() < BLOCK  # by default a block this big is unmapped
+    with allocator.reuse_freed_memory():
+        assert _free_heap_after_a_block() >= BLOCK  # kept for the next iteration
+        with allocator.reuse_freed_memory():
+            pass
+        assert _free_heap_after_a_block() >= BLOCK  # the outer fit still runs
+    assert allocator._glibc.mallinfo2().fordblks < BLOCK  # trimmed: back to the system
+    assert _free_heap_after_a_block() < BLOCK
+    with allocator.reuse_freed_memory(enabled=False):
+        assert _free_heap_after_a_block() < BLOCK
+
+
+@glibc_only
+def test_a_fit_restores_the_defaults_when_it_ends_or_is_abandoned():
+    target = torch.rand(1, 1, 32, 32)
+    fit = Fit(target, Identity(), PRESETS["fast"], (32, 32), max_iter=3, auto_stop=False)
+    snapshots = fit.snapshots(every=1)
+    next(snapshots)
+    assert allocator._active == 1
+    snapshots.close()
+    assert allocator._active == 0
+    list(
+        Fit(target, Identity(), PRESETS["fast"], (32, 32), max_iter=2, auto_stop=False).snapshots()
+    )
+    assert allocator._active == 0 and _free_heap_after_a_block() < BLOCK
+
+
+def test_channels_last_on_the_cpu_in_2d_only():
+    cpu = torch.device("cpu")
+    assert preferred_memory_format(cpu, 2) == torch.channels_last
+    assert preferred_memory_format(cpu, 3) == torch.contiguous_format
+    target = torch.rand(1, 2, 32, 32)
+    fit = Fit(
+        target, Identity(), PRESETS["fast"], (32, 32), max_iter=1, auto_stop=False, device="cpu"
+    )
+    weight = fit.net.body.down[0].weight  # a 3x3 convolution
+    assert weight.is_contiguous(memory_format=torch.channels_last)
+    assert not weight.is_contiguous()
+    result = next(iter(fit.snapshots(every=1))).image
+    assert result.shape == (2, 32, 32) and np.isfinite(result).all()
