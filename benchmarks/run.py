@@ -297,28 +297,25 @@ def dip_curve(image: dict, preset: str, every: int, budget_s: float, patience: i
     }
 
 
-def paper_reference(images: list[dict], settings: dict, names: list[str]) -> dict:
+def paper_reference(images: list[dict], settings: dict, names: list[str]) -> None:
     """Run the paper preset on each named image until its best point (or its 3000 iterations).
 
     The paper's best comes after thousands of iterations, longer than the whole benchmark may
     take, so it is measured once by ``--paper-reference`` and kept in ``paper_reference.json``.
     The main run converts its iteration of best into time with its own seconds per iteration.
     """
-    reference = json.loads(REFERENCE.read_text()) if REFERENCE.exists() else {"runs": {}}
     for image in images:
         if image["name"] not in names:
             continue
+        started = time.strftime("%Y-%m-%d %H:%M")
         run = dip_curve(
             image, "paper", settings["paper_every"], math.inf, settings["paper_patience"]
         )
-        run.update(
-            description=image["description"],
-            started=time.strftime("%Y-%m-%d %H:%M"),
-            machine=machine_info(),
-        )
+        run.update(description=image["description"], started=started, machine=machine_info())
+        # Read again just before writing: runs for other images may have finished meanwhile.
+        reference = json.loads(REFERENCE.read_text()) if REFERENCE.exists() else {"runs": {}}
         reference["runs"][image["name"]] = run
         REFERENCE.write_text(json.dumps(reference, indent=1, default=float))
-    return reference
 
 
 def reference_for(image: dict) -> dict | None:

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 
+from napari_dip.core import nets
 from napari_dip.core.fit import Fit, available_devices, resolve_device
 from napari_dip.core.nets import NetSpec, SkipNet, halvings, level_strides, padded_shape
 from napari_dip.core.operators import Blur, Downsample, Identity, Mask, lanczos_kernel
@@ -156,6 +157,41 @@ def test_fit_runs_paper_network_on_small_or_thin_inputs(shape):
     )
     list(fit.snapshots())
     assert fit.result.shape == (1, *shape)
+
+
+@pytest.mark.parametrize("dims", [2, 3])
+@pytest.mark.parametrize("stride", [1, 2])
+def test_reflection_padded_convolution_matches_torch_exactly(dims, stride):
+    """The network's memory-saving padding gives torch's reflect-padded outputs and gradients."""
+    torch.manual_seed(0)
+    spec = NetSpec(down=(4,), up=(4,), skip=(2,))
+    ours = nets._conv(dims, 3, 5, 3, spec, stride)
+    conv = (torch.nn.Conv2d, torch.nn.Conv3d)[dims - 2]
+    reference = conv(3, 5, 3, stride=stride, padding=1, padding_mode="reflect")
+    reference.load_state_dict(ours.state_dict())
+    x = torch.randn(1, 3, *(7, 10, 9)[-dims:])
+    if dims == 2:
+        x = x.contiguous(memory_format=torch.channels_last)
+    inputs = [x.clone().requires_grad_(), x.clone().requires_grad_()]
+    outputs = [ours(inputs[0]), reference(inputs[1])]
+    grad = torch.randn_like(outputs[0])
+    for output in outputs:
+        output.backward(grad)
+    assert torch.equal(outputs[0], outputs[1])
+    assert torch.equal(inputs[0].grad, inputs[1].grad)
+    assert torch.equal(ours.weight.grad, reference.weight.grad)
+    assert torch.equal(ours.bias.grad, reference.bias.grad)
+
+
+def test_reflection_padding_keeps_no_padded_copy_for_backward():
+    saved = []
+    net = SkipNet(2, 1, NetSpec(down=(4,), up=(4,), skip=(0,)))
+    x = torch.rand(1, 2, 16, 16)
+    with torch.autograd.graph.saved_tensors_hooks(
+        lambda t: saved.append(t.shape) or t, lambda t: t
+    ):
+        net(x)
+    assert not [shape for shape in saved if shape[-1] == 18]  # 16 + 2 reflected columns
 
 
 def test_skipnet_3d_and_options():

@@ -7,17 +7,16 @@ tensors autograd saves in one forward pass of the real ``SkipNet``, counted on
 PyTorch's "meta" device (shapes only, no data, identical counts to the CPU) at
 a calibration shape with the same halvings per axis, and scaled per pixel of
 the network's padded shape: exact, as every level's size is proportional to
-it.  GPUs get the same model, not calibrated there.  Time: the FLOPs of a forward and backward pass divided by the rate measured,
-once per process and device, on a few iterations of a small fit.
+it.  GPUs get the same model, not calibrated there.  Time: the FLOPs of a
+forward and backward pass divided by the rate measured, once per process and
+device, on a few iterations of a small fit.
 
-Measured 2026-11-26 on a shared 2-core x86-64 VM (torch 2.13 CPU), peak RSS
-growth / estimate in MiB, ``fast`` preset, one channel unless said: 128x128
-172/204, 256x256 336/338, 512x512 830-940/874 (over seven runs), 1024x1024
-2728/3021, 2048x2048 10052/11576, 256x256 RGB 337/347, 16x128x128 803/790, and
-``paper-denoising`` 256x256 776/866.  Seconds per iteration, measured /
-estimated, on one thread (two were too disturbed by other jobs): 128x128
-0.08/0.08, 256x256 0.37/0.33, 512x512 1.11/0.90, 1024x1024 5.76/3.74,
-16x128x128 1.53/2.10, ``paper-denoising`` 256x256 3.11/6.03: within a factor 2.
+Measured 2026-11-26 on a shared 2-core x86-64 VM (torch 2.13 CPU, one thread),
+peak RSS growth / estimate in MiB, ``fast`` preset, one channel unless said:
+128x128 160/180, 256x256 290/308, 512x512 761/817, 1024x1024 2808/2852,
+2048x2048 10908/10998, 256x256 RGB 285/320, 16x128x128 818/754, and
+``paper-denoising`` 256x256 865/808: -8% to +12%.  Times per iteration are
+good to about a factor 2 on a quiet machine, worse on a busy one.
 """
 
 from __future__ import annotations
@@ -50,10 +49,11 @@ __all__ = [
     "parse_memory",
 ]
 
-#: Measured peak memory over the counted tensors (allocator slack, backward's gradients).
-OVERHEAD = 1.3
+#: Measured peak memory over the counted tensors: backward's gradients, and the heap's
+#: fragmentation while a CPU fit keeps freed memory for reuse (``allocator``).
+OVERHEAD = 1.75
 #: Measured fixed cost of running a fit at all (oneDNN kernels, thread pools).
-RUNTIME_BYTES = 128 * 2**20
+RUNTIME_BYTES = 96 * 2**20
 #: Copies of the weights alive at once: weights, gradients, Adam's two moments,
 #: the checkpoint's weights and moments, Adam's temporaries.
 WEIGHT_COPIES = 9

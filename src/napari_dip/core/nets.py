@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 __all__ = ["NetSpec", "SkipNet", "halvings", "level_strides", "padded_shape"]
@@ -73,10 +74,76 @@ def level_strides(shape: tuple[int, ...], levels: int) -> list[tuple[int, ...]]:
     return [tuple(2 if level < h else 1 for h in counts) for level in range(levels)]
 
 
+class _ReflectPaddedConvolution(torch.autograd.Function):
+    """Reflection padding and a convolution that keep only the unpadded input for backward.
+
+    ``padding_mode="reflect"`` keeps the padded copy of every input alive until
+    backward, beside the input itself (which the LeakyReLU before it keeps):
+    a fifth of a fit's memory.  Padding again in backward costs a copy.
+    """
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, stride, padding):
+        ctx.save_for_backward(x, weight)
+        ctx.stride, ctx.padding, ctx.has_bias = stride, padding, bias is not None
+        return _CONVOLUTIONS[x.dim()](F.pad(x, padding, mode="reflect"), weight, bias, stride)
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, weight = ctx.saved_tensors
+        dims = x.dim() - 2
+        padded = F.pad(x, ctx.padding, mode="reflect")
+        grad_padded, grad_weight, grad_bias = torch.ops.aten.convolution_backward(
+            grad,
+            padded,
+            weight,
+            [weight.shape[0]] if ctx.has_bias else None,
+            list(ctx.stride),
+            [0] * dims,
+            [1] * dims,
+            False,
+            [0] * dims,
+            1,
+            [ctx.needs_input_grad[0], ctx.needs_input_grad[1], ctx.has_bias],
+        )
+        grad_x = None
+        if ctx.needs_input_grad[0]:
+            pad_backward = (
+                torch.ops.aten.reflection_pad2d_backward
+                if dims == 2
+                else torch.ops.aten.reflection_pad3d_backward
+            )
+            grad_x = pad_backward(grad_padded, x, list(ctx.padding))
+        return grad_x, grad_weight, grad_bias, None, None
+
+
+_CONVOLUTIONS = {4: F.conv2d, 5: F.conv3d}
+
+
+class _ReflectConv:
+    """Convolution with reflection padding that stores no padded copy (same weights and keys)."""
+
+    def __init__(self, c_in, c_out, kernel, stride=1):
+        super().__init__(c_in, c_out, kernel, stride=stride, padding=0)
+        self.reflect = (kernel // 2,) * 2 * (self.weight.dim() - 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return _ReflectPaddedConvolution.apply(x, self.weight, self.bias, self.stride, self.reflect)
+
+
+class _ReflectConv2d(_ReflectConv, nn.Conv2d):
+    pass
+
+
+class _ReflectConv3d(_ReflectConv, nn.Conv3d):
+    pass
+
+
 def _conv(dims, c_in, c_out, kernel, spec: NetSpec, stride=1) -> nn.Module:
+    if spec.pad == "reflection" and kernel > 1:
+        return (_ReflectConv2d, _ReflectConv3d)[dims - 2](c_in, c_out, kernel, stride)
     conv = (nn.Conv2d, nn.Conv3d)[dims - 2]
-    mode = "reflect" if spec.pad == "reflection" else "zeros"
-    return conv(c_in, c_out, kernel, stride=stride, padding=kernel // 2, padding_mode=mode)
+    return conv(c_in, c_out, kernel, stride=stride, padding=kernel // 2)
 
 
 def _norm(dims, channels) -> nn.Module:
