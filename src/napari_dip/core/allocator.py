@@ -7,11 +7,12 @@ soon as it is free, so each iteration pays page faults on its whole working
 set: a quarter to a half of the iteration time in ``benchmarks/run.py``.
 While at least one CPU fit runs, ``reuse_freed_memory`` raises glibc's mmap
 and trim thresholds so freed blocks are reused; when the last fit ends they
-return to glibc's defaults and the free memory goes back to the system.
+return to the values glibc itself adapts them to, and the free memory goes
+back to the system.
 
 glibc serves large blocks requested from threads other than the main one
 from separate arenas of at most 64 MiB, so blocks above that size (networks
-on planes over about a megapixel, in a worker thread) still come from
+on planes over about half a megapixel, in a worker thread) still come from
 ``mmap``; the environment variable ``MALLOC_ARENA_MAX=1``, set before Python
 starts, sends them to the main heap as well.
 """
@@ -27,10 +28,13 @@ from contextlib import contextmanager
 
 __all__ = ["reuse_freed_memory"]
 
-# mallopt parameters and glibc's defaults for them (malloc.h).
+# mallopt parameters (malloc.h).
 _M_TRIM_THRESHOLD = -1
 _M_MMAP_THRESHOLD = -3
-_DEFAULT_THRESHOLD = 128 * 1024
+# After a fit: the values glibc's own adaptive thresholds grow to on 64-bit systems (setting either
+# turns the adaptation off for good, so the adapted values are restored rather than the initial ones).
+_MMAP_THRESHOLD_AFTER = 32 * 2**20
+_TRIM_THRESHOLD_AFTER = 2 * _MMAP_THRESHOLD_AFTER
 _RAISED_MMAP_THRESHOLD = 1 << 30  # blocks up to 1 GiB come from the heap
 _RAISED_TRIM_THRESHOLD = 2**31 - 1  # never trim the heap top while fitting
 
@@ -73,6 +77,6 @@ def reuse_freed_memory(enabled: bool = True) -> Iterator[None]:
         with _lock:
             _active -= 1
             if _active == 0:
-                _glibc.mallopt(_M_MMAP_THRESHOLD, _DEFAULT_THRESHOLD)
-                _glibc.mallopt(_M_TRIM_THRESHOLD, _DEFAULT_THRESHOLD)
+                _glibc.mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD_AFTER)
+                _glibc.mallopt(_M_TRIM_THRESHOLD, _TRIM_THRESHOLD_AFTER)
                 _glibc.malloc_trim(0)
