@@ -25,31 +25,31 @@ class _Mallinfo2(ctypes.Structure):
     ]  # fmt: skip
 
 
-def _free_heap_after_a_block() -> int:
-    """Bytes free in the heap right after a ``BLOCK`` was allocated and freed."""
+def _served_by_mmap() -> bool:
+    """Whether glibc serves a ``BLOCK`` with fresh pages from the system (else from its heap)."""
     libc = allocator._glibc
     libc.malloc.restype = ctypes.c_void_p
     libc.malloc.argtypes = [ctypes.c_size_t]
     libc.free.argtypes = [ctypes.c_void_p]
     libc.mallinfo2.restype = _Mallinfo2
+    before = libc.mallinfo2().hblkhd  # bytes in blocks mapped on their own
     pointer = libc.malloc(BLOCK)
-    ctypes.memset(pointer, 1, BLOCK)
+    mapped = libc.mallinfo2().hblkhd - before >= BLOCK
     libc.free(pointer)
-    return libc.mallinfo2().fordblks
+    return mapped
 
 
 @glibc_only
 def test_freed_blocks_are_kept_only_inside_the_block_and_nested_uses_count():
-    assert _free_heap_after_a_block() < BLOCK  # by default a block this big is unmapped
+    assert _served_by_mmap()  # outside a fit, a block this big comes from the system
     with allocator.reuse_freed_memory():
-        assert _free_heap_after_a_block() >= BLOCK  # kept for the next iteration
+        assert not _served_by_mmap()  # from the heap, where freed blocks are kept for reuse
         with allocator.reuse_freed_memory():
             pass
-        assert _free_heap_after_a_block() >= BLOCK  # the outer fit still runs
-    assert allocator._glibc.mallinfo2().fordblks < BLOCK  # trimmed: back to the system
-    assert _free_heap_after_a_block() < BLOCK
+        assert not _served_by_mmap()  # the outer fit still runs
+    assert _served_by_mmap()
     with allocator.reuse_freed_memory(enabled=False):
-        assert _free_heap_after_a_block() < BLOCK
+        assert _served_by_mmap()
 
 
 @glibc_only
@@ -64,7 +64,7 @@ def test_a_fit_restores_the_defaults_when_it_ends_or_is_abandoned():
     list(
         Fit(target, Identity(), PRESETS["fast"], (32, 32), max_iter=2, auto_stop=False).snapshots()
     )
-    assert allocator._active == 0 and _free_heap_after_a_block() < BLOCK
+    assert allocator._active == 0 and _served_by_mmap()
 
 
 def test_channels_last_on_the_cpu_in_2d_only():
