@@ -287,10 +287,8 @@ class Fit:
     def _forward(self) -> torch.Tensor:
         z = self.z
         if self.recipe.reg_noise_std > 0:
-            # Drawn flat and viewed with z's strides: normal_ on a channels-last tensor
-            # takes a slow path (7x, a third of a default iteration on the CPU).
-            noise = torch.empty(z.numel(), device=z.device).normal_(generator=self._jitter)
-            z = noise.as_strided(z.shape, z.stride()).mul_(self.recipe.reg_noise_std).add_(z)
+            jittered = torch.empty_like(z).normal_(generator=self._jitter)
+            z = jittered.mul_(self.recipe.reg_noise_std).add_(z)  # one input-sized buffer
         return self.net(z)[self._crop]
 
     def snapshots(self, every: int = 50) -> Iterator[Snapshot]:
