@@ -310,3 +310,9 @@ def test_check_axis_sizes_errors(shape, axes, match):
 def test_describe():
     assert describe((5, 12, 3, 256, 256), "tzcyx") == "T=5 Z=12 C=3 Y=256 X=256"
     assert describe((64, 64, 3), "YXC") == "Y=64 X=64 C=3"
+
+
+@pytest.mark.parametrize("shape", ["abc", 5, (-5, 8), (8.5, 8), [[1, 2]], (True, 8)])
+def test_guess_axes_refuses_what_is_not_a_shape(shape):
+    with pytest.raises(ValueError, match="shape"):
+        guess_axes(shape)

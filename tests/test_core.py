@@ -422,3 +422,122 @@ def test_paper_recipes_match_the_published_notebooks():
     assert (sr8.max_iter, sr8.reg_noise_std, sr8.ema) == (4000, 0.05, None)
     assert PRESETS["paper-restoration"].lr == 0.001
     assert PRESETS["paper-inpainting"].net.upsample == "nearest"
+
+
+# --- bad settings and sizes found by fuzzing ------------------------------------------------
+
+
+def test_5x5_filters_keep_three_pixels_at_the_coarsest_level():
+    """Reflection padding of a 5x5 filter needs 3 pixels: 'paper-inpainting-library' at 32x32."""
+    spec = PRESETS["paper-inpainting-library"].net
+    assert spec.coarsest == 3 and PRESETS["fast"].net.coarsest == 2
+    assert halvings((32, 32), 6, 3) == (3, 3) and padded_shape((32, 32), 6, 3) == (32, 32)
+    assert padded_shape((8, 8), 6, 3) == (8, 8) and padded_shape((1, 16), 6, 3) == (3, 16)
+    for shape in [(8, 8), (32, 32), (64, 64), (1, 16, 16)]:
+        target = torch.rand(1, 1, *shape)
+        fit = Fit(
+            target,
+            Identity(),
+            PRESETS["paper-inpainting-library"],
+            shape,
+            max_iter=1,
+            auto_stop=False,
+            seed=0,
+        )
+        list(fit.snapshots())
+        assert fit.result.shape == (1, *shape)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "error"),
+    [
+        ("ema", 1.0, ValueError),
+        ("ema", -1, ValueError),
+        ("ema", float("nan"), ValueError),
+        ("lr", 0, ValueError),
+        ("lr", -0.01, ValueError),
+        ("lr", float("inf"), ValueError),
+        ("lr", "0.01", ValueError),
+        ("max_iter", 0, ValueError),
+        ("max_iter", 2.5, TypeError),
+        ("reg_noise_std", -0.1, ValueError),
+        ("stop_holdout", 0, ValueError),
+        ("stop_holdout", 1.0, ValueError),
+        ("stop_patience", 0, ValueError),
+        ("stop_min_iter", -1, ValueError),
+        ("input_depth", 0, ValueError),
+        ("input_depth", True, TypeError),
+        ("auto_stop", "yes", TypeError),
+        ("net", "fast", TypeError),
+    ],
+)
+def test_recipe_refuses_bad_settings_naming_the_field(field, value, error):
+    from dataclasses import replace
+
+    with pytest.raises(error, match=field):
+        replace(FAST_TEST, **{field: value})
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "field"),
+    [
+        ({"kernel_down": 4}, ValueError, "kernel_down"),
+        ({"kernel_up": 0}, ValueError, "kernel_up"),
+        ({"kernel_skip": -1}, ValueError, "kernel_skip"),
+        ({"down": (0, 8, 8)}, ValueError, "down"),
+        ({"up": (8, -1, 8)}, ValueError, "up"),
+        ({"skip": (-2, 0, 0)}, ValueError, "skip"),
+        ({"down": (8.5, 8, 8)}, TypeError, "down"),
+        ({"need1x1_up": "no"}, TypeError, "need1x1_up"),
+    ],
+)
+def test_netspec_refuses_bad_settings_naming_the_field(kwargs, error, field):
+    settings = {"down": (8, 8, 8), "up": (8, 8, 8), "skip": (2, 2, 2), **kwargs}
+    with pytest.raises(error, match=field):
+        NetSpec(**settings)
+
+
+def test_netspec_accepts_lists_as_tuples():
+    spec = NetSpec(down=[4, 4], up=[4, 4], skip=[0, 2])
+    assert spec.down == (4, 4) and hash(spec) == hash(NetSpec(down=(4, 4), up=(4, 4), skip=(0, 2)))
+
+
+@pytest.mark.parametrize("seed", [0, 2**63, 2**64 - 1])
+def test_fit_takes_any_64_bit_seed(seed):
+    fit = make_fit(smooth_image((16, 16)), max_iter=1, seed=seed)
+    list(fit.snapshots())
+    assert fit.seed == seed
+
+
+@pytest.mark.parametrize(
+    ("seed", "error"), [(-1, ValueError), (2**64, ValueError), (1.5, TypeError)]
+)
+def test_fit_refuses_seeds_torch_cannot_take(seed, error):
+    with pytest.raises(error, match="seed"):
+        make_fit(smooth_image((16, 16)), max_iter=1, seed=seed)
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs", "match"),
+    [
+        (([],), {}, "sigma"),
+        ((1.0,), {"ndim": 0}, "ndim"),
+        ((1.0,), {"size": 2.5}, "size"),
+        ((1.0,), {"size": (3, 3, 3)}, "size"),
+    ],
+)
+def test_gaussian_psf_refuses_bad_arguments_clearly(args, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        gaussian_psf(*args, **kwargs)
+
+
+def test_gaussian_psf_of_a_tiny_sigma_is_a_delta_not_nan():
+    assert np.array_equal(gaussian_psf(1e-300, size=3), np.pad([[1.0]], 1).astype(np.float32))
+    even = gaussian_psf(0.015625, size=2)  # both taps underflowed: 0 / 0 before
+    assert np.allclose(even, 0.25)
+    assert np.allclose(gaussian_psf(1e-300, size=4)[1:3, 1:3], 0.25)
+
+
+def test_gaussian_psf_refuses_a_psf_too_large_to_build():
+    with pytest.raises(ValueError, match="sigma"):
+        gaussian_psf(1e9)  # ~6e9 x 6e9 pixels: a MemoryError deep in numpy before

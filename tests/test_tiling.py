@@ -319,3 +319,13 @@ def test_format_bytes_reads_back():
 def test_default_memory_budget_on_the_cpu():
     budget = default_memory_budget("cpu")
     assert 0 < budget <= os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+
+
+def test_parse_memory_takes_huge_amounts_as_no_limit_and_names_the_argument():
+    assert parse_memory(10**400) == estimate.MAX_MEMORY  # no OverflowError
+    assert parse_memory("9" * 400 + " GB") == estimate.MAX_MEMORY
+    assert parse_memory(1e300) == estimate.MAX_MEMORY
+    with pytest.raises(ValueError, match="memory_budget"):
+        parse_memory("lots", "memory_budget")
+    with pytest.raises(ValueError, match="memory_budget"):
+        parse_memory(0.5, "memory_budget")  # would be 0 bytes

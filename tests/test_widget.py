@@ -4,6 +4,9 @@ Run under a virtual X server: ``xvfb-run -a python -m pytest tests/test_widget.p
 Images are tiny and fits short, so the whole file runs in well under a minute.
 """
 
+import threading
+import time
+
 import numpy as np
 import pytest
 
@@ -12,10 +15,11 @@ pytest.importorskip("pytestqt")
 
 from napari.layers import Image, Labels
 from napari.utils.notifications import notification_manager
+from qtpy.QtCore import QTimer
 
 import napari_dip
-from napari_dip import NetSpec, Recipe
-from napari_dip._scripting import FitError, restore_layer, result_placement
+from napari_dip import NetSpec, Recipe, _scripting
+from napari_dip._scripting import FitError, _fit_snapshots, restore_layer, result_placement
 from napari_dip.core.presets import PRESETS
 
 SHAPE = (32, 32)
@@ -337,6 +341,95 @@ def test_closing_the_viewer_during_a_run_stops_it(viewer, widget, image, qtbot):
     assert run.restoration.info["iterations"] < 100_000
 
 
+#: How long the next test measures while two fits run together, and the longest GUI pause it allows.
+TOGETHER_S, MAX_GAP_S = 1.5, 0.2
+
+
+def test_two_runs_at_once_keep_the_viewer_responsive(viewer, qtbot, monkeypatch):
+    """Fits run on a thread pool of their own, so Qt's global pool stays free for napari.
+
+    napari's activity spinner (a QMovie) converts its frames on Qt's global
+    pool, one thread per core, and waits for them: with two fits on that pool
+    (2 cores), the GUI thread hung until one of them ended.  A 50 ms timer
+    ticks while both fits run, with no preview (adding a layer is the GUI's
+    own work); a plain Python thread stops them 0.5 s after the measurement,
+    so a frozen GUI fails the test instead of hanging it.
+    """
+    began, restorations = [], []  # when each fit started, in its worker thread
+    stopper = threading.Timer(TOGETHER_S + 0.5, lambda: [r.stop() for r in restorations])
+
+    def fit_for_a_while(restoration, every):
+        began.append(time.perf_counter())
+        if len(began) == 2:
+            stopper.start()
+        yield from _fit_snapshots(restoration, every)
+
+    monkeypatch.setattr(_scripting, "_fit_snapshots", fit_for_a_while)
+    layers = [viewer.add_image(blobs(seed=seed), name=f"cells {seed}") for seed in (0, 1)]
+    ticks = []
+    timer = QTimer()
+    timer.setInterval(50)
+    timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
+    timer.start()
+    try:
+        runs = [
+            restore_layer(
+                viewer, layer, "denoise", preset=TINY, max_iter=20_000, every=20_000, device="cpu"
+            )
+            for layer in layers
+        ]
+        restorations.extend(run.restoration for run in runs)
+        returned = time.perf_counter()  # building the runs is the main thread's own work
+        for run in runs:
+            wait_for(run, qtbot, timeout=120_000)
+    finally:
+        timer.stop()
+        stopper.cancel()
+    assert all(run.error is None and run.result_layer is not None for run in runs)
+    assert all(run.result_layer.metadata["napari_dip"]["stop_reason"] == "stopped" for run in runs)
+    start = max(max(began), returned)
+    gaps = [
+        round(later - earlier, 3)
+        for earlier, later in zip(ticks, ticks[1:])
+        if later > start and earlier < start + TOGETHER_S
+    ]
+    assert gaps and max(gaps) < MAX_GAP_S, f"the GUI thread stalled while two fits ran: {gaps}"
+    assert len(gaps) > 5, f"too few timer ticks while the fits ran together: {gaps}"
+
+
+def test_a_run_waits_for_a_free_thread_and_stop_ends_it_at_once(viewer, tiny_widget, qtbot):
+    """Runs beyond the pool's thread count wait, shown as waiting; Stop ends a waiting run at once."""
+    cells = viewer.add_image(blobs(), name="cells")
+    busy = viewer.add_image(blobs(seed=1), name="busy")
+    pool = _scripting._fit_pool()
+    threads = pool.maxThreadCount()
+    first = None
+    try:
+        pool.setMaxThreadCount(1)
+        first = restore_layer(
+            viewer, busy, "denoise", preset=TINY, max_iter=100_000, device="cpu", every=1
+        )
+        assert not first.queued
+        configure(tiny_widget, image=cells, max_iter=20)
+        waiting = tiny_widget.run()
+        assert waiting.queued and tiny_widget.status.value.startswith("Waiting: 1 runs")
+        tiny_widget.stop()  # taken out of the queue: no fit, no result
+        assert waiting.done and waiting.result_layer is None and waiting.preview_layer is None
+        assert tiny_widget.status.value == "Cancelled" and tiny_widget.run_button.enabled
+        second = tiny_widget.run()
+        assert second.queued
+        first.stop()
+        wait_for(first, qtbot)
+        wait_for(second, qtbot)
+        assert not second.queued and second.result_layer.name == "cells denoised"
+        assert "iteration cap reached after 20 iterations" in tiny_widget.status.value
+    finally:
+        if first is not None:
+            first.stop()
+            wait_for(first, qtbot)
+        pool.setMaxThreadCount(threads)
+
+
 def test_uint16_z_stack_with_channels(viewer, tiny_widget, qtbot):
     layout = {
         "scale": (2.0, 1.0, 0.5, 0.5),
@@ -452,3 +545,12 @@ def test_inpaint_one_plane_of_a_stack_with_its_mask(viewer, qtbot):
     assert result.data.shape == (1, 32, 32) and result.translate[0] == 6.0
     info = result.metadata["napari_dip"]
     assert info["plane"] == {"Z": 1} and info["mask_layer"] == "defects"
+
+
+def test_stop_after_the_run_has_finished_leaves_the_status_alone(viewer, tiny_widget, image, qtbot):
+    configure(tiny_widget, max_iter=2)
+    run = tiny_widget.run()
+    wait_for(run, qtbot)
+    status = tiny_widget.status.value
+    tiny_widget.stop()
+    assert tiny_widget.status.value == status and "Stopping" not in status

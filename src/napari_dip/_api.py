@@ -10,6 +10,7 @@ the same channels and tile (a warm start).
 
 from __future__ import annotations
 
+import numbers
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -27,7 +28,7 @@ from .imaging.axes import (
     from_canonical,
     to_canonical,
 )
-from .imaging.checks import check_factor, check_image, check_psf
+from .imaging.checks import as_array, check_factor, check_image, check_psf
 from .imaging.intensity import Intensity, cast_result
 from .imaging.tiling import Blender, blend_weights, scale_region, tile_grid
 
@@ -53,9 +54,13 @@ TASKS = ("denoise", "inpaint", "super_resolve", "deconvolve")
 CHANNEL_MODES = ("joint", "independent")
 STACK_MODES = ("volume", "planes")
 NOISE_MODELS = ("gaussian", "poisson")
+#: Low-pass filters of super-resolution's forward model (``core.operators.Downsample``).
+KERNELS = ("lanczos2", "box")
 
 #: Overlap of neighbouring tiles, in input pixels (more for a wide PSF).
 TILE_OVERLAP = 32
+#: Largest seed: torch seeds its generators with unsigned 64-bit integers.
+MAX_SEED = 2**64 - 1
 
 Callback = Callable[["Snapshot"], Any]
 
@@ -124,6 +129,53 @@ def _choice(name: str, value, choices: tuple[str, ...]) -> str:
     if value not in choices:
         raise ValueError(f"unknown {name} {value!r}; choose one of {', '.join(map(repr, choices))}")
     return value
+
+
+def _check_known(data: np.ndarray, missing: np.ndarray) -> None:
+    """Inpainting: every measured pixel (outside the mask) must be finite."""
+    if data.dtype.kind == "f":
+        bad = np.count_nonzero(~np.isfinite(data) & ~missing)
+        if bad:
+            raise ValueError(
+                f"image has {bad} NaN or infinite value(s) outside the mask; "
+                "mark them as missing in the mask too"
+            )
+
+
+def _check_every(every) -> int:
+    if isinstance(every, bool) or not isinstance(every, numbers.Integral):
+        raise TypeError(
+            f"every must be an integer >= 1 (iterations between snapshots), got {every!r}"
+        )
+    if every < 1:
+        raise ValueError(
+            f"every must be an integer >= 1 (iterations between snapshots), got {every}"
+        )
+    return int(every)
+
+
+def _is_input(output_dtype) -> bool:
+    return isinstance(output_dtype, str) and output_dtype == "input"
+
+
+def _dtype(output_dtype) -> np.dtype:
+    try:
+        return np.dtype(output_dtype)
+    except (TypeError, ValueError) as error:
+        raise TypeError(
+            f"output_dtype must be None, 'input' or a numpy dtype, got {output_dtype!r} ({error})"
+        ) from None
+
+
+def _flag(name: str, value) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
+
+
+def _is_true(value) -> bool:
+    """A callback's request to stop: True or numpy's True_, nothing else."""
+    return isinstance(value, (bool, np.bool_)) and bool(value)
 
 
 def _resolve_axes(array: np.ndarray, axes, channel_axis) -> str:
@@ -200,8 +252,10 @@ class Restoration:
         whose fit would need more are cut into overlapping tiles.  Default:
         half the available RAM on the CPU, 80% of the free GPU memory.
     output_dtype : dtype or "input", optional
-        float32 when None; ``"input"`` for the input's dtype; any integer or
-        float dtype.  Integers are rounded and clipped to their range.
+        When None, float32, or float64 for inputs that float32 cannot hold
+        exactly (float64, 32- and 64-bit integers); ``"input"`` for the input's
+        dtype; any integer or float dtype.  Integers are rounded and clipped to
+        their range.
     seed : int, optional
         Fixes the networks' initialisation and noise; the same seed gives the
         same result on the CPU.  Drawn at random (and reported in ``info``)
@@ -209,6 +263,16 @@ class Restoration:
     device : str
         ``"auto"`` (CUDA, then Apple MPS, then CPU), ``"cpu"``, ``"cuda"``,
         ``"cuda:N"`` or ``"mps"``.
+    keep_known : bool, for "inpaint"
+        True (default): the result is the input itself, bit for bit, outside
+        the mask, and the fit only fills the missing pixels.  False: the
+        network's output everywhere (a joint denoise-and-fill).
+    threads : int, optional
+        CPU threads of each fit.  None (default) chooses them from the CPUs
+        this process may use and the image size, and adapts them to the
+        machine's load while fitting; the caller's own thread count is left
+        as it was.  A fixed count makes results bitwise reproducible for a
+        seed whatever the load (see docs/api.md, "Threads").
 
     Notes
     -----
@@ -241,15 +305,18 @@ class Restoration:
         output_dtype=None,
         seed: int | None = None,
         device: str = "auto",
+        threads: int | None = None,
+        keep_known: bool = True,
     ):
         _choice("task", task, TASKS)
         _choice("channels", channels, CHANNEL_MODES)
         _choice("stack", stack, STACK_MODES)
         _choice("noise", noise, NOISE_MODELS)
-        array = check_image(image)
+        _choice("kernel", kernel, KERNELS)
+        array = check_image(image, finite=task != "inpaint")  # inpaint: checked outside the mask
         self.axes = _resolve_axes(array, axes, channel_axis)
         check_axis_sizes(array.shape, self.axes)
-        data = to_canonical(array, self.axes).astype(np.float32)  # a copy
+        data = to_canonical(array, self.axes)  # a view, normalised below in float64
         frames, n_channels, depth, height, width = data.shape
         volume = stack == "volume" and depth > 1
         missing = None
@@ -264,11 +331,13 @@ class Restoration:
                 )
             if count == data.size:
                 raise ValueError("mask marks every pixel as missing: there is nothing to fit")
+            _check_known(data, missing)
         factor = check_factor(factor) if task == "super_resolve" else None
         if task == "deconvolve":
             if psf is None:
                 raise ValueError("deconvolve needs a psf (see napari_dip.gaussian_psf)")
-            if np.ndim(psf) == 3 and not volume:
+            psf = as_array(psf, "psf")
+            if psf.ndim == 3 and not volume:
                 raise ValueError(
                     "a 3D psf needs a Z-stack restored as a volume (stack='volume'); "
                     "this image is restored plane by plane: pass a 2D psf"
@@ -282,43 +351,53 @@ class Restoration:
             raise ValueError(f"max_iter must be a positive integer, got {max_iter!r}")
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
             raise TypeError(f"seed must be an integer or None, got {seed!r}")
-        output_dtype = array.dtype if output_dtype == "input" else np.dtype(output_dtype or "f4")
+        if seed is not None and not 0 <= seed <= MAX_SEED:
+            raise ValueError(f"seed must be between 0 and 2**64 - 1, got {seed}")
+        if output_dtype is None:  # float32, or float64 where float32 cannot hold the input
+            output_dtype = np.result_type(array.dtype, np.float32)
+        output_dtype = array.dtype if _is_input(output_dtype) else _dtype(output_dtype)
         if output_dtype.kind not in "uif":
             raise TypeError(f"output_dtype must be an integer or float type, got {output_dtype}")
 
         from .core.estimate import choose_tile, default_memory_budget, parse_memory
         from .core.fit import new_seed, resolve_device
         from .core.presets import resolve_preset
+        from .core.threads import check_threads
 
         self.task = task
         self.recipe = resolve_preset(preset, task, factor)
         self.device = resolve_device(device)
+        self.threads = check_threads(threads)
         self.seed = new_seed() if seed is None else int(seed)
         self.max_iter = int(max_iter or self.recipe.max_iter)
-        self.auto_stop = self.recipe.auto_stop if auto_stop is None else bool(auto_stop)
-        self.warm_start = bool(warm_start)
+        self.auto_stop = (
+            self.recipe.auto_stop if auto_stop is None else _flag("auto_stop", auto_stop)
+        )
+        self.warm_start = _flag("warm_start", warm_start)
         self.channel_axis = channel_axis
         self.channels, self.noise = channels, noise
         self.stack = "volume" if volume else "planes"
         self._input_shape, self._output_dtype = array.shape, output_dtype
         self._factor, self._kernel, self._psf = factor or 1, kernel, psf
 
-        any_missing = None
-        if missing is not None:  # a pixel missing in any channel is left out of the range
-            any_missing = np.broadcast_to(missing.any(axis=1), (frames, depth, height, width))
         self._intensity = Intensity(
-            np.moveaxis(data, 1, 0), any_missing, zero_floor=noise == "poisson"
+            np.moveaxis(data, 1, 0),
+            None if missing is None else np.moveaxis(missing, 1, 0),
+            zero_floor=noise == "poisson",
         )
         target = np.moveaxis(self._intensity.normalise(np.moveaxis(data, 1, 0)), 0, 1)
         if missing is not None:
             target[np.broadcast_to(missing, target.shape)] = 0.0
         self._target = target
         self._known = None if missing is None else ~missing
+        # The measured pixels, returned as they are (a copy: the caller may change theirs).
+        self.keep_known = bool(keep_known)
+        self._measured = data.copy() if missing is not None and self.keep_known else None
 
         self.budget_bytes = (
             default_memory_budget(self.device)
             if memory_budget is None
-            else parse_memory(memory_budget)
+            else parse_memory(memory_budget, "memory_budget")
         )
         self._overlap = TILE_OVERLAP + (max(psf.shape[-2:]) if psf is not None else 0)
         fitted = n_channels if channels == "joint" else 1
@@ -334,6 +413,8 @@ class Restoration:
         self._blocks = self._plan(data.shape, volume, fitted)
         self._check_blocks_have_data()
         self._stop = threading.Event()
+        self._stopped = False  # whether the last run was stopped
+        self._running = threading.Lock()  # held while a run is in progress
         self._fit: Fit | None = None
         self._stats: list[dict] = []
         self.elapsed = 0.0
@@ -420,6 +501,7 @@ class Restoration:
             seed=self.seed,
             device=self.device,
             initial_weights=initial_weights,
+            threads=self.threads,
         )
 
     # --- estimates -------------------------------------------------------------
@@ -454,10 +536,15 @@ class Restoration:
     def _output_index(self, block: _Block) -> tuple:
         return (block.frame, block.channels, block.planes)
 
-    def _to_user(self, canonical: np.ndarray) -> np.ndarray:
-        """Normalised (T, C, Z, Y, X) -> the input's layout and units, float32."""
+    def _to_user(self, canonical: np.ndarray, dtype=np.float32) -> np.ndarray:
+        """Normalised (T, C, Z, Y, X) -> the input's layout and units, in ``dtype``.
+
+        When inpainting with ``keep_known``, measured pixels are the input's own values.
+        """
         restored = np.moveaxis(self._intensity.restore(np.moveaxis(canonical, 1, 0)), 0, 1)
-        return from_canonical(restored, self.axes, self._factor)
+        if self._measured is not None:
+            restored = np.where(self._known, self._measured, restored)
+        return from_canonical(cast_result(restored, dtype), self.axes, self._factor)
 
     def snapshots(self, every: int = 50) -> Iterator[Snapshot]:
         """Run the fits, yielding a ``Snapshot`` every ``every`` iterations.
@@ -469,11 +556,35 @@ class Restoration:
         fits and ``max_iter`` their cap.  The last snapshot has ``done=True``;
         ``result`` is then set.  After a stop, blocks not reached keep the
         input (upsampled by repetition for super-resolution).
+
+        Each run starts afresh from the same seed (a second run gives the
+        same result on the CPU); ``info`` describes the last one.  One run at
+        a time: starting another while one is in progress raises RuntimeError.
         """
+        every = _check_every(every)
+        if not self._running.acquire(blocking=False):
+            raise RuntimeError(
+                "this Restoration is already running (in another thread, or an unfinished "
+                "snapshots() loop); stop it or let it finish first"
+            )
+        done = False
+        try:
+            self._stats, self._stopped, self.result, self.finished_at = [], False, None, None
+            for snapshot in self._snapshots(every):
+                if snapshot.done:  # a stop from now on is for the next run
+                    done, self._stopped = True, self._stop.is_set()
+                    self._stop.clear()
+                yield snapshot
+        finally:
+            if not done:  # abandoned or failed: its stop request ends with it
+                self._stopped = self._stop.is_set()
+                self._stop.clear()
+            self._fit = None
+            self._running.release()
+
+    def _snapshots(self, every: int) -> Iterator[Snapshot]:
         from .core.fit import Snapshot
 
-        if every < 1:
-            raise ValueError(f"every must be >= 1, got {every}")
         factor = self._factor
         canvas = np.repeat(np.repeat(self._target, factor, axis=-2), factor, axis=-1)
         out_yx = canvas.shape[-2:]
@@ -521,6 +632,7 @@ class Restoration:
                     "iterations": fit.iteration,
                     "stop_reason": fit.stop_reason,
                     "backtracks": fit.backtracks,
+                    "threads": sorted(fit.threads.used) if fit.threads is not None else [],
                 }
             )
             if self.warm_start:
@@ -535,7 +647,7 @@ class Restoration:
         self.elapsed = time.perf_counter() - start
         self.finished_at = time.strftime("%Y-%m-%dT%H:%M:%S")
         restored = self._to_user(canvas)
-        self.result = cast_result(restored, self._output_dtype)
+        self.result = self._to_user(canvas, self._output_dtype)
         yield Snapshot(
             iteration=done_iterations,
             max_iter=total,
@@ -554,16 +666,21 @@ class Restoration:
         """Run to the end and return the result.
 
         ``callback(snapshot)`` is called every ``every`` iterations and at the
-        end; returning True from it stops the fit (the best result so far is
-        returned).
+        end; returning True (a Python or numpy bool) from it stops the fit
+        (the best result so far is returned).  Other return values, None
+        included, let it go on.  Each call runs afresh (see ``snapshots``).
         """
         for snapshot in self.snapshots(every):
-            if callback is not None and callback(snapshot) is True:
+            if callback is not None and _is_true(callback(snapshot)) and not snapshot.done:
                 self.stop()
         return self.result
 
     def stop(self) -> None:
-        """Stop within one iteration, keeping the best result so far; safe from any thread."""
+        """Stop within one iteration, keeping the best result so far; safe from any thread.
+
+        Called while no run is in progress, it stops the next run before its
+        first fit (that run returns the input); later runs are not affected.
+        """
         self._stop.set()
         fit = self._fit
         if fit is not None:
@@ -575,7 +692,7 @@ class Restoration:
         recipe = self.recipe
         stats = self._stats
         reasons = {s["stop_reason"] for s in stats}
-        if self._stop.is_set():
+        if self._stopped or (self._running.locked() and self._stop.is_set()):
             stop_reason = "stopped"
         elif not stats:
             stop_reason = None
@@ -612,6 +729,7 @@ class Restoration:
             "tile": None if self.tile is None else list(self.tile),
             "memory_budget_bytes": self.budget_bytes,
             "output_dtype": str(self._output_dtype),
+            "keep_known": self.keep_known if self.task == "inpaint" else None,
             "max_iter": self.max_iter,
             "auto_stop": self.auto_stop,
             "iterations": sum(s["iterations"] for s in stats),
@@ -620,6 +738,8 @@ class Restoration:
             "backtracks": sum(s["backtracks"] for s in stats),
             "seed": self.seed,
             "device": str(self.device),
+            "threads": self.threads,
+            "threads_used": sorted({n for s in stats for n in s["threads"]}),
             "wall_time_s": round(self.elapsed, 3),
             "finished_at": self.finished_at,
         }
@@ -649,13 +769,16 @@ _COMMON = """
         Any other keyword of ``Restoration``: ``channels`` ("joint" or
         "independent"), ``stack`` ("volume" or "planes"), ``auto_stop``,
         ``warm_start``, ``memory_budget`` (e.g. "4GB"), ``output_dtype``
-        (None for float32, "input", or a dtype).
+        (None for float32, or float64 for float64 and 32/64-bit integer
+        inputs; "input"; or a dtype), ``threads`` (CPU threads per fit; None
+        adapts them to the machine's load).
 
     Returns
     -------
     restored : ndarray
-        In the input's layout and intensity units, float32 unless
-        ``output_dtype`` says otherwise (see ``Restoration``).
+        In the input's layout and intensity units, float32 (float64 for
+        float64 and wide integer inputs) unless ``output_dtype`` says
+        otherwise (see ``Restoration``).
 """
 
 
@@ -697,6 +820,7 @@ def inpaint(
     image,
     mask,
     *,
+    keep_known=True,
     axes=None,
     channel_axis=None,
     preset="default",
@@ -713,6 +837,7 @@ def inpaint(
         callback,
         every,
         mask=mask,
+        keep_known=keep_known,
         axes=axes,
         channel_axis=channel_axis,
         preset=preset,
@@ -807,7 +932,13 @@ inpaint.__doc__ = f"""Fill missing pixels with a Deep Image Prior.
         The damaged image (see ``axes``).
     mask : array_like
         Nonzero marks a missing pixel to fill; the image's axes without C
-        (leading ones may be left out: a YX mask applies to every plane).
+        (leading ones may be left out: a YX mask applies to every plane), or
+        the image's full shape for one mask per channel.  Values under the
+        mask are ignored and may be NaN.
+    keep_known : bool, optional
+        True: outside the mask the result is the input, bit for bit, and only
+        the missing pixels are filled.  False: the network's output everywhere
+        (denoises the known pixels too).
 {_COMMON}"""
 
 super_resolve.__doc__ = f"""Upscale Y and X by ``factor`` with a Deep Image Prior.

@@ -16,6 +16,7 @@ result landing on that plane.
 
 from __future__ import annotations
 
+import atexit
 import numbers
 import time
 
@@ -27,6 +28,7 @@ from napari.utils import progress
 from napari.utils.notifications import notification_manager
 from napari.utils.transforms import Affine
 from psygnal import Signal
+from qtpy.QtCore import QThread, QThreadPool
 from qtpy.QtWidgets import QApplication
 from superqt.utils import GeneratorWorker
 
@@ -128,6 +130,62 @@ class _FitWorker(GeneratorWorker):
         self._restoration.stop()
         super().quit()
 
+    def start(self) -> None:
+        """Queue the worker on the fits' own thread pool (``_fit_pool``), not Qt's global one.
+
+        Registered in superqt's worker set as ``WorkerBase.start`` does, so
+        napari asks it to quit when the application quits.  Started at once,
+        not on the next event loop turn as superqt does in the main thread:
+        ``LayerRestoration`` connects its handlers before starting.
+        """
+        if self in self._worker_set:
+            raise RuntimeError("This worker is already started!")
+        self._worker_set.add(self)
+        self._finished.connect(self._set_discard)
+        _fit_pool().start(self)
+
+
+#: The fit workers' thread pool (see ``_fit_pool``).
+_POOL: QThreadPool | None = None
+
+
+def _fit_pool() -> QThreadPool:
+    """The thread pool that runs the fits, made on first use: never Qt's global one.
+
+    Qt and napari run short tasks of the GUI thread on the global pool, one
+    thread per core, and block until they are done (e.g. converting images
+    while drawing): fits there froze the window until one of them ended.
+    This pool runs as many fits at once as the machine has cores, and at
+    least two, so that a second run need not wait for a first long one;
+    each fit chooses its own torch thread count.  Further runs wait in the
+    pool's queue (``LayerRestoration.queued``) until a running one ends.
+    When the application quits or Python exits, the fits are stopped and
+    their threads waited for.
+    """
+    global _POOL
+    if _POOL is None:
+        _POOL = QThreadPool()
+        _POOL.setMaxThreadCount(max(2, QThread.idealThreadCount()))
+        app = QApplication.instance()
+        if app is not None:
+            app.aboutToQuit.connect(_stop_fits)
+        atexit.register(_stop_fits)
+    return _POOL
+
+
+def _stop_fits() -> None:
+    """Stop the fits still running or waiting, and wait until their threads are done.
+
+    Connected to the application's ``aboutToQuit`` and run at Python's exit:
+    napari only waits for Qt's global pool, and without this a script that
+    ends during a run hangs at exit until the fit reaches its cap.
+    """
+    if _POOL is None:
+        return
+    for run in list(_RUNNING):
+        run.worker.quit()
+    _POOL.waitForDone()
+
 
 #: Runs in progress.  Qt holds bound-method slots weakly, so a run whose
 #: handle the caller dropped would otherwise lose its handlers mid-fit.
@@ -157,11 +215,17 @@ class LayerRestoration:
         Why the run failed, if it did.
     done : bool
         True once the worker has finished (result, error or cancel).
+    queued : bool
+        True while the run waits for a free thread: as many runs as the
+        machine has cores (at least two) run at once, the others wait for one
+        of them to end.
 
-    Signals (emitted in the main thread): ``snapshot(Snapshot)`` after each
-    preview update and for the final snapshot; ``finished()`` at the end.
+    Signals (emitted in the main thread): ``started()`` when the fit's thread
+    starts; ``snapshot(Snapshot)`` after each preview update and for the
+    final snapshot; ``finished()`` at the end.
     """
 
+    started = Signal()
     snapshot = Signal(object)
     finished = Signal()
 
@@ -205,18 +269,40 @@ class LayerRestoration:
         self.worker.yielded.connect(self._on_snapshot)
         self.worker.errored.connect(self._on_error)
         self.worker.finished.connect(self._on_finished)
+        self.worker.started.connect(self._on_started)
         _RUNNING.add(self)
+        pool = _fit_pool()
+        self.queued = pool.activeThreadCount() >= pool.maxThreadCount()
         self.worker.start()
 
     def stop(self) -> None:
-        """End the fit within one iteration; the best result so far becomes the result layer."""
+        """End the fit within one iteration; the best result so far becomes the result layer.
+
+        A run still waiting for a thread ends at once, without a result layer.
+        """
         self.restoration.stop()
+        self._unqueue()
 
     def cancel(self) -> None:
         """End the fit without a result layer, and remove the preview."""
         if not self.done:
             self.worker.quit()
+            self._unqueue()
             self._remove_preview()
+
+    def _unqueue(self) -> None:
+        """End a run still waiting for a thread: out of the queue, finished without a result."""
+        if self.done or not self.queued:
+            return
+        try:
+            taken = _fit_pool().tryTake(self.worker)
+        except RuntimeError:  # the worker ran and Qt deleted it; `finished` is on its way
+            return
+        if taken:  # what the worker emits when it is aborted, which `finished` handlers expect
+            self.worker.quit()
+            self.worker.aborted.emit()
+            self.worker.finished.emit()
+            self.worker._finished.emit(self.worker)  # out of superqt's worker set
 
     def wait(self, timeout: float | None = None) -> Image | None:
         """Block until the run ends, processing Qt events; return the result layer.
@@ -233,6 +319,10 @@ class LayerRestoration:
         if self.error is not None:
             raise self.error
         return self.result_layer
+
+    def _on_started(self) -> None:
+        self.queued = False
+        self.started.emit()
 
     def _on_snapshot(self, yielded) -> None:
         if self.done or self.worker.abort_requested:  # cancelled, or the viewer is closing
@@ -251,6 +341,7 @@ class LayerRestoration:
 
     def _on_finished(self) -> None:
         self.done = True
+        self.queued = False
         if self.error is None and not self.worker.abort_requested:
             self._show_result()
         self._progress.close()
@@ -316,6 +407,8 @@ def restore_layer(
     plane=None,
     seed: int | None = None,
     device: str = "auto",
+    threads: int | None = None,
+    keep_known: bool = True,
     every: int = 25,
     new_layer: bool = False,
 ) -> LayerRestoration:
@@ -351,6 +444,10 @@ def restore_layer(
         The result keeps size-1 T and Z axes and sits on that plane.
     channels, stack, noise, preset, max_iter, auto_stop, warm_start, memory_budget, seed, device
         See ``napari_dip.Restoration``; ``preset`` may be a ``Recipe``.
+    threads, keep_known
+        See ``napari_dip.Restoration``: CPU threads of the fit (None adapts
+        them to the machine's load, in the worker thread only), and for
+        "inpaint" whether the pixels outside the mask are returned as measured.
     every : int
         Iterations between preview updates.
     new_layer : bool
@@ -379,6 +476,8 @@ def restore_layer(
         plane=plane,
         seed=seed,
         device=device,
+        threads=threads,
+        keep_known=keep_known,
     )
     restoration = napari_dip.Restoration(**arguments)
     settings["every"] = int(every)

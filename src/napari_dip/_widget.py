@@ -28,7 +28,7 @@ from qtpy.QtCore import QEvent, QObject, QTimer
 
 import napari_dip
 
-from ._scripting import LayerRestoration, _prepare, restore_layer
+from ._scripting import LayerRestoration, _fit_pool, _prepare, restore_layer
 
 if TYPE_CHECKING:
     import napari
@@ -64,6 +64,7 @@ class DeepImagePriorWidget(Container):
         super().__init__()
         self._viewer = viewer
         self.current_run: LayerRestoration | None = None
+        self._starting = ""  # the status line of the current run once it has a thread
         self._recipe_name: str | None = None
         self.task = ComboBox(label="Task", choices=TASKS, value="denoise")
         self.image = ComboBox(label="Image", choices=self._layers_of(Image))
@@ -242,19 +243,31 @@ class DeepImagePriorWidget(Container):
             new_layer=self.new_layer.value,
         )
         self.current_run = run
+        run.started.connect(self._on_started)
         run.snapshot.connect(self._show_snapshot)
         run.finished.connect(self._on_finished)
         self.run_button.enabled = False
         self.stop_button.enabled = True
-        self.status.value = f"Starting {self.task.current_choice.lower()} of {run.source.name}..."
+        what = f"{self.task.current_choice.lower()} of {run.source.name}"
+        self._starting = f"Starting {what}..."
+        if run.queued:
+            self.status.value = (
+                f"Waiting: {_fit_pool().maxThreadCount()} runs are in progress already; "
+                f"the {what} starts when one of them ends"
+            )
+        else:
+            self.status.value = self._starting
         return run
 
     def stop(self) -> None:
-        """Stop the running fit; the best result so far becomes the result layer."""
-        if self.current_run is not None:
-            self.current_run.stop()
+        """Stop the running fit; the best result so far becomes the result layer.
+
+        Does nothing when no fit is running.
+        """
+        if self.current_run is not None and not self.current_run.done:
             self.stop_button.enabled = False
             self.status.value = "Stopping..."
+            self.current_run.stop()  # a run still waiting for a thread finishes here
 
     def _options(self) -> dict:
         """The form's settings as keywords of ``restore_layer``, read in the main thread."""
@@ -398,6 +411,11 @@ class DeepImagePriorWidget(Container):
             show_error(f"Deep Image Prior: {error}")
             self.status.value = f"Not started: {error}"
 
+    def _on_started(self) -> None:
+        """The run waited for a thread and has one now."""
+        if not self.current_run.done and self.stop_button.enabled:
+            self.status.value = self._starting
+
     def _show_snapshot(self, snapshot) -> None:
         if snapshot.done:
             return
@@ -444,6 +462,7 @@ class DeepImagePriorWidget(Container):
         self._estimates.shutdown(wait=False, cancel_futures=True)
         run = self.current_run
         if run is not None:
+            run.started.disconnect(self._on_started)
             run.snapshot.disconnect(self._show_snapshot)
             run.finished.disconnect(self._on_finished)
             run.worker.quit()

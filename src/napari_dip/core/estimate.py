@@ -21,6 +21,7 @@ good to about a factor 2 on a quiet machine, worse on a busy one.
 
 from __future__ import annotations
 
+import decimal
 import functools
 import math
 import numbers
@@ -107,24 +108,31 @@ _UNITS = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
 _MEMORY = re.compile(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*(?:([KMGT])I?B?|B)?\s*", re.IGNORECASE)
 
 
-def parse_memory(value) -> int:
+#: Budgets above this (4 EiB, more than any machine has) are taken as this: no limit.
+MAX_MEMORY = 2**62
+
+
+def parse_memory(value, name: str = "memory") -> int:
     """Bytes from a number of bytes or a string such as ``"4GB"``, ``"4 GiB"``, ``"512MB"``, ``"1.5G"``.
 
     Units are binary whether written GB or GiB: ``"1GB"`` is ``2**30`` bytes,
-    like the sizes operating systems report for RAM.
+    like the sizes operating systems report for RAM.  Amounts above
+    ``MAX_MEMORY`` are capped to it.  ``name`` names the value in errors.
     """
-    if isinstance(value, numbers.Real) and not isinstance(value, bool):
-        number = value
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        number = int(value)  # any size: no float conversion to overflow
+    elif isinstance(value, numbers.Real) and not isinstance(value, bool):
+        number = float(value)
     elif isinstance(value, str) and (match := _MEMORY.fullmatch(value)):
-        number = float(match[1]) * _UNITS[(match[2] or "").upper()]
+        number = int(decimal.Decimal(match[1]) * _UNITS[(match[2] or "").upper()])
     else:
         raise ValueError(
-            f"cannot read {value!r} as an amount of memory: give a number of bytes or a "
+            f"cannot read {value!r} as an amount of memory ({name}): give a number of bytes or a "
             "string such as '4GB', '512 MB' or '1.5G'"
         )
-    if not math.isfinite(number) or number <= 0:
-        raise ValueError(f"an amount of memory must be positive, got {value!r}")
-    return int(number)
+    if isinstance(number, float) and not math.isfinite(number) or number < 1:
+        raise ValueError(f"{name} must be a finite amount of at least 1 byte, got {value!r}")
+    return min(int(number), MAX_MEMORY)
 
 
 @dataclass(frozen=True)
@@ -143,9 +151,16 @@ def _net_cost(spec: NetSpec, input_depth: int, channels: int, counts: tuple[int,
     ``counts`` are the halvings per axis; the calibration shape has the same
     ones, so the costs per pixel hold for every shape that has them.
     """
-    shape = tuple(2**h * (8 if h == spec.levels else 3) for h in counts)
+    low = max(3, spec.coarsest)  # a coarsest size that keeps exactly these halvings
+    shape = tuple(2**h * (max(8, 2 * low) if h == spec.levels else low) for h in counts)
     with torch.device("meta"):
-        net = SkipNet(input_depth, channels, spec, len(shape), level_strides(shape, spec.levels))
+        net = SkipNet(
+            input_depth,
+            channels,
+            spec,
+            len(shape),
+            level_strides(shape, spec.levels, spec.coarsest),
+        )
         z = torch.empty(1, input_depth, *shape)
         target = torch.empty(1, channels, *shape)
     excluded = {StorageWeakRef(t.untyped_storage()).cdata for t in [target, *net.parameters()]}
@@ -199,7 +214,8 @@ def _effective_rate(device: torch.device) -> float:
             optimizer.step()
             _synchronize(device)
             times.append(time.perf_counter() - start)
-    cost = _net_cost(recipe.net, recipe.input_depth, 1, halvings(shape, recipe.net.levels))
+    counts = halvings(shape, recipe.net.levels, recipe.net.coarsest)
+    cost = _net_cost(recipe.net, recipe.input_depth, 1, counts)
     return cost.flops * math.prod(shape) / min(times[1:])
 
 
@@ -232,8 +248,9 @@ def estimate_fit(
     target_shape = out_shape if target_shape is None else tuple(target_shape)
     levels = recipe.net.levels
     depth = _input_depth(recipe, len(out_shape))
-    cost = _net_cost(recipe.net, depth, channels, halvings(out_shape, levels))
-    network_shape = padded_shape(out_shape, levels)
+    coarsest = recipe.net.coarsest
+    cost = _net_cost(recipe.net, depth, channels, halvings(out_shape, levels, coarsest))
+    network_shape = padded_shape(out_shape, levels, coarsest)
     network_pixels = math.prod(network_shape)
     tensors = (
         cost.activation_bytes * network_pixels

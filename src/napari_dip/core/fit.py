@@ -12,6 +12,7 @@ keeping the best result so far.
 from __future__ import annotations
 
 import math
+import numbers
 import random
 import threading
 import time
@@ -25,6 +26,7 @@ from .allocator import reuse_freed_memory
 from .nets import SkipNet, level_strides, padded_shape
 from .operators import Operator
 from .presets import Recipe
+from .threads import ThreadPolicy
 
 __all__ = [
     "Fit",
@@ -110,6 +112,15 @@ def preferred_memory_format(device: torch.device, dims: int) -> torch.memory_for
 
 def new_seed() -> int:
     return random.SystemRandom().randrange(2**31)
+
+
+def check_seed(seed) -> int:
+    """``seed`` as an int in [0, 2**64 - 1], the range of torch's generators."""
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+        raise TypeError(f"seed must be an integer or None, got {seed!r}")
+    if not 0 <= seed < 2**64:
+        raise ValueError(f"seed must be between 0 and 2**64 - 1, got {seed}")
+    return int(seed)
 
 
 def _input_code(recipe: Recipe, shape: tuple[int, ...]) -> torch.Tensor:
@@ -211,6 +222,10 @@ class Fit:
         earlier fit) to start from instead of the seeded initialisation: a warm
         start for the next plane, frame or tile of the same data.  The automatic
         stop then may pick from the first iteration and waits half as long.
+    threads : int, optional
+        CPU threads of a CPU fit; None chooses them and adapts them to the
+        machine's load while fitting (``core.threads``).  A fixed count makes
+        results bitwise reproducible for a seed.
     """
 
     #: A loss this many times the last checkpoint's counts as divergence.
@@ -232,16 +247,17 @@ class Fit:
         seed: int | None = None,
         device: str | torch.device = "auto",
         initial_weights: dict[str, torch.Tensor] | None = None,
+        threads: int | None = None,
     ):
         self.recipe = recipe
         self.max_iter = max_iter
         self.auto_stop = auto_stop
-        self.seed = new_seed() if seed is None else seed
+        self.seed = new_seed() if seed is None else check_seed(seed)
         self.device = resolve_device(device)
         self.out_shape = tuple(out_shape)
         dims = len(out_shape)
         levels = recipe.net.levels
-        shape = padded_shape(self.out_shape, levels)
+        shape = padded_shape(self.out_shape, levels, recipe.net.coarsest)
         self._crop = (slice(None), slice(None)) + tuple(slice(0, n) for n in out_shape)
         channels = target.shape[1]
         with torch.random.fork_rng(devices=[]):
@@ -251,7 +267,7 @@ class Fit:
                 channels,
                 recipe.net,
                 dims,
-                level_strides(self.out_shape, levels),
+                level_strides(self.out_shape, levels, recipe.net.coarsest),
             )
             self.z = _input_code(recipe, shape)
         self.warm_started = initial_weights is not None
@@ -263,7 +279,10 @@ class Fit:
         self.target = target.to(self.device, torch.float32)
         self.operator = operator.to(self.device)
         self.optimizer = torch.optim.Adam(self.net.parameters(), lr=recipe.lr)
-        self._jitter = torch.Generator(device=self.device).manual_seed(self.seed + 1)
+        self._jitter = torch.Generator(device=self.device).manual_seed((self.seed + 1) % 2**64)
+        self.threads = (
+            ThreadPolicy(math.prod(self.out_shape), threads) if self.device.type == "cpu" else None
+        )
         self._stop = threading.Event()
         self.iteration = 0
         self.backtracks = 0
@@ -301,7 +320,20 @@ class Fit:
         if every < 1:
             raise ValueError(f"every must be >= 1, got {every}")
         with reuse_freed_memory(enabled=self.device.type == "cpu"):
-            yield from self._iterate(every)
+            try:
+                yield from self._iterate(every)
+            finally:
+                if self.threads is not None:
+                    self.threads.close()
+
+    def _handing_out(self, snapshot: Snapshot) -> Iterator[Snapshot]:
+        """Yield ``snapshot`` with the caller's own thread count in place meanwhile."""
+        if self.threads is None:
+            yield snapshot
+            return
+        self.threads.leave()
+        yield snapshot
+        self.threads.enter()
 
     def _iterate(self, every: int) -> Iterator[Snapshot]:
         recipe = self.recipe
@@ -334,7 +366,10 @@ class Fit:
 
         output = None
         failures = 0
+        if self.threads is not None:
+            self.threads.enter()
         while self.iteration < self.max_iter and not self._stop.is_set():
+            began = time.perf_counter()
             self.optimizer.zero_grad(set_to_none=True)
             candidate = self._forward()
             loss = self.operator.loss(candidate, self.target, weights)
@@ -371,8 +406,10 @@ class Fit:
                 if detector.should_stop(self.iteration):
                     self.stop_reason = "auto"
                     break
+            if self.threads is not None:
+                self.threads.step(time.perf_counter() - began)
             if self.iteration % every == 0 and self.iteration < self.max_iter:
-                yield snapshot(output)
+                yield from self._handing_out(snapshot(output))
         if self.stop_reason is None:
             self.stop_reason = "stopped" if self._stop.is_set() else "max_iter"
         if output is None:  # stopped before the first iteration: the untrained output
@@ -384,7 +421,7 @@ class Fit:
             smoothed = output
         self.result = _to_numpy(smoothed)
         self.finished_at = time.strftime("%Y-%m-%dT%H:%M:%S")
-        yield snapshot(output, done=True)
+        yield from self._handing_out(snapshot(output, done=True))
 
 
 def _input_depth(recipe: Recipe, dims: int) -> int:

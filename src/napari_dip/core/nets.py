@@ -9,6 +9,7 @@ the same network from 3D convolutions for Z-stacks.
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass
 
 import torch
@@ -34,8 +35,28 @@ class NetSpec:
     output: str = "sigmoid"
 
     def __post_init__(self):
+        for name in ("down", "up", "skip"):
+            value = getattr(self, name)
+            if not isinstance(value, (tuple, list)) or not all(_is_int(n) for n in value):
+                raise TypeError(
+                    f"{name} must be a tuple of integers (channels per level), got {value!r}"
+                )
+            smallest = 0 if name == "skip" else 1
+            if any(n < smallest for n in value):
+                raise ValueError(
+                    f"{name} channels must be >= {smallest} at every level, got {value!r}"
+                )
+            object.__setattr__(self, name, tuple(int(n) for n in value))
         if not (len(self.down) == len(self.up) == len(self.skip) >= 1):
             raise ValueError("down, up and skip need the same number (>= 1) of levels")
+        for name in ("kernel_down", "kernel_up", "kernel_skip"):
+            value = getattr(self, name)
+            if not _is_int(value) or value < 1 or value % 2 == 0:
+                raise ValueError(
+                    f"{name} must be an odd positive integer (1, 3, 5, ...), got {value!r}"
+                )
+        if not isinstance(self.need1x1_up, bool):
+            raise TypeError(f"need1x1_up must be True or False, got {self.need1x1_up!r}")
         if self.upsample not in ("nearest", "bilinear"):
             raise ValueError(f"upsample must be 'nearest' or 'bilinear', got {self.upsample!r}")
         if self.pad not in ("reflection", "zero"):
@@ -47,30 +68,45 @@ class NetSpec:
     def levels(self) -> int:
         return len(self.down)
 
+    @property
+    def coarsest(self) -> int:
+        """Pixels per axis the coarsest level keeps, at least: reflection padding
+        of a ``k``-wide filter needs more than ``k // 2``."""
+        if self.pad == "zero":
+            return 2
+        return max(2, max(self.kernel_down, self.kernel_up, self.kernel_skip) // 2 + 1)
 
-def halvings(shape: tuple[int, ...], levels: int) -> tuple[int, ...]:
+
+def _is_int(value) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def halvings(shape: tuple[int, ...], levels: int, coarsest: int = 2) -> tuple[int, ...]:
     """How many of the ``levels`` halve each axis.
 
     An axis is halved at the finest levels only while its coarsest size keeps
-    at least two pixels (reflection padding needs them); a thin Z-stack or a
+    at least ``coarsest`` pixels (``NetSpec.coarsest``: two for 3x3 filters,
+    as reflection padding needs them, three for 5x5); a thin Z-stack or a
     small image is therefore not blown up to ``2 ** levels`` pixels.
     """
-    return tuple(min(levels, max(0, n.bit_length() - 2)) for n in shape)
+    return tuple(min(levels, max(0, (n // coarsest).bit_length() - 1)) for n in shape)
 
 
-def padded_shape(shape: tuple[int, ...], levels: int) -> tuple[int, ...]:
+def padded_shape(shape: tuple[int, ...], levels: int, coarsest: int = 2) -> tuple[int, ...]:
     """The shape the network runs on: ``shape`` padded up so every halving is exact.
 
-    Each axis is at least 2 pixels long.  The output is cropped back to ``shape``.
+    Each axis is at least ``coarsest`` pixels long at the coarsest level.  The
+    output is cropped back to ``shape``.
     """
     return tuple(
-        max(-(-n // 2**h) * 2**h, 2 ** (h + 1)) for n, h in zip(shape, halvings(shape, levels))
+        max(-(-n // 2**h) * 2**h, coarsest * 2**h)
+        for n, h in zip(shape, halvings(shape, levels, coarsest))
     )
 
 
-def level_strides(shape: tuple[int, ...], levels: int) -> list[tuple[int, ...]]:
+def level_strides(shape: tuple[int, ...], levels: int, coarsest: int = 2) -> list[tuple[int, ...]]:
     """Per level, finest first, the stride (1 or 2) of each axis."""
-    counts = halvings(shape, levels)
+    counts = halvings(shape, levels, coarsest)
     return [tuple(2 if level < h else 1 for h in counts) for level in range(levels)]
 
 

@@ -9,6 +9,8 @@ that pick the right recipe for the task (and, for super-resolution, the factor).
 
 from __future__ import annotations
 
+import math
+import numbers
 from dataclasses import dataclass, field, replace
 
 from .nets import NetSpec
@@ -45,6 +47,42 @@ class Recipe:
     def __post_init__(self):
         if self.input not in ("noise", "meshgrid"):
             raise ValueError(f"input must be 'noise' or 'meshgrid', got {self.input!r}")
+        if not isinstance(self.net, NetSpec):
+            raise TypeError(f"net must be a NetSpec, got {type(self.net).__name__}")
+        for name in ("name", "description"):
+            if not isinstance(getattr(self, name), str):
+                raise TypeError(f"{name} must be a string, got {getattr(self, name)!r}")
+        if not isinstance(self.auto_stop, bool):
+            raise TypeError(f"auto_stop must be True or False, got {self.auto_stop!r}")
+        _integer("input_depth", self.input_depth, 1)
+        _integer("max_iter", self.max_iter, 1)
+        _integer("stop_patience", self.stop_patience, 1)
+        _integer("stop_min_iter", self.stop_min_iter, 0)
+        if not _real(self.lr) or not 0 < self.lr < math.inf:
+            raise ValueError(f"lr must be a positive finite number, got {self.lr!r}")
+        if not _real(self.reg_noise_std) or not 0 <= self.reg_noise_std < math.inf:
+            raise ValueError(
+                f"reg_noise_std must be a finite number >= 0, got {self.reg_noise_std!r}"
+            )
+        if self.ema is not None and (not _real(self.ema) or not 0 <= self.ema < 1):
+            raise ValueError(
+                f"ema must be None (no averaging) or in [0, 1), e.g. 0.99, got {self.ema!r}"
+            )
+        if not _real(self.stop_holdout) or not 0 < self.stop_holdout < 1:
+            raise ValueError(
+                f"stop_holdout must be a fraction in (0, 1), e.g. 0.1, got {self.stop_holdout!r}"
+            )
+
+
+def _real(value) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def _integer(name: str, value, smallest: int) -> None:
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool):
+        raise TypeError(f"{name} must be an integer >= {smallest}, got {value!r}")
+    if value < smallest:
+        raise ValueError(f"{name} must be an integer >= {smallest}, got {value!r}")
 
 
 _PAPER_SKIP = (

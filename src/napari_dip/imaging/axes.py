@@ -16,6 +16,8 @@ import re
 
 import numpy as np
 
+from .checks import as_array
+
 __all__ = [
     "AXES",
     "axes_from_channel_axis",
@@ -205,6 +207,11 @@ def guess_axes(shape, rgb: bool = False, axis_labels=None) -> tuple[str, str]:
 
     Raises ValueError for fewer than 2 or more than 5 axes.
     """
+    if isinstance(shape, (str, bytes)) or not all(
+        isinstance(n, numbers.Integral) and not isinstance(n, bool) and n >= 0
+        for n in (shape if np.ndim(shape) == 1 else [None])
+    ):
+        raise ValueError(f"shape must be a sequence of sizes (integers >= 0), got {shape!r}")
     shape = tuple(int(n) for n in shape)
     rgb = bool(rgb)
     labels = () if axis_labels is None else tuple(axis_labels)
@@ -289,7 +296,7 @@ def canonical_mask(mask, axes: str, image_shape) -> np.ndarray:
     """
     image_shape = tuple(int(n) for n in image_shape)
     axes = check_axes(axes, len(image_shape), shape=image_shape)
-    array = np.asarray(mask)
+    array = as_array(mask, "mask")
     if array.dtype.kind not in "buif":
         raise TypeError(
             f"mask has unsupported dtype {array.dtype}; pass a boolean or integer array"

@@ -9,7 +9,20 @@ import numbers
 
 import numpy as np
 
-__all__ = ["check_factor", "check_image", "check_psf"]
+__all__ = ["as_array", "check_factor", "check_image", "check_psf"]
+
+
+def as_array(value, what: str) -> np.ndarray:
+    """``value`` as a numpy array; torch tensors on any device, with gradients or not, too."""
+    if type(value).__module__.startswith("torch") and hasattr(value, "detach"):
+        value = value.detach().cpu()
+        if str(value.dtype) == "torch.bfloat16":  # no numpy dtype of its own
+            value = value.float()
+        value = value.numpy()
+    try:
+        return np.asarray(value)
+    except (TypeError, ValueError) as error:
+        raise TypeError(f"{what} cannot be read as an array: {error}") from None
 
 
 def _check_dtype(array: np.ndarray, what: str) -> None:
@@ -34,13 +47,18 @@ def _check_finite(array: np.ndarray, what: str) -> None:
             )
 
 
-def check_image(image) -> np.ndarray:
-    """``image`` as an array of real intensities, without NaN or infinite values (not copied)."""
-    array = np.asarray(image)
+def check_image(image, *, finite: bool = True) -> np.ndarray:
+    """``image`` as an array of real intensities (not copied).
+
+    With ``finite``, NaN and infinite values are refused; inpainting checks them
+    itself, as they may lie under the mask.
+    """
+    array = as_array(image, "image")
     _check_dtype(array, "image")
     if array.size == 0:
         raise ValueError(f"image is empty (shape {array.shape})")
-    _check_finite(array, "image")
+    if finite:
+        _check_finite(array, "image")
     return array
 
 
@@ -54,7 +72,7 @@ def check_factor(factor) -> int:
 
 def check_psf(psf, spatial_shape: tuple[int, ...]) -> np.ndarray:
     """float32 copy of ``psf`` normalised to sum to one."""
-    array = np.asarray(psf)
+    array = as_array(psf, "psf")
     _check_dtype(array, "psf")
     if array.size == 0:
         raise ValueError("psf is empty")
@@ -67,7 +85,11 @@ def check_psf(psf, spatial_shape: tuple[int, ...]) -> np.ndarray:
     image_shape = tuple(spatial_shape[-array.ndim :])
     if any(k > n for k, n in zip(array.shape, image_shape)):
         raise ValueError(f"psf of shape {array.shape} is larger than the image {image_shape}")
-    total = float(array.sum(dtype=np.float64))
+    array = array.astype(np.float64)
+    peak = float(np.abs(array).max())
+    if peak > 0:
+        array = array / peak  # no overflow in the sum of huge values
+    total = float(array.sum())
     if not total > 0:
-        raise ValueError(f"psf sums to {total}; it must have a positive sum")
+        raise ValueError(f"psf sums to {total * peak:g}; it must have a positive sum")
     return (array / total).astype(np.float32)

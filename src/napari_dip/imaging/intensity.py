@@ -35,7 +35,8 @@ class Intensity:
     image : ndarray, shape (C, *spatial)
         The intensities; the last two axes are Y and X.
     missing : ndarray of bool, optional
-        Spatial mask of missing pixels, left out of the range.
+        Missing pixels, left out of the range: shape ``(C, *spatial)`` (a mask
+        per channel) or broadcastable to it (e.g. ``(1, *spatial)``).
     zero_floor : bool
         Map ``[0, high]`` to ``[0, 1]`` (a pure scale) instead of ``[low, high]``.
     percentiles : (float, float)
@@ -55,9 +56,23 @@ class Intensity:
         max_samples: int = 1_000_000,
     ):
         lows, spans = [], []
-        for channel in image:
-            low, high = _robust_range(channel, missing, percentiles, max_samples)
+        if missing is not None:
+            missing = np.broadcast_to(missing, image.shape)
+        for c, channel in enumerate(image):
+            mask = None if missing is None else missing[c]
+            if mask is not None and mask.all():
+                raise ValueError(
+                    f"the mask leaves no known pixel in channel {c}: there is nothing to fit there"
+                )
+            low, high = _robust_range(channel, mask, percentiles, max_samples)
             if zero_floor:
+                if high <= 0 and low < 0:
+                    where = f"channel {c} of the image" if len(image) > 1 else "the image"
+                    raise ValueError(
+                        f"noise='poisson' needs photon counts, but {where} has no value above 0 "
+                        f"(its maximum is {high:g}): subtract a smaller camera offset (counts "
+                        "must lie above a zero level of 0), or use noise='gaussian'"
+                    )
                 span = high if low < high else 2 * high  # a constant c > 0 maps to 0.5
                 if span <= 0:  # no photons at all
                     span = 1.0
@@ -73,10 +88,12 @@ class Intensity:
         self.span = np.asarray(spans, dtype=np.float64).reshape(shape)
 
     def normalise(self, image: np.ndarray) -> np.ndarray:
+        """``image`` (any real dtype, computed in float64) mapped to the network's range, float32."""
         return ((image - self.low) / self.span).astype(np.float32)
 
     def restore(self, image: np.ndarray) -> np.ndarray:
-        return (image * self.span + self.low).astype(np.float32)
+        """The inverse map, in float64 (for the caller to cast to the output dtype)."""
+        return image * self.span + self.low
 
 
 def _robust_range(

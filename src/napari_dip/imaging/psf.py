@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import math
+import numbers
 
 import numpy as np
 
 __all__ = ["gaussian_psf"]
+
+#: Largest PSF built, in pixels (a PSF must be smaller than the image anyway).
+MAX_PIXELS = 2**27
 
 
 def gaussian_psf(sigma, size=None, ndim: int | None = None) -> np.ndarray:
@@ -27,9 +31,16 @@ def gaussian_psf(sigma, size=None, ndim: int | None = None) -> np.ndarray:
     -------
     psf : ndarray of float32
     """
-    sigmas = np.atleast_1d(np.asarray(sigma, dtype=float))
-    if sigmas.ndim != 1:
-        raise ValueError("sigma must be a number or a flat sequence of numbers")
+    try:
+        sigmas = np.atleast_1d(np.asarray(sigma, dtype=float))
+    except (TypeError, ValueError):
+        raise TypeError(f"sigma must be a number or a sequence of numbers, got {sigma!r}") from None
+    if sigmas.ndim != 1 or sigmas.size == 0:
+        raise ValueError(f"sigma must be a number or a flat sequence of numbers, got {sigma!r}")
+    if ndim is not None and (
+        isinstance(ndim, bool) or not isinstance(ndim, numbers.Integral) or ndim < 1
+    ):
+        raise ValueError(f"ndim must be a positive integer, got {ndim!r}")
     if sigmas.size == 1:
         sigmas = np.repeat(sigmas, ndim or 2)
     elif ndim is not None and ndim != sigmas.size:
@@ -39,11 +50,35 @@ def gaussian_psf(sigma, size=None, ndim: int | None = None) -> np.ndarray:
     if size is None:
         sizes = [2 * math.ceil(3 * s) + 1 for s in sigmas]
     else:
-        sizes = list(np.broadcast_to(np.asarray(size, dtype=int), sigmas.shape))
+        sizes = np.asarray(size)
+        if sizes.dtype.kind not in "ui" or sizes.ndim > 1 or sizes.size not in (1, sigmas.size):
+            raise ValueError(
+                f"size must be a positive integer or one per axis ({sigmas.size}), got {size!r}"
+            )
+        sizes = [int(n) for n in np.broadcast_to(sizes, sigmas.shape)]
         if min(sizes) < 1:
             raise ValueError(f"size must be positive, got {size!r}")
-    axes = [np.exp(-0.5 * ((np.arange(n) - (n - 1) / 2) / s) ** 2) for n, s in zip(sizes, sigmas)]
+    if math.prod(sizes) > MAX_PIXELS:
+        raise ValueError(
+            f"sigma={sigma!r} and size={size!r} give a PSF of more than {MAX_PIXELS} pixels; "
+            "a PSF must be smaller than the image"
+        )
+    axes = [_gaussian(n, s) for n, s in zip(sizes, sigmas)]
     psf = axes[0]
     for axis in axes[1:]:
         psf = np.multiply.outer(psf, axis)
     return (psf / psf.sum()).astype(np.float32)
+
+
+def _gaussian(n: int, sigma: float) -> np.ndarray:
+    """``n`` samples of a Gaussian centred on the middle, summing to one.
+
+    Exponents are taken relative to the largest sample, so a tiny ``sigma``
+    gives a delta (two equal taps for an even ``n``) rather than 0 / 0.
+    """
+    distance = np.abs(np.arange(n) - (n - 1) / 2)
+    nearest = distance.min()
+    with np.errstate(over="ignore"):
+        q = (distance - nearest) * (distance + nearest) / sigma / sigma
+    taps = np.exp(-0.5 * q)
+    return taps / taps.sum()
