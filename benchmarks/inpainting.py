@@ -86,8 +86,10 @@ def _scores(result, clean, mask) -> dict:
     data_range = float(clean.max() - clean.min())
     hole = mask if result.ndim == 2 else np.broadcast_to(mask[..., None], clean.shape)
     return {
-        "psnr": peak_signal_noise_ratio(clean, result, data_range=data_range),
-        "psnr_missing": 10 * np.log10(data_range**2 / np.mean((clean[hole] - result[hole]) ** 2)),
+        "psnr": float(peak_signal_noise_ratio(clean, result, data_range=data_range)),
+        "psnr_missing": float(
+            10 * np.log10(data_range**2 / np.mean((clean[hole] - result[hole]) ** 2))
+        ),
     }
 
 
