@@ -59,8 +59,6 @@ KERNELS = ("lanczos2", "box")
 
 #: Overlap of neighbouring tiles, in input pixels (more for a wide PSF).
 TILE_OVERLAP = 32
-#: Largest seed: torch seeds its generators with unsigned 64-bit integers.
-MAX_SEED = 2**64 - 1
 
 Callback = Callable[["Snapshot"], Any]
 
@@ -349,10 +347,6 @@ class Restoration:
             or max_iter < 1
         ):
             raise ValueError(f"max_iter must be a positive integer, got {max_iter!r}")
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
-            raise TypeError(f"seed must be an integer or None, got {seed!r}")
-        if seed is not None and not 0 <= seed <= MAX_SEED:
-            raise ValueError(f"seed must be between 0 and 2**64 - 1, got {seed}")
         if output_dtype is None:  # float32, or float64 where float32 cannot hold the input
             output_dtype = np.result_type(array.dtype, np.float32)
         output_dtype = array.dtype if _is_input(output_dtype) else _dtype(output_dtype)
@@ -360,7 +354,7 @@ class Restoration:
             raise TypeError(f"output_dtype must be an integer or float type, got {output_dtype}")
 
         from .core.estimate import choose_tile, default_memory_budget, parse_memory
-        from .core.fit import new_seed, resolve_device
+        from .core.fit import check_seed, new_seed, resolve_device
         from .core.presets import resolve_preset
         from .core.threads import check_threads
 
@@ -368,7 +362,7 @@ class Restoration:
         self.recipe = resolve_preset(preset, task, factor)
         self.device = resolve_device(device)
         self.threads = check_threads(threads)
-        self.seed = new_seed() if seed is None else int(seed)
+        self.seed = new_seed() if seed is None else check_seed(seed)
         self.max_iter = int(max_iter or self.recipe.max_iter)
         self.auto_stop = (
             self.recipe.auto_stop if auto_stop is None else _flag("auto_stop", auto_stop)
