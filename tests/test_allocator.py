@@ -75,7 +75,7 @@ def test_channels_last_on_the_cpu_in_2d_only():
     fit = Fit(
         target, Identity(), PRESETS["fast"], (32, 32), max_iter=1, auto_stop=False, device="cpu"
     )
-    weight = fit.net.body.down[0].weight  # a 3x3 convolution
+    weight = fit.net[0].body.down[0].weight  # a 3x3 convolution
     assert weight.is_contiguous(memory_format=torch.channels_last)
     assert not weight.is_contiguous()
     result = next(iter(fit.snapshots(every=1))).image

@@ -340,8 +340,8 @@ def test_auto_stop_ends_near_the_best_estimate():
         stop_min_iter=10,
         lr=0.05,
     )
-    clean = smooth_image()
-    noisy = clean + np.random.default_rng(0).normal(0, 0.1, (32, 32)).astype(np.float32)
+    clean = smooth_image((64, 64))
+    noisy = clean + np.random.default_rng(0).normal(0, 0.1, (64, 64)).astype(np.float32)
 
     def psnr(x):
         return 10 * np.log10(1 / np.mean((x - clean) ** 2))
@@ -349,8 +349,8 @@ def test_auto_stop_ends_near_the_best_estimate():
     fit = make_fit(noisy, recipe=recipe, max_iter=3000, auto_stop=True)
     best = max(psnr(s.smoothed[0]) for s in fit.snapshots(every=1))
     assert fit.stop_reason == "auto" and fit.iteration < 3000
-    assert fit.result.shape == (1, 32, 32)
-    assert psnr(fit.result[0]) > best - 1  # judged on only ~100 held-out pixels here
+    assert fit.result.shape == (1, 64, 64)
+    assert psnr(fit.result[0]) > best - 1  # judged on only ~400 held-out pixels here
     assert psnr(fit.result[0]) > psnr(noisy) + 3
 
 
@@ -404,7 +404,10 @@ def test_devices():
 
 
 def test_presets_resolve_by_task_and_factor():
-    assert resolve_preset("default", "denoise").name == "fast"
+    assert resolve_preset("default", "denoise").name == "fast-denoising"
+    assert resolve_preset("default", "inpaint").name == "fast"
+    assert resolve_preset("quality", "denoise").name == "quality"
+    assert resolve_preset("quality", "deconvolve").name == "quality-deconvolution"
     assert resolve_preset("paper", "denoise").name == "paper-denoising"
     assert resolve_preset("paper", "inpaint").name == "paper-inpainting"
     assert resolve_preset("paper", "super_resolve", 4).name == "paper-sr4"
@@ -468,6 +471,11 @@ def test_5x5_filters_keep_three_pixels_at_the_coarsest_level():
         ("input_depth", 0, ValueError),
         ("input_depth", True, TypeError),
         ("auto_stop", "yes", TypeError),
+        ("flips", 1, TypeError),
+        ("members", 0, ValueError),
+        ("members", 2.0, TypeError),
+        ("stop_block", 0, ValueError),
+        ("stop_block", 4, ValueError),
         ("net", "fast", TypeError),
     ],
 )

@@ -183,11 +183,13 @@ def test_tiles_when_over_the_memory_budget_blend_without_seams():
 
     assert error(tiled) < 0.75 * error(noisy)  # it denoises,
     assert error(tiled) < 1.25 * error(whole)  # about as well as one fit of the whole.
-    # No seam where a tile ends (X = 16 and 128): steps there are like steps elsewhere.
-    steps = np.abs(np.diff(tiled, axis=1))[8:-8].max(axis=0)
-    typical = np.median(steps)
+    # No seam where a tile ends (X = 16 and 128): the error's steps from column to column
+    # there are like its steps elsewhere (the image's own steps vary across it).
+    steps = np.abs(np.diff(tiled - clean, axis=1))[8:-8].max(axis=0)
+    near = np.zeros(steps.shape, bool)
     for edge in (16, 128):
-        assert steps[edge - 3 : edge + 3].max() < 2 * typical
+        near[edge - 3 : edge + 3] = True
+    assert steps[near].max() < 1.5 * np.percentile(steps[~near], 95)
 
 
 def test_impossible_budget_says_what_to_do():

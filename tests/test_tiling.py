@@ -207,6 +207,17 @@ def test_estimate_of_a_stack_and_of_super_resolution(fixed_rate):
     assert sr.peak_bytes < estimate_fit(FAST, (256, 256), 3).peak_bytes
 
 
+def test_estimate_of_an_ensemble_counts_its_members(fixed_rate):
+    from dataclasses import replace
+
+    one = estimate_fit(FAST, (256, 256), 1)
+    four = estimate_fit(replace(FAST, members=4), (256, 256), 1)
+    assert four.flops_per_iteration == pytest.approx(4 * one.flops_per_iteration)
+    assert four.parameters == 4 * one.parameters
+    # Members run one after the other: their activations are not all alive at once.
+    assert one.peak_bytes < four.peak_bytes < 2 * one.peak_bytes
+
+
 def test_saved_activations_counted_on_meta_match_the_cpu():
     spec = NetSpec(down=(8, 8, 8), up=(8, 8, 8), skip=(2, 2, 2))
     shape = (64, 64)  # the calibration shape of three halvings per axis

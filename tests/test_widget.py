@@ -128,10 +128,12 @@ def test_controls_follow_the_task(widget):
 
 
 def test_preset_sets_the_iteration_cap_but_keeps_user_edits(widget):
-    assert (widget.max_iter.value, widget.auto_stop.value) == (2000, True)  # "default" is "fast"
+    assert (widget.max_iter.value, widget.auto_stop.value) == (2000, True)  # fast-denoising
+    widget.task.value = "inpaint"  # "default" is "fast" there
     widget.max_iter.value = 123
-    widget.task.value = "inpaint"  # same recipe: the edit stays
+    widget.task.value = "super_resolve"  # the same recipe: the edit stays
     assert widget.max_iter.value == 123
+    widget.task.value = "inpaint"
     widget.preset.value = "paper"
     assert (widget.max_iter.value, widget.auto_stop.value) == (6001, False)  # paper-inpainting
 
@@ -554,3 +556,62 @@ def test_stop_after_the_run_has_finished_leaves_the_status_alone(viewer, tiny_wi
     status = tiny_widget.status.value
     tiny_widget.stop()
     assert tiny_widget.status.value == status and "Stopping" not in status
+
+
+TINY_ENSEMBLE = Recipe(
+    name="test-tiny-ensemble",
+    description="tiny ensemble, for tests",
+    net=NetSpec(down=(8, 8), up=(8, 8), skip=(2, 2)),
+    input_depth=4,
+    max_iter=6,
+    members=3,
+    flips=True,
+)
+
+
+def test_uncertainty_layer_lies_over_the_result(viewer, image, qtbot):
+    run = restore_layer(
+        viewer, image, "denoise", preset=TINY_ENSEMBLE, seed=0, device="cpu", uncertainty=True
+    )
+    result = run.wait(60)
+    spread = run.uncertainty_layer
+    assert spread.name == "cells denoised uncertainty"
+    np.testing.assert_array_equal(spread.data, run.restoration.uncertainty)
+    assert spread.data.shape == result.data.shape and spread.data.max() > 0
+    for key in ("scale", "translate"):
+        np.testing.assert_allclose(getattr(spread, key), getattr(result, key))
+    assert tuple(spread.units) == tuple(result.units)
+    assert spread.metadata["napari_dip"]["uncertainty_of"] == "cells denoised"
+    again = restore_layer(
+        viewer, image, "denoise", preset=TINY_ENSEMBLE, seed=1, device="cpu", uncertainty=True
+    )
+    again.wait(60)  # a new run replaces both layers
+    assert again.uncertainty_layer is spread and len(viewer.layers) == 3
+
+
+def test_uncertainty_layer_of_an_rgb_image_is_rgb(viewer, qtbot):
+    rgb = viewer.add_image(
+        np.stack([blobs((24, 24), seed) // 2 for seed in range(3)], -1).astype(np.uint8), rgb=True
+    )
+    run = restore_layer(
+        viewer, rgb, "denoise", preset=TINY_ENSEMBLE, seed=0, device="cpu", uncertainty=True
+    )
+    run.wait(60)
+    assert run.uncertainty_layer.rgb and run.uncertainty_layer.data.shape == (24, 24, 3)
+
+
+def test_widget_offers_the_uncertainty_layer_for_ensembles_only(viewer, image, qtbot, monkeypatch):
+    for recipe in (TINY, TINY_ENSEMBLE):
+        monkeypatch.setitem(PRESETS, recipe.name, recipe)
+    _, widget = viewer.window.add_plugin_dock_widget("napari-dip", "Deep Image Prior")
+    configure(widget, preset=TINY.name, device="cpu", seed=0, every=2)
+    assert not widget.uncertainty.enabled  # one network: nothing to spread
+    configure(widget, preset=TINY_ENSEMBLE.name, uncertainty=True)
+    assert widget.uncertainty.enabled
+    wait_for(widget.run(), qtbot)
+    assert "cells denoised uncertainty" in viewer.layers
+
+
+def test_uncertainty_must_be_a_flag(viewer, image):
+    with pytest.raises(TypeError, match="uncertainty"):
+        restore_layer(viewer, image, "denoise", uncertainty="yes")

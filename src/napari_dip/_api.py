@@ -235,8 +235,10 @@ class Restoration:
         (photon counts; values must be proportional to counts above a zero
         level of 0, so subtract a camera offset first).  See docs/noise.md.
     preset : str or Recipe
-        ``"default"`` (fast, stops by itself), ``"paper"`` (the paper's recipe
-        for the task) or a name from ``napari_dip.PRESETS``.
+        ``"default"`` (fast, stops by itself), ``"quality"`` (an ensemble of
+        four networks: about twice the time, for a GPU or an overnight run),
+        ``"paper"`` (the paper's recipe for the task) or a name from
+        ``napari_dip.PRESETS``.
     max_iter : int, optional
         Iteration cap of each fit; the preset's when None.
     auto_stop : bool, optional
@@ -271,6 +273,19 @@ class Restoration:
         machine's load while fitting; the caller's own thread count is left
         as it was.  A fixed count makes results bitwise reproducible for a
         seed whatever the load (see docs/api.md, "Threads").
+
+    Attributes
+    ----------
+    result : ndarray or None
+        The restored image after a run (see ``output_dtype``).
+    uncertainty : ndarray or None
+        After a run with a preset of several members (``"default"`` for
+        denoising, ``"quality"``): their standard deviation per pixel, float32,
+        in the input's units and the result's shape.  High where the members
+        disagree: fine detail they cannot agree on, and noise one of them
+        fitted.  0 at measured pixels kept when inpainting; NaN where no fit
+        ran (a stopped run).  None for a single network.  docs/uncertainty.md
+        compares it with the actual error on real data.
 
     Notes
     -----
@@ -414,6 +429,7 @@ class Restoration:
         self.elapsed = 0.0
         self.finished_at: str | None = None
         self.result: np.ndarray | None = None
+        self.uncertainty: np.ndarray | None = None
 
     # --- planning ------------------------------------------------------------
 
@@ -540,6 +556,16 @@ class Restoration:
             restored = np.where(self._known, self._measured, restored)
         return from_canonical(cast_result(restored, dtype), self.axes, self._factor)
 
+    def _spread_to_user(self, canonical: np.ndarray) -> np.ndarray:
+        """The members' spread, normalised (T, C, Z, Y, X), in the input's layout and units.
+
+        Measured pixels kept when inpainting are certain: their spread is 0.
+        """
+        spread = np.moveaxis(np.moveaxis(canonical, 1, 0) * self._intensity.span, 0, 1)
+        if self._measured is not None:
+            spread = np.where(self._known, 0.0, spread)
+        return from_canonical(spread.astype(np.float32), self.axes, self._factor)
+
     def snapshots(self, every: int = 50) -> Iterator[Snapshot]:
         """Run the fits, yielding a ``Snapshot`` every ``every`` iterations.
 
@@ -563,7 +589,8 @@ class Restoration:
             )
         done = False
         try:
-            self._stats, self._stopped, self.result, self.finished_at = [], False, None, None
+            self._stats, self._stopped, self.finished_at = [], False, None
+            self.result = self.uncertainty = None
             for snapshot in self._snapshots(every):
                 if snapshot.done:  # a stop from now on is for the next run
                     done, self._stopped = True, self._stop.is_set()
@@ -581,6 +608,9 @@ class Restoration:
 
         factor = self._factor
         canvas = np.repeat(np.repeat(self._target, factor, axis=-2), factor, axis=-1)
+        # The members' spread, where an ensemble ran; NaN where no fit did.
+        spread = np.full(canvas.shape, np.nan, np.float32) if self.recipe.members > 1 else None
+        spread_blender = None
         out_yx = canvas.shape[-2:]
         total = len(self._blocks) * self.max_iter
         weights: dict[tuple[int, int], dict] = {}
@@ -600,6 +630,7 @@ class Restoration:
                 break
             if blender is None:
                 blender = Blender(canvas[self._output_index(block)].shape)
+                spread_blender = Blender(blender.shape) if spread is not None else None
             fit = self._make_fit(block, weights.get(block.lineage) if self.warm_start else None)
             self._fit = fit
             if self._stop.is_set():  # asked between the check above and the new fit
@@ -620,12 +651,15 @@ class Restoration:
                     elapsed=self.elapsed,
                 )
             blender.add(self._as_block(fit.result), region, weight)
+            if spread_blender is not None:
+                spread_blender.add(self._as_block(fit.uncertainty), region, weight)
             done_iterations += fit.iteration
             self._stats.append(
                 {
                     "iterations": fit.iteration,
                     "stop_reason": fit.stop_reason,
                     "backtracks": fit.backtracks,
+                    "stop_hole": fit.stop_hole,
                     "threads": sorted(fit.threads.used) if fit.threads is not None else [],
                 }
             )
@@ -633,15 +667,21 @@ class Restoration:
                 weights[block.lineage] = fit.weights()
             if block.last_tile:
                 canvas[self._output_index(block)] = blender.result()
+                if spread_blender is not None:
+                    spread[self._output_index(block)] = spread_blender.result()
                 blender = None
         if blender is not None:  # stopped within a tiled plane: keep its finished tiles
             index = self._output_index(block)
             canvas[index] = blender.preview(fallback=canvas[index])
+            if spread_blender is not None:
+                spread[index] = spread_blender.preview(fallback=spread[index])
         self._fit = None
         self.elapsed = time.perf_counter() - start
         self.finished_at = time.strftime("%Y-%m-%dT%H:%M:%S")
         restored = self._to_user(canvas)
         self.result = self._to_user(canvas, self._output_dtype)
+        if spread is not None:
+            self.uncertainty = self._spread_to_user(spread)
         yield Snapshot(
             iteration=done_iterations,
             max_iter=total,
@@ -701,6 +741,12 @@ class Restoration:
                 "input": recipe.input,
                 "reg_noise_std": recipe.reg_noise_std,
                 "ema": recipe.ema,
+                "members": recipe.members,
+                "flips": recipe.flips,
+                "stop_holdout": recipe.stop_holdout,
+                "stop_block": recipe.stop_block,
+                "stop_patience": recipe.stop_patience,
+                "stop_min_iter": recipe.stop_min_iter,
                 "net": {
                     "down": list(recipe.net.down),
                     "up": list(recipe.net.up),
@@ -729,6 +775,7 @@ class Restoration:
             "iterations": sum(s["iterations"] for s in stats),
             "fit_iterations": [s["iterations"] for s in stats],
             "stop_reason": stop_reason,
+            "stop_holes": sorted({s["stop_hole"] for s in stats if s["stop_hole"] is not None}),
             "backtracks": sum(s["backtracks"] for s in stats),
             "seed": self.seed,
             "device": str(self.device),
@@ -747,7 +794,8 @@ _COMMON = """
         Axis holding channels (e.g. -1 for RGB), scikit-image style, when
         ``axes`` is not given.
     preset : str, optional
-        "default" (fast, stops by itself), "paper", or a name in ``PRESETS``.
+        "default" (fast, stops by itself), "quality" (slower, better), "paper",
+        or a name in ``PRESETS``.
     max_iter : int, optional
         Iteration cap of each fit (the preset's when None).
     seed : int, optional

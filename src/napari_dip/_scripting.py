@@ -208,6 +208,9 @@ class LayerRestoration:
     source : napari.layers.Image
         The input layer (never modified).
     preview_layer, result_layer : napari.layers.Image or None
+    uncertainty_layer : napari.layers.Image or None
+        The members' spread, placed over the result, when asked for and the
+        preset fits an ensemble.
     fit : int
         The number, from 1, of the fit the last snapshot came from; a run has
         ``restoration.info["fits"]`` fits (frames, planes, channels, tiles).
@@ -239,6 +242,7 @@ class LayerRestoration:
         new_layer: bool,
         settings: dict,
         placement: dict,
+        uncertainty: bool = False,
     ):
         self.viewer = viewer
         self.source = source
@@ -247,6 +251,8 @@ class LayerRestoration:
         self.name = f"{source.name} {RESULT_SUFFIX[restoration.task]}"
         self.preview_layer: Image | None = None
         self.result_layer: Image | None = None
+        self.uncertainty_layer: Image | None = None
+        self._wants_uncertainty = uncertainty
         self.error: Exception | None = None
         self.done = False
         self.fit = 1
@@ -360,23 +366,48 @@ class LayerRestoration:
         self._remove_preview()
         image = self.restoration.result
         metadata = {"napari_dip": {**self.restoration.info, **self._settings}}
-        previous = self._previous_result()
-        if previous is None:
-            self.result_layer = self.viewer.add_image(
-                image, name=self.name, metadata=metadata, **self._placement, **self._display
+        self.result_layer = self._put_layer(self.name, image, metadata, self._display)
+        spread = self.restoration.uncertainty
+        if self._wants_uncertainty and spread is not None:
+            high = float(np.nanmax(spread)) if np.isfinite(spread).any() else 0.0
+            display = {
+                "contrast_limits": (0.0, high if high > 0 else 1.0),
+                "rgb": self.source.rgb,
+                "blending": "translucent",
+                "opacity": 0.7,
+            }
+            if not self.source.rgb:
+                display["colormap"] = "inferno"
+            self.uncertainty_layer = self._put_layer(
+                f"{self.result_layer.name} uncertainty",
+                spread,
+                {
+                    "napari_dip": {
+                        "uncertainty_of": self.result_layer.name,
+                        **metadata["napari_dip"],
+                    }
+                },
+                display,
             )
-            return
-        previous.data = image
+
+    def _put_layer(self, name: str, data, metadata: dict, display: dict) -> Image:
+        """Add an image layer over the input, or update the earlier one of that name."""
+        previous = self._previous(name)
+        if previous is None:
+            return self.viewer.add_image(
+                data, name=name, metadata=metadata, **self._placement, **display
+            )
+        previous.data = data
         for key, value in self._placement.items():
             setattr(previous, key, value)
         previous.metadata = metadata
-        self.result_layer = previous
+        return previous
 
-    def _previous_result(self) -> Image | None:
-        """The earlier result of this input and task, which a new run replaces."""
-        if self.new_layer or self.name not in self.viewer.layers:
+    def _previous(self, name: str) -> Image | None:
+        """The earlier layer ``name`` of this input and task, which a new run replaces."""
+        if self.new_layer or name not in self.viewer.layers:
             return None
-        layer = self.viewer.layers[self.name]
+        layer = self.viewer.layers[name]
         mine = isinstance(layer, Image) and "napari_dip" in layer.metadata
         return layer if mine and layer.rgb == self.source.rgb else None
 
@@ -411,6 +442,7 @@ def restore_layer(
     keep_known: bool = True,
     every: int = 25,
     new_layer: bool = False,
+    uncertainty: bool = False,
 ) -> LayerRestoration:
     """Restore an image layer of ``viewer`` in a background thread, with a live preview.
 
@@ -453,6 +485,10 @@ def restore_layer(
     new_layer : bool
         Add a new result layer instead of replacing this input and task's
         previous result.
+    uncertainty : bool
+        Also add ``Restoration.uncertainty`` (the spread of the ensemble's
+        members, in the image's units) as a layer over the result, named
+        "<result> uncertainty"; only presets with several members make one.
     """
     if isinstance(every, bool) or not isinstance(every, numbers.Integral) or every < 1:
         raise ValueError(f"every must be a positive integer, got {every!r}")
@@ -492,6 +528,7 @@ def restore_layer(
         new_layer=new_layer,
         settings=settings,
         placement=placement,
+        uncertainty=_is_flag("uncertainty", uncertainty),
     )
 
 
@@ -552,6 +589,12 @@ def _prepare(
         **options,
     }
     return arguments, settings, origin
+
+
+def _is_flag(name: str, value) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
 
 
 def _one(index: int | None) -> slice:

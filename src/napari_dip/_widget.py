@@ -140,6 +140,14 @@ class DeepImagePriorWidget(Container):
         self.new_layer = CheckBox(
             text="New result layer", tooltip="Keep earlier results of this input and task"
         )
+        self.uncertainty = CheckBox(
+            text="Uncertainty layer",
+            tooltip=(
+                "Add, over the result, how much the ensemble's members disagree "
+                "(their standard deviation, in the image's units): where the result "
+                "is least certain. Presets with several members only"
+            ),
+        )
         self.estimate = Label(value="")
         self.run_button = PushButton(text="Run")
         self.stop_button = PushButton(text="Stop", enabled=False)
@@ -170,6 +178,7 @@ class DeepImagePriorWidget(Container):
                 self.seed,
                 self.every,
                 self.new_layer,
+                self.uncertainty,
                 self.estimate,
                 Container(
                     widgets=[self.run_button, self.stop_button], layout="horizontal", labels=False
@@ -241,6 +250,7 @@ class DeepImagePriorWidget(Container):
             **self._options(),
             every=self.every.value,
             new_layer=self.new_layer.value,
+            uncertainty=self.uncertainty.value and self.uncertainty.enabled,
         )
         self.current_run = run
         run.started.connect(self._on_started)
@@ -322,6 +332,7 @@ class DeepImagePriorWidget(Container):
             self._recipe_name = recipe.name
             self.max_iter.value = recipe.max_iter
             self.auto_stop.value = recipe.auto_stop
+        self.uncertainty.enabled = recipe.members > 1
 
     def _guess_axes(self) -> None:
         """Fill in the axes guessed for the chosen image; its reason goes to the tooltip."""

@@ -252,20 +252,23 @@ def estimate_fit(
     cost = _net_cost(recipe.net, depth, channels, halvings(out_shape, levels, coarsest))
     network_shape = padded_shape(out_shape, levels, coarsest)
     network_pixels = math.prod(network_shape)
+    members = recipe.members  # fitted one after the other: one member's activations at once
     tensors = (
         cost.activation_bytes * network_pixels
-        + _FLOAT * WEIGHT_COPIES * cost.parameters
-        + _FLOAT * INPUT_BUFFERS * depth * network_pixels
-        + _FLOAT * channels * (math.prod(target_shape) + OUTPUT_BUFFERS * math.prod(out_shape))
+        + _FLOAT * WEIGHT_COPIES * cost.parameters * members
+        + _FLOAT * INPUT_BUFFERS * depth * network_pixels * members
+        + _FLOAT
+        * channels
+        * (math.prod(target_shape) + OUTPUT_BUFFERS * math.prod(out_shape) * members)
     )
-    flops = cost.flops * network_pixels
+    flops = cost.flops * network_pixels * members
     return FitEstimate(
         peak_bytes=int(OVERHEAD * tensors + RUNTIME_BYTES),
         tensor_bytes=int(tensors),
         flops_per_iteration=flops,
         device=resolve_device(device),
         network_shape=network_shape,
-        parameters=cost.parameters,
+        parameters=cost.parameters * members,
     )
 
 

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from .allocator import reuse_freed_memory
+from .holdout import HoldoutStop, hole_size
 from .nets import SkipNet, level_strides, padded_shape
 from .operators import Operator
 from .presets import Recipe
@@ -124,12 +125,13 @@ def check_seed(seed) -> int:
 
 
 def _input_code(recipe: Recipe, shape: tuple[int, ...]) -> torch.Tensor:
-    """The fixed network input ``z``: uniform noise in [0, 0.1) or a meshgrid."""
+    """The fixed network inputs ``z``, one per member: uniform noise in [0, 0.1)
+    (each member its own) or a meshgrid (the same for all)."""
     if recipe.input == "meshgrid":
         axes = [torch.linspace(0, 1, n) for n in shape]
         grid = torch.stack(torch.meshgrid(*axes, indexing="ij"))
-        return grid.unsqueeze(0)
-    return torch.rand(1, recipe.input_depth, *shape) * 0.1
+        return grid.expand(recipe.members, *grid.shape).clone()
+    return torch.rand(recipe.members, recipe.input_depth, *shape) * 0.1
 
 
 class _Checkpoint:
@@ -160,40 +162,6 @@ class _Checkpoint:
             for p, saved in zip(params, self.state):
                 for k, v in saved.items():
                     self.optimizer.state[p][k].copy_(v)
-
-
-class _HoldoutStop:
-    """Stop when the fit stops predicting pixels it never saw.
-
-    A random ``fraction`` of the observed pixels is held out of the data term;
-    the data term on them, for the current estimate, falls while the network
-    learns the image and rises once it fits the noise of their neighbours.
-    With independent noise its expectation is the estimate's error on those
-    pixels plus the noise level, so its minimum marks the best estimate
-    without ground truth.  The fit stops ``patience`` iterations after the
-    minimum and returns the estimate at the minimum.
-    """
-
-    def __init__(self, target: torch.Tensor, fraction: float, patience: int, min_iter: int, seed):
-        generator = torch.Generator().manual_seed(seed)
-        held = torch.rand((1, 1, *target.shape[2:]), generator=generator) < fraction
-        self.held = held.float().to(target.device)
-        self.fitted = 1.0 - self.held
-        self.patience, self.min_iter = patience, min_iter
-        self.best_loss = math.inf
-        self.best_iteration = 0
-
-    def update(self, operator: Operator, estimate: torch.Tensor, target, iteration: int) -> bool:
-        """Score one estimate; True when it is the best so far."""
-        with torch.no_grad():
-            loss = float(operator.loss(estimate, target, self.held))
-        if iteration >= self.min_iter and loss < self.best_loss:
-            self.best_loss, self.best_iteration = loss, iteration
-            return True
-        return False
-
-    def should_stop(self, iteration: int) -> bool:
-        return self.best_iteration > 0 and iteration - self.best_iteration >= self.patience
 
 
 class Fit:
@@ -262,12 +230,10 @@ class Fit:
         channels = target.shape[1]
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed)
-            self.net = SkipNet(
-                _input_depth(recipe, dims),
-                channels,
-                recipe.net,
-                dims,
-                level_strides(self.out_shape, levels, recipe.net.coarsest),
+            strides = level_strides(self.out_shape, levels, recipe.net.coarsest)
+            self.net = torch.nn.ModuleList(
+                SkipNet(_input_depth(recipe, dims), channels, recipe.net, dims, strides)
+                for _ in range(recipe.members)
             )
             self.z = _input_code(recipe, shape)
         self.warm_started = initial_weights is not None
@@ -289,7 +255,11 @@ class Fit:
         self.stop_reason: str | None = None
         self.elapsed = 0.0
         self.result: np.ndarray | None = None
+        self.uncertainty: np.ndarray | None = None
         self.finished_at: str | None = None
+        self._member_weights: torch.Tensor | None = None
+        #: Side of the holes the automatic stop held out (None without it).
+        self.stop_hole: int | None = None
 
     def stop(self) -> None:
         """Ask the loop to stop after the current iteration (thread-safe)."""
@@ -303,12 +273,33 @@ class Fit:
     def learning_rate(self) -> float:
         return self.optimizer.param_groups[0]["lr"]
 
-    def _forward(self) -> torch.Tensor:
-        z = self.z
+    def _member_output(self, k: int) -> torch.Tensor:
+        """Member ``k``'s estimate, ``(1, C, *spatial)``, in the image's orientation."""
+        z = self.z[k : k + 1]
         if self.recipe.reg_noise_std > 0:
-            jittered = torch.empty_like(z).normal_(generator=self._jitter)
-            z = jittered.mul_(self.recipe.reg_noise_std).add_(z)  # one input-sized buffer
-        return self.net(z)[self._crop]
+            # Drawn in the standard layout: normal_ on a channels-last tensor is ten times slower.
+            jitter = torch.empty(z.shape, device=z.device).normal_(generator=self._jitter)
+            z = torch.add(z, jitter, alpha=self.recipe.reg_noise_std)  # in z's layout
+        output = self.net[k](z)[self._crop]
+        return _flip(output, k) if self.recipe.flips else output
+
+    def _step(self, weights: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Forward and backward of each member in turn: the mean data term, and the
+        members' outputs ``(members, C, *spatial)``.
+
+        One member's activations at a time: memory does not grow with members,
+        and on the CPU it is faster than one pass of grouped convolutions.
+        """
+        members = self.recipe.members
+        outputs, total = [], 0.0
+        for k in range(members):
+            output = self._member_output(k)
+            own = None if weights is None else weights[k : k + 1]
+            loss = self.operator.loss(output, self.target, own) / members
+            loss.backward()
+            total = total + loss.detach()
+            outputs.append(output.detach())
+        return total, torch.cat(outputs)
 
     def snapshots(self, every: int = 50) -> Iterator[Snapshot]:
         """Run the fit, yielding a ``Snapshot`` every ``every`` iterations.
@@ -316,6 +307,8 @@ class Fit:
         The last snapshot has ``done=True``; afterwards ``result`` holds the
         estimate (as a ``(C, *spatial)`` array) and ``stop_reason`` says why it
         ended: ``"max_iter"``, ``"auto"`` (the hold-out rule) or ``"stopped"``.
+        With several members, snapshots show the members' mean, ``result`` is
+        their mean and ``uncertainty`` their standard deviation (None with one).
         """
         if every < 1:
             raise ValueError(f"every must be >= 1, got {every}")
@@ -345,21 +338,40 @@ class Fit:
             patience, min_iter = recipe.stop_patience, recipe.stop_min_iter
             if self.warm_started:
                 patience, min_iter = max(1, patience // 2), 1
-            detector = _HoldoutStop(self.target, recipe.stop_holdout, patience, min_iter, self.seed)
+            block = recipe.stop_block
+            if block is None:
+                known = getattr(self.operator, "known", None)
+                block = hole_size(self.target, None if known is None else known > 0)
+            detector = HoldoutStop(
+                self.target,
+                recipe.stop_holdout,
+                patience,
+                min_iter,
+                self.seed,
+                recipe.members,
+                block,
+            )
+            self.stop_hole = block
             weights = detector.fitted
+            if self.operator.pixelwise and recipe.members > 1:
+                # Where every member held a pixel out, all of them count.
+                seen = weights.sum(0, keepdim=True) > 0
+                self._member_weights = torch.where(seen, weights, torch.ones_like(weights))
         average = smoothed = best = None
         loss_value = math.nan
         start = time.perf_counter()
 
         def snapshot(current: torch.Tensor, done: bool = False) -> Snapshot:
             self.elapsed = time.perf_counter() - start
-            image = _to_numpy(current)
+            image = _to_numpy(_member_mean(current, self._member_weights))
             return Snapshot(
                 iteration=self.iteration,
                 max_iter=self.max_iter,
                 loss=loss_value,
                 image=image,
-                smoothed=image if smoothed is None or smoothed is current else _to_numpy(smoothed),
+                smoothed=image
+                if smoothed is None or smoothed is current
+                else _to_numpy(_member_mean(smoothed, self._member_weights)),
                 elapsed=self.elapsed,
                 done=done,
             )
@@ -371,9 +383,7 @@ class Fit:
         while self.iteration < self.max_iter and not self._stop.is_set():
             began = time.perf_counter()
             self.optimizer.zero_grad(set_to_none=True)
-            candidate = self._forward()
-            loss = self.operator.loss(candidate, self.target, weights)
-            loss.backward()
+            loss, candidate = self._step(weights)
             value = loss.item()
             if not math.isfinite(value) or value > self.JUMP * checkpoint.loss:
                 checkpoint.restore()
@@ -393,7 +403,7 @@ class Fit:
             self.optimizer.step()
             self.iteration += 1
             loss_value = value
-            output = candidate.detach()
+            output = candidate
             if recipe.ema:
                 if average is None:
                     average = torch.zeros_like(output)
@@ -414,18 +424,42 @@ class Fit:
             self.stop_reason = "stopped" if self._stop.is_set() else "max_iter"
         if output is None:  # stopped before the first iteration: the untrained output
             with torch.no_grad():
-                output = self._forward()
+                output = torch.cat([self._member_output(k) for k in range(recipe.members)])
         if best is not None:  # the estimate the stopping rule scored best
             smoothed = best
         elif smoothed is None:
             smoothed = output
-        self.result = _to_numpy(smoothed)
+        self.result = _to_numpy(_member_mean(smoothed, self._member_weights))
+        if len(smoothed) > 1:
+            self.uncertainty = _to_numpy(smoothed.std(0, keepdim=True))
         self.finished_at = time.strftime("%Y-%m-%dT%H:%M:%S")
         yield from self._handing_out(snapshot(output, done=True))
 
 
 def _input_depth(recipe: Recipe, dims: int) -> int:
     return dims if recipe.input == "meshgrid" else recipe.input_depth
+
+
+def _flip(member: torch.Tensor, k: int) -> torch.Tensor:
+    """Member ``k``'s output ``(1, C, *spatial)`` flipped along the axes set in ``k``'s
+    bits (X, Y, then Z), cycling: each member sees the image mirrored its own way."""
+    spatial = member.dim() - 2
+    k %= 2**spatial
+    axes = [-1 - bit for bit in range(spatial) if k >> bit & 1]
+    return member.flip(axes) if axes else member
+
+
+def _member_mean(estimates: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
+    """The ensemble's estimate: the mean over members (the batch axis).
+
+    ``weights`` (one per member and pixel) leave members out where they did
+    not see the data: the holes the stopping rule keeps from each member.
+    """
+    if len(estimates) == 1:
+        return estimates
+    if weights is None:
+        return estimates.mean(0, keepdim=True)
+    return (estimates * weights).sum(0, keepdim=True) / weights.sum(0, keepdim=True)
 
 
 def _to_numpy(tensor: torch.Tensor) -> np.ndarray:

@@ -74,7 +74,11 @@ class Operator:
     """A forward model: ``A(x)`` and the data term comparing it with ``y``.
 
     ``noise`` is the noise model of the observation, one of ``NOISE_MODELS``.
+    ``pixelwise`` operators observe each pixel of the estimate on its own, at
+    the same place (denoising, inpainting).
     """
+
+    pixelwise = False
 
     def __init__(self, noise: str = "gaussian"):
         if noise not in NOISE_MODELS:
@@ -107,6 +111,8 @@ class Operator:
 class Identity(Operator):
     """Denoising: the observation is the image itself."""
 
+    pixelwise = True
+
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         return x
 
@@ -118,6 +124,8 @@ class Mask(Operator):
     broadcastable to ``x``.  The data term averages over known pixels only, so
     its scale does not depend on how much is missing.
     """
+
+    pixelwise = True
 
     def __init__(self, known: torch.Tensor, noise: str = "gaussian"):
         super().__init__(noise)

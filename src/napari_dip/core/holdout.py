@@ -1,0 +1,129 @@
+"""The automatic stop: score the estimate on pixels held out of the fit.
+
+A random part of the observed pixels is left out of the data term; the data
+term on them, for the current estimate, falls while the network learns the
+image and rises once it fits the noise around them.  With noise independent
+of the noise at the nearest fitted pixel, its expectation is the estimate's
+error there plus the noise level, so its minimum marks the best estimate
+without ground truth (self-validation: Li et al. 2021).
+
+Camera noise is not always independent from pixel to pixel: interpolation
+(demosaicing, resampling, some sCMOS corrections) spreads it over
+neighbours, and a network fitting the neighbours then predicts the held-out
+noise too, so the score keeps falling and the fit runs on into the noise.
+``hole_size`` detects such noise; held-out pixels are then the centres of
+square holes, so the nearest fitted pixel is two pixels away.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+from .operators import Operator
+
+__all__ = ["HoldoutStop", "hole_size", "neighbour_ratio"]
+
+#: Below this ``neighbour_ratio`` the noise counts as correlated between neighbours.
+CORRELATED_BELOW = 0.55
+#: Side of the holes around held-out pixels when it does.
+CORRELATED_HOLE = 5
+
+
+def _robust_variance(values: torch.Tensor) -> torch.Tensor:
+    """Variance from the median absolute deviation: edges and spots barely move it."""
+    deviation = (values - values.median()).abs().median()
+    return (1.4826 * deviation) ** 2
+
+
+def neighbour_ratio(image: torch.Tensor, known: torch.Tensor | None = None) -> float:
+    """How much of the noise neighbours share: ~1 for independent noise, lower when shared.
+
+    The robust variance of second differences between Y/X neighbours
+    (``x[i-1] - 2 x[i] + x[i+1]``) over that of second differences between
+    pixels two apart (``x[i-2] - 2 x[i] + x[i+2]``), averaged over channels.
+    For independent noise both are six times the noise variance; noise with
+    correlation ``r1, r2, ...`` at distances 1, 2, ... gives
+    ``(6 - 8 r1 + 2 r2) / (6 - 8 r2 + 2 r4)``.  Second differences cancel
+    smooth signal, so the image's own structure barely counts.  ``image`` is
+    ``(1, C, *spatial)``; ``known`` (broadcastable to it), when given, limits
+    the differences to known pixels.
+    """
+    ratios = []
+    for c in range(image.shape[1]):
+        channel = image[0, c].float()
+        mask = None if known is None else known.expand_as(image)[0, c]
+        variances = []
+        for step in (1, 2):
+            differences = []
+            for axis in (-1, -2):
+                n = channel.shape[axis] - 2 * step
+                if n < 1:
+                    continue
+                before, centre, after = (channel.narrow(axis, s * step, n) for s in (0, 1, 2))
+                difference = before - 2 * centre + after
+                if mask is not None:
+                    inside = mask.narrow(axis, 0, n) & mask.narrow(axis, step, n)
+                    difference = difference[inside & mask.narrow(axis, 2 * step, n)]
+                differences.append(difference.flatten())
+            values = torch.cat(differences) if differences else torch.zeros(0)
+            variances.append(float(_robust_variance(values)) if values.numel() > 1 else 0.0)
+        near, far = variances
+        if far > 0:
+            ratios.append(near / far)
+    return sum(ratios) / len(ratios) if ratios else 1.0
+
+
+def hole_size(image: torch.Tensor, known: torch.Tensor | None = None) -> int:
+    """1 for noise independent between neighbours, ``CORRELATED_HOLE`` when they share it."""
+    return 1 if neighbour_ratio(image, known) >= CORRELATED_BELOW else CORRELATED_HOLE
+
+
+class HoldoutStop:
+    """Stop when the fit stops predicting pixels it never saw.
+
+    About a ``fraction`` of the observed pixels is held out of the data term,
+    in square Y/X holes ``block`` pixels wide, scored at their centres.  Each
+    of ``members`` has its own holes.  The fit stops ``patience`` iterations
+    after the score's minimum (reached at ``min_iter`` or later) and returns
+    the estimate at the minimum.
+    """
+
+    def __init__(
+        self,
+        target: torch.Tensor,
+        fraction: float,
+        patience: int,
+        min_iter: int,
+        seed,
+        members: int = 1,
+        block: int = 1,
+    ):
+        generator = torch.Generator().manual_seed(seed)
+        spatial = target.shape[2:]
+        centres = torch.rand((members, 1, *spatial), generator=generator)
+        self.held = (centres < fraction / block**2).float().to(target.device)
+        unfitted = self.held
+        if block > 1:
+            window = (1,) * (len(spatial) - 2) + (block, block)
+            pool = (F.max_pool2d, F.max_pool3d)[len(spatial) - 2]
+            padding = tuple(n // 2 for n in window)
+            unfitted = pool(self.held, window, stride=1, padding=padding)
+        self.fitted = 1.0 - unfitted
+        self.patience, self.min_iter = patience, min_iter
+        self.best_loss = math.inf
+        self.best_iteration = 0
+
+    def update(self, operator: Operator, estimate: torch.Tensor, target, iteration: int) -> bool:
+        """Score one estimate (every member on its own held-out pixels); True when best so far."""
+        with torch.no_grad():
+            loss = float(operator.loss(estimate, target, self.held))
+        if iteration >= self.min_iter and loss < self.best_loss:
+            self.best_loss, self.best_iteration = loss, iteration
+            return True
+        return False
+
+    def should_stop(self, iteration: int) -> bool:
+        return self.best_iteration > 0 and iteration - self.best_iteration >= self.patience
