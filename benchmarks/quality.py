@@ -26,6 +26,7 @@ binned, with the correlation.
 Usage::
 
     python benchmarks/quality.py [--json results.json] [--docs] [--quick]
+    python benchmarks/quality.py --render results.json --docs   # re-render, measure nothing
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ HERE = Path(__file__).resolve().parent
 DATA = HERE.parent.parent / "shared" / "data"
 DOCS = HERE.parent / "docs" / "benchmarks.md"
 PLOT = HERE.parent / "docs" / "benchmarks-uncertainty.png"
+UNCERTAINTY_DOCS = HERE.parent / "docs" / "uncertainty.md"
 PRESETS = ("default", "quality")
 # Parameter grids, as multiples of the noise sigma scikit-image estimates per channel.  BM3D's
 # reaches far: widefield noise correlated between neighbours hides from the estimate.
@@ -345,16 +347,20 @@ def render(report: dict) -> str:
             for case in cases
         ]
         lines.append(f"| `{preset}` | " + " | ".join(row) + " |")
-    lines += [
-        "",
-        "Uncertainty against the actual error (same units; pixels binned by deciles of the predicted spread):",
+    return "\n".join(lines)
+
+
+def render_uncertainty(report: dict) -> str:
+    """The uncertainty's calibration: correlation, RMS values, error over spread per decile."""
+    lines = [
+        "Pixels binned by deciles of the predicted spread; both in the noisy image's units.",
         "",
     ]
     lines.append(
         "| case, preset | correlation | RMS spread | RMS error | RMS error / RMS spread, lowest to highest decile |"
     )
     lines.append("|---|---|---|---|---|")
-    for case in cases:
+    for case in report["cases"]:
         for preset in PRESETS:
             u = case[preset].get("uncertainty")
             if u is None:
@@ -373,9 +379,9 @@ def plot(report: dict, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    real = [case for case in report["cases"] if "uncertainty" in case["default"]]
-    fig, axes = plt.subplots(1, len(real), figsize=(4.5 * len(real), 4), squeeze=False)
-    for ax, case in zip(axes[0], real):
+    cases = report["cases"]
+    fig, axes = plt.subplots(1, len(cases), figsize=(4.5 * len(cases), 4), squeeze=False)
+    for ax, case in zip(axes[0], cases):
         top = 0.0
         for preset, colour in zip(PRESETS, ("tab:orange", "tab:green")):
             u = case[preset].get("uncertainty")
@@ -396,24 +402,43 @@ def plot(report: dict, path: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--json", type=Path)
+    parser.add_argument("--json", type=Path, help="write the measurements there")
     parser.add_argument(
-        "--docs", action="store_true", help="rewrite the table in docs/benchmarks.md"
+        "--render", type=Path, help="measure nothing: render the measurements of this JSON file"
+    )
+    parser.add_argument(
+        "--docs",
+        action="store_true",
+        help="rewrite the tables in docs/benchmarks.md and docs/uncertainty.md, and the plot",
     )
     parser.add_argument(
         "--quick", action="store_true", help="64x64 crops and short fits: checks the script runs"
     )
     args = parser.parse_args()
-    size, max_iter, zs_iterations = (64, 30, 100) if args.quick else (256, None, 2000)
-    report = measure(size, max_iter, zs_iterations)
+    if args.render:
+        report = json.loads(args.render.read_text())
+    else:
+        size, max_iter, zs_iterations = (64, 30, 100) if args.quick else (256, None, 2000)
+        report = measure(size, max_iter, zs_iterations)
     if args.json:
         args.json.write_text(json.dumps(report, indent=2))
-    table = render(report)
-    print(table)
+    comparison, uncertainty = render(report), render_uncertainty(report)
+    print(f"{comparison}\n\n{uncertainty}")
     if args.docs:
+        size = report["size"]
         stamp = f"Measured {report['date']} on {report['machine']}, {size}x{size} crops, one run."
-        replace_table(DOCS, "quality table", f"{stamp}\n\n{table}")
+        replace_table(
+            DOCS,
+            "quality table",
+            f"{stamp}\n\n{comparison}\n\nUncertainty against the actual error "
+            f"([uncertainty.md](uncertainty.md)):\n\n{uncertainty}",
+        )
         plot(report, PLOT)
+        replace_table(
+            UNCERTAINTY_DOCS,
+            "uncertainty table",
+            f"{stamp}\n\n![Actual error against predicted spread]({PLOT.name})\n\n{uncertainty}",
+        )
 
 
 if __name__ == "__main__":

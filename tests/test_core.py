@@ -460,6 +460,8 @@ def test_5x5_filters_keep_three_pixels_at_the_coarsest_level():
         ("lr", 0, ValueError),
         ("lr", -0.01, ValueError),
         ("lr", float("inf"), ValueError),
+        ("lr", 2.0, ValueError),
+        ("reg_noise_std", 3e37, ValueError),
         ("lr", "0.01", ValueError),
         ("max_iter", 0, ValueError),
         ("max_iter", 2.5, TypeError),

@@ -135,3 +135,13 @@ def test_stopped_before_a_block_leaves_its_uncertainty_unknown():
     )
     r.run(callback=lambda snapshot: snapshot.iteration >= 10, every=10)  # in the first frame
     assert np.isfinite(r.uncertainty[0]).all() and np.isnan(r.uncertainty[1]).all()
+
+
+def test_info_records_the_ensemble_and_the_holes_the_stop_chose():
+    recipe = replace(ENSEMBLE, stop_block=None, stop_min_iter=1, stop_patience=5)
+    r = napari_dip.Restoration("denoise", noisy_image(), preset=recipe, max_iter=15, seed=0)
+    r.run()
+    info = r.info
+    assert info["recipe"]["members"] == 3 and info["recipe"]["flips"] is True
+    assert info["recipe"]["stop_block"] is None
+    assert info["stop_holes"] == [1]  # independent noise: single pixels

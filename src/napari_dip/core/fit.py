@@ -4,9 +4,11 @@
 Adam.  It smooths the trajectory of outputs with an exponential moving average
 (bias-corrected, so the untrained first output fades at once), backs off when
 the loss jumps (restoring the last good weights and halving the learning rate),
-can stop by itself when the estimate stops predicting a random tenth of the
-pixels held out of the fit, and honours a stop request within one iteration,
-keeping the best result so far.
+can stop by itself when the estimate stops predicting pixels held out of the
+fit (``core.holdout``), and honours a stop request within one iteration,
+keeping the best result so far.  A recipe with several ``members`` fits that
+many networks side by side (an ensemble): the estimate is their mean and their
+spread is its uncertainty.
 """
 
 from __future__ import annotations
@@ -43,7 +45,8 @@ class Snapshot:
     """The state of a fit after ``iteration`` iterations.
 
     ``image`` is the network's current output and ``smoothed`` the running
-    average of outputs (equal to ``image`` when the recipe has no averaging).
+    average of outputs (equal to ``image`` when the recipe has no averaging);
+    for an ensemble, the members' mean of each.
     ``done`` is True on the last snapshot, whose ``smoothed`` is the result.
     """
 

@@ -10,7 +10,6 @@ recipe for the task (and, for super-resolution, the factor).
 
 from __future__ import annotations
 
-import math
 import numbers
 from dataclasses import dataclass, field, replace
 
@@ -78,11 +77,12 @@ class Recipe:
                     f"stop_block must be None (automatic) or odd (1, 3, 5, ...), "
                     f"got {self.stop_block}"
                 )
-        if not _real(self.lr) or not 0 < self.lr < math.inf:
-            raise ValueError(f"lr must be a positive finite number, got {self.lr!r}")
-        if not _real(self.reg_noise_std) or not 0 <= self.reg_noise_std < math.inf:
+        # Bounds far beyond any useful setting, which keep float32 arithmetic finite.
+        if not _real(self.lr) or not 0 < self.lr <= 1:
+            raise ValueError(f"lr must be a number in (0, 1], e.g. 0.01, got {self.lr!r}")
+        if not _real(self.reg_noise_std) or not 0 <= self.reg_noise_std <= 1:
             raise ValueError(
-                f"reg_noise_std must be a finite number >= 0, got {self.reg_noise_std!r}"
+                f"reg_noise_std must be a number in [0, 1], e.g. 0.03, got {self.reg_noise_std!r}"
             )
         if self.ema is not None and (not _real(self.ema) or not 0 <= self.ema < 1):
             raise ValueError(
@@ -115,6 +115,22 @@ _FAST_NET = NetSpec(
     down=(16, 32, 64, 64, 128), up=(16, 32, 64, 64, 128), skip=(4,) * 5, upsample="bilinear"
 )
 
+_QUALITY = Recipe(
+    name="quality",
+    description=(
+        "For when time is cheap (a GPU, overnight): four fast networks, each "
+        "seeing the image mirrored its own way, averaged; about twice the "
+        "default's time, and a finer uncertainty."
+    ),
+    net=_FAST_NET,
+    max_iter=3000,
+    reg_noise_std=0.01,
+    members=4,
+    flips=True,
+    auto_stop=True,
+    stop_block=None,
+)
+
 PRESETS: dict[str, Recipe] = {
     recipe.name: recipe
     for recipe in [
@@ -126,47 +142,24 @@ PRESETS: dict[str, Recipe] = {
             reg_noise_std=0.01,
             auto_stop=True,
         ),
-        Recipe(
+        replace(
+            _QUALITY,
             name="fast-denoising",
             description=(
                 "Our default for denoising: two fast networks, one seeing the image "
                 "mirrored, averaged; their spread is the uncertainty. Holds out holes "
                 "instead of pixels when the noise is shared between neighbours."
             ),
-            net=_FAST_NET,
             max_iter=2000,
-            reg_noise_std=0.01,
             members=2,
-            flips=True,
-            auto_stop=True,
-            stop_block=None,
             stop_patience=60,
         ),
-        Recipe(
-            name="quality",
-            description=(
-                "For when time is cheap (a GPU, overnight): four fast networks, each "
-                "seeing the image mirrored its own way, averaged; about twice the "
-                "default's time, and a finer uncertainty."
-            ),
-            net=_FAST_NET,
-            max_iter=3000,
-            reg_noise_std=0.01,
-            members=4,
-            flips=True,
-            auto_stop=True,
-            stop_block=None,
-        ),
-        Recipe(
+        _QUALITY,
+        replace(
+            _QUALITY,
             name="quality-deconvolution",
             description="For when time is cheap: the quality ensemble with linear outputs.",
             net=replace(_FAST_NET, output="linear"),
-            max_iter=3000,
-            reg_noise_std=0.01,
-            members=4,
-            flips=True,
-            auto_stop=True,
-            stop_block=None,
         ),
         Recipe(
             name="fast-deconvolution",
