@@ -615,3 +615,9 @@ def test_widget_offers_the_uncertainty_layer_for_ensembles_only(viewer, image, q
 def test_uncertainty_must_be_a_flag(viewer, image):
     with pytest.raises(TypeError, match="uncertainty"):
         restore_layer(viewer, image, "denoise", uncertainty="yes")
+
+
+@pytest.mark.parametrize(("every", "error"), [(0, ValueError), (2.5, TypeError), (True, TypeError)])
+def test_preview_interval_is_checked_like_the_api(viewer, image, every, error):
+    with pytest.raises(error, match="every"):
+        restore_layer(viewer, image, "denoise", every=every)

@@ -33,6 +33,7 @@ from qtpy.QtWidgets import QApplication
 from superqt.utils import GeneratorWorker
 
 import napari_dip
+from napari_dip._api import _check_every
 from napari_dip.imaging.axes import canonical_mask, check_axes
 
 __all__ = ["LayerRestoration", "restore_layer", "result_placement"]
@@ -490,8 +491,7 @@ def restore_layer(
         members, in the image's units) as a layer over the result, named
         "<result> uncertainty"; only presets with several members make one.
     """
-    if isinstance(every, bool) or not isinstance(every, numbers.Integral) or every < 1:
-        raise ValueError(f"every must be a positive integer, got {every!r}")
+    every = _check_every(every)
     arguments, settings, origin = _prepare(
         viewer,
         layer,
@@ -516,7 +516,7 @@ def restore_layer(
         keep_known=keep_known,
     )
     restoration = napari_dip.Restoration(**arguments)
-    settings["every"] = int(every)
+    settings["every"] = every
     placement = result_placement(
         layer, restoration.info["factor"] or 1, axes=restoration.axes, origin=origin
     )
@@ -524,7 +524,7 @@ def restore_layer(
         viewer,
         layer,
         restoration,
-        every=int(every),
+        every=every,
         new_layer=new_layer,
         settings=settings,
         placement=placement,
