@@ -33,7 +33,7 @@ from qtpy.QtWidgets import QApplication
 from superqt.utils import GeneratorWorker
 
 import napari_dip
-from napari_dip._api import _check_every
+from napari_dip._api import _check_every, _flag
 from napari_dip.imaging.axes import canonical_mask, check_axes
 
 __all__ = ["LayerRestoration", "restore_layer", "result_placement"]
@@ -528,7 +528,7 @@ def restore_layer(
         new_layer=new_layer,
         settings=settings,
         placement=placement,
-        uncertainty=_is_flag("uncertainty", uncertainty),
+        uncertainty=_flag("uncertainty", uncertainty),
     )
 
 
@@ -589,12 +589,6 @@ def _prepare(
         **options,
     }
     return arguments, settings, origin
-
-
-def _is_flag(name: str, value) -> bool:
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name} must be True or False, got {value!r}")
-    return bool(value)
 
 
 def _one(index: int | None) -> slice:
