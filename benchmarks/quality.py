@@ -34,6 +34,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import platform
 import time
 from pathlib import Path
@@ -288,7 +289,7 @@ def measure(size: int, max_iter: int | None, zs_iterations: int) -> dict:
     report = {
         "date": time.strftime("%Y-%m-%d %H:%M"),
         "machine": f"{platform.processor() or platform.machine()}, "
-        f"{len(__import__('os').sched_getaffinity(0))} CPUs, torch {torch.__version__}",
+        f"{len(os.sched_getaffinity(0))} CPUs, torch {torch.__version__}",
         "size": size,
         "cases": [],
     }

@@ -6,6 +6,7 @@ Images are tiny and fits short, so the whole file runs in well under a minute.
 
 import threading
 import time
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -558,15 +559,9 @@ def test_stop_after_the_run_has_finished_leaves_the_status_alone(viewer, tiny_wi
     assert tiny_widget.status.value == status and "Stopping" not in status
 
 
-TINY_ENSEMBLE = Recipe(
-    name="test-tiny-ensemble",
-    description="tiny ensemble, for tests",
-    net=NetSpec(down=(8, 8), up=(8, 8), skip=(2, 2)),
-    input_depth=4,
-    max_iter=6,
-    members=3,
-    flips=True,
-)
+TINY_ENSEMBLE = replace(
+    TINY, name="test-tiny-ensemble", max_iter=6, members=3, flips=True
+)  # three members, each mirrored its own way
 
 
 def test_uncertainty_layer_lies_over_the_result(viewer, image, qtbot):
