@@ -116,7 +116,7 @@ def measure() -> dict:
             row["dip" if keep else "dip_joint"] = {
                 **_scores(result, clean, mask),
                 "seconds": seconds,
-                "iterations": run.info["iterations"],
+                "iterations": run.info.iterations,
             }
         print(row, flush=True)
         rows.append(row)

@@ -32,9 +32,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from napari_dip.core.data_terms import DataTerm, data_term, poisson_deviance
 from napari_dip.core.fit import Fit
 from napari_dip.core.nets import NetSpec
-from napari_dip.core.operators import Identity, poisson_deviance
+from napari_dip.core.operators import Identity
 from napari_dip.core.presets import Recipe
 from napari_dip.imaging.intensity import Intensity
 
@@ -83,14 +84,13 @@ def cells(size: int = 64) -> np.ndarray:
     return (image / image.max()).astype(np.float32)
 
 
-class ShiftedPoisson(Identity):
+class ShiftedPoisson(DataTerm):
     """Poisson-Gaussian data term: ``y + shift ~ Poisson(A(x) + shift)``."""
 
     def __init__(self, shift: float):
-        super().__init__("poisson")
         self.shift = shift
 
-    def _terms(self, prediction, y):
+    def terms(self, prediction, y):
         return poisson_deviance(prediction + self.shift, y + self.shift)
 
 
@@ -105,22 +105,25 @@ def fit_both_ways(
     intensity = Intensity(noisy[None], zero_floor=noise != "gaussian")
     target = torch.from_numpy(intensity.normalise(noisy[None]))[None]
     if noise == "poisson-gaussian":
-        operator = ShiftedPoisson(read_noise**2 / intensity.span.item())
+        term = ShiftedPoisson(read_noise**2 / intensity.span.item())
     else:
-        operator = Identity(noise=noise)
+        term = data_term(noise)
     runs = {}
     for auto_stop in (False, True):
         fit = Fit(
             target,
-            operator,
+            Identity(),
             RECIPE,
             noisy.shape,
+            data_term=term,
             max_iter=ITERATIONS,
             auto_stop=auto_stop,
             seed=seed,
             device="cpu",
         )
-        runs[auto_stop] = [psnr(intensity.restore(s.smoothed)[0], clean) for s in fit.snapshots(25)]
+        runs[auto_stop] = [
+            psnr(intensity.denormalise(s.smoothed)[0], clean) for s in fit.snapshots(25)
+        ]
     psnrs = runs[False]
     best = int(np.argmax(psnrs))
     return {
@@ -128,7 +131,7 @@ def fit_both_ways(
         "best_iteration": 25 * (best + 1),
         "at_check": psnrs[CHECK // 25 - 1],
         "final": psnrs[-1],
-        "auto": psnr(intensity.restore(fit.result)[0], clean),
+        "auto": psnr(intensity.denormalise(fit.result)[0], clean),
         "auto_iterations": fit.iteration,
     }
 

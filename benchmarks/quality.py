@@ -242,12 +242,12 @@ def dip(case: dict, preset: str, max_iter: int | None) -> tuple[dict, np.ndarray
     seconds = time.perf_counter() - start
     info = restoration.info
     record = {
-        "recipe": info["preset"],
+        "recipe": info.preset,
         "psnr": psnr(case, result),
         "time_s": seconds,
-        "iterations": info["iterations"],
-        "stop_reason": info["stop_reason"],
-        "threads": info["threads_used"],
+        "iterations": info.iterations,
+        "stop_reason": info.stop_reason,
+        "threads": info.threads_used,
     }
     if restoration.uncertainty is not None:
         record["uncertainty"] = calibration(case, result, restoration.uncertainty)

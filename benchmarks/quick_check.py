@@ -54,8 +54,8 @@ def main():
             "input_psnr": psnr(clean, noisy, data_range=1),
             "output_psnr": psnr(clean, np.clip(run.result, 0, 1), data_range=1),
             "seconds": seconds,
-            "iterations": run.info["iterations"],
-            "stop_reason": run.info["stop_reason"],
+            "iterations": run.info.iterations,
+            "stop_reason": run.info.stop_reason,
         }
     )
     budget = seconds
@@ -68,8 +68,8 @@ def main():
             "input_psnr": psnr(clean, noisy, data_range=1),
             "output_psnr": psnr(clean, np.clip(paper.result, 0, 1), data_range=1),
             "seconds": time.perf_counter() - start,
-            "iterations": paper.info["iterations"],
-            "stop_reason": paper.info["stop_reason"],
+            "iterations": paper.info.iterations,
+            "stop_reason": paper.info.stop_reason,
         }
     )
 
@@ -83,8 +83,8 @@ def main():
             "input_psnr": psnr(image, damaged, data_range=1),
             "output_psnr": psnr(image, run.result, data_range=1),
             "seconds": seconds,
-            "iterations": run.info["iterations"],
-            "stop_reason": run.info["stop_reason"],
+            "iterations": run.info.iterations,
+            "stop_reason": run.info.stop_reason,
         }
     )
 
@@ -99,8 +99,8 @@ def main():
             "input_psnr": psnr(high, nearest, data_range=1),
             "output_psnr": psnr(high, run.result, data_range=1),
             "seconds": seconds,
-            "iterations": run.info["iterations"],
-            "stop_reason": run.info["stop_reason"],
+            "iterations": run.info.iterations,
+            "stop_reason": run.info.stop_reason,
         }
     )
 

@@ -42,7 +42,7 @@ def run(noisy, clean, warm_start, every=10):
     for snapshot in restoration.snapshots(every):
         if snapshot.done:
             break
-        done = restoration.info["fit_iterations"]
+        done = restoration.info.fit_iterations
         plane, offset = len(done), sum(done)
         curves[plane].append(
             (snapshot.iteration - offset, psnr(snapshot.smoothed[plane], clean[plane]))
@@ -50,7 +50,7 @@ def run(noisy, clean, warm_start, every=10):
     seconds = time.perf_counter() - start
     result = restoration.result
     return {
-        "iterations": restoration.info["fit_iterations"],
+        "iterations": restoration.info.fit_iterations,
         "final_psnr": [psnr(result[z], clean[z]) for z in range(len(noisy))],
         "curves": curves,
         "seconds": seconds,

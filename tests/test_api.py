@@ -147,15 +147,15 @@ def test_restoration_snapshots_stop_and_info():
     assert snapshots[-1].done and snapshots[-1].iteration == 10
     assert snapshots[0].image.max() > 2  # in the input's units, not [0, 1]
     info = run.info
-    assert info["iterations"] == 10 and info["stop_reason"] == "stopped"
-    assert info["seed"] == 5 and info["device"] == "cpu" and info["task"] == "denoise"
+    assert info.iterations == 10 and info.stop_reason == "stopped"
+    assert info.seed == 5 and info.device == "cpu" and info.task == "denoise"
     assert run.result.shape == (32, 32)
 
 
 def test_seed_is_drawn_and_reported_when_none():
     run = Restoration("denoise", smooth(), preset=SMALL, max_iter=2)
     run.run()
-    assert isinstance(run.info["seed"], int)
+    assert isinstance(run.info.seed, int)
 
 
 def test_inpaint_intensity_range_from_known_pixels():
@@ -259,7 +259,7 @@ def test_unknown_kernel_is_refused_by_the_constructor():
 def test_any_64_bit_seed_runs(seed):
     run = Restoration("denoise", IMAGE, preset=SMALL, max_iter=1, seed=seed)
     run.run()
-    assert run.info["seed"] == int(seed)
+    assert run.info.seed == int(seed)
 
 
 @pytest.mark.parametrize("seed", [-1, 2**64, -(2**70)])
@@ -272,14 +272,14 @@ def test_seed_out_of_range_is_refused(seed):
 def test_callback_stops_on_python_or_numpy_true(answer):
     run = Restoration("denoise", smooth(), preset=SMALL, max_iter=200, seed=0)
     run.run(lambda snapshot: answer, every=5)
-    assert run.info["iterations"] == 5 and run.info["stop_reason"] == "stopped"
+    assert run.info.iterations == 5 and run.info.stop_reason == "stopped"
 
 
 @pytest.mark.parametrize("answer", [None, False, np.False_, 0])
 def test_callback_returning_anything_else_goes_on(answer):
     run = Restoration("denoise", smooth(), preset=SMALL, max_iter=10, seed=0)
     run.run(lambda snapshot: answer, every=5)
-    assert run.info["iterations"] == 10 and run.info["stop_reason"] == "max_iter"
+    assert run.info.iterations == 10 and run.info.stop_reason == "max_iter"
 
 
 def test_running_again_starts_afresh_and_a_stop_ends_only_one_run():
@@ -288,14 +288,14 @@ def test_running_again_starts_afresh_and_a_stop_ends_only_one_run():
     )
     first = run.run()
     again = run.run()
-    assert run.info["iterations"] == 3 and run.info["stop_reason"] == "max_iter"  # not doubled
+    assert run.info.iterations == 3 and run.info.stop_reason == "max_iter"  # not doubled
     assert np.allclose(first, again, atol=1e-3)  # same seed, same fit
     run.stop()  # no run in progress: stops the next one before its first fit
     stopped = run.run()
-    assert run.info["stop_reason"] == "stopped" and run.info["iterations"] == 0
+    assert run.info.stop_reason == "stopped" and run.info.iterations == 0
     assert np.allclose(stopped, smooth((16, 16)), atol=1e-6)  # the input, untouched
     after = run.run()  # the stop is spent
-    assert run.info["iterations"] == 3 and run.info["stop_reason"] == "max_iter"
+    assert run.info.iterations == 3 and run.info.stop_reason == "max_iter"
     assert np.allclose(first, after, atol=1e-3)
 
 
@@ -357,6 +357,6 @@ def test_more_bad_options_raise_errors_naming_them(kwargs, error, match):
 
 def test_psf_of_huge_values_is_normalised_not_zeroed():
     run = Restoration("deconvolve", IMAGE, psf=np.full((3, 3), 1e308))
-    assert np.allclose(run._psf, 1 / 9)
+    assert np.allclose(run.plan.psf, 1 / 9)
     with pytest.raises(TypeError, match="psf"):
         Restoration("deconvolve", IMAGE, psf=[[1, 2], [3]])  # ragged: numpy's own error before

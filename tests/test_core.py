@@ -1,13 +1,13 @@
-"""Forward models, networks and the fit loop (torch level)."""
+"""Networks and the fit loop (torch level)."""
 
 import numpy as np
 import pytest
 import torch
 
-from napari_dip.core import nets
+from napari_dip.core.data_terms import Gaussian
 from napari_dip.core.fit import Fit, available_devices, resolve_device
-from napari_dip.core.nets import NetSpec, SkipNet, halvings, level_strides, padded_shape
-from napari_dip.core.operators import Blur, Downsample, Identity, Mask, lanczos_kernel
+from napari_dip.core.nets import NetSpec, halvings, padded_shape
+from napari_dip.core.operators import Identity
 from napari_dip.core.presets import PRESETS, Recipe, resolve_preset
 from napari_dip.imaging.psf import gaussian_psf
 
@@ -19,219 +19,21 @@ def smooth_image(shape=(32, 32)):
     return (0.5 + 0.25 * np.sin(6 * x) * np.cos(4 * y)).astype(np.float32)
 
 
-# --- operators ---------------------------------------------------------------
-
-
-def test_identity_returns_input():
-    x = torch.rand(1, 2, 8, 8)
-    assert torch.equal(Identity()(x), x)
-
-
-def test_mask_keeps_known_pixels_and_ignores_missing_in_loss():
-    known = torch.zeros(1, 1, 4, 4)
-    known[..., :2, :] = 1
-    op = Mask(known)
-    x = torch.rand(1, 3, 4, 4)
-    assert torch.equal(op(x)[..., 2:, :], torch.zeros(1, 3, 2, 4))
-    assert torch.equal(op(x)[..., :2, :], x[..., :2, :])
-    y = x.clone()
-    y[..., 2:, :] += 5  # differences on missing pixels do not count
-    assert op.loss(x, y).item() == 0.0
-    y[0, 0, 0, 0] += 1  # one known pixel of one channel off by one
-    assert op.loss(x, y).item() == pytest.approx(1 / (8 * 3))
-
-
-@pytest.mark.parametrize("factor", [2, 3, 4, 8])
-@pytest.mark.parametrize("kernel", ["lanczos2", "box"])
-def test_downsample_shape_and_constant_preserved(factor, kernel):
-    op = Downsample(factor, kernel)
-    x = torch.full((1, 2, 8 * factor, 5 * factor), 0.7)
-    y = op(x)
-    assert y.shape == (1, 2, 8, 5)
-    assert torch.allclose(y, torch.full_like(y, 0.7), atol=1e-6)
-
-
-def test_downsample_acts_on_yx_of_stacks():
-    op = Downsample(2)
-    assert op(torch.rand(1, 1, 3, 16, 12)).shape == (1, 1, 3, 8, 6)
-
-
-def test_downsample_of_smooth_image_matches_subsampling():
-    hr = torch.from_numpy(smooth_image((64, 64)))[None, None]
-    lr = Downsample(4)(hr)
-    centres = torch.nn.functional.avg_pool2d(hr, 4)  # values at block centres, roughly
-    assert (lr - centres)[..., 2:-2, 2:-2].abs().max() < 0.01
-
-
-def test_box_downsample_is_block_average():
-    x = torch.arange(16.0).reshape(1, 1, 4, 4)
-    y = Downsample(2, "box")(x)
-    assert torch.allclose(y, torch.nn.functional.avg_pool2d(x, 2))
-
-
-@pytest.mark.parametrize("factor", [2, 3, 4])
-def test_lanczos_kernel_symmetric_and_normalised(factor):
-    taps = lanczos_kernel(factor)
-    assert taps.sum() == pytest.approx(1.0)
-    assert np.allclose(taps, taps[::-1])
-    assert (len(taps) - factor) % 2 == 0
-
-
-def test_downsample_rejects_unknown_kernel():
-    with pytest.raises(ValueError, match="kernel"):
-        Downsample(2, "bicubic")
-
-
-def test_blur_delta_psf_is_identity_and_preserves_mean():
-    delta = torch.zeros(5, 5)
-    delta[2, 2] = 1
-    x = torch.rand(1, 1, 20, 17)
-    assert torch.allclose(Blur(delta)(x), x, atol=1e-5)
-    psf = torch.from_numpy(gaussian_psf(1.5))
-    blurred = Blur(psf)(x)
-    assert blurred.shape == x.shape
-    assert blurred.std() < x.std()
-    assert blurred.mean().item() == pytest.approx(x.mean().item(), abs=0.02)
-
-
-def test_blur_shift_follows_psf_offset():
-    psf = torch.zeros(3, 3)
-    psf[1, 2] = 1  # kernel centre at (1, 1): moves content one pixel along +x
-    x = torch.zeros(1, 1, 9, 9)
-    x[..., 4, 4] = 1
-    y = Blur(psf)(x)
-    assert y[0, 0, 4, 5] == pytest.approx(1, abs=1e-5)
-
-
-def test_blur_3d_and_2d_psf_on_stack():
-    x = torch.rand(1, 1, 6, 16, 16)
-    assert Blur(torch.from_numpy(gaussian_psf(1.0, ndim=3)))(x).shape == x.shape
-    planes = Blur(torch.from_numpy(gaussian_psf(1.0)))(x)
-    single = Blur(torch.from_numpy(gaussian_psf(1.0)))(x[:, :, 2])
-    assert torch.allclose(planes[:, :, 2], single, atol=1e-5)
-
-
-def test_gaussian_psf_per_axis_sigma():
-    psf = gaussian_psf((2.0, 1.0, 1.0))
-    assert psf.shape == (13, 7, 7)
-    assert psf.sum() == pytest.approx(1.0)
-    assert psf[6].max() == psf.max()
-    with pytest.raises(ValueError):
-        gaussian_psf(0)
-    with pytest.raises(ValueError):
-        gaussian_psf((1.0, 2.0), ndim=3)
-
-
-# --- networks ----------------------------------------------------------------
-
-
-@pytest.mark.parametrize("shape", [(16, 16), (17, 33), (100, 77)])
-def test_skipnet_any_2d_size_by_padding(shape):
-    net = SkipNet(4, 3, TINY)
-    padded = padded_shape(shape, TINY.levels)
-    assert all(p >= n and p % 8 == 0 for p, n in zip(padded, shape))
-    out = net(torch.rand(1, 4, *padded))
-    assert out.shape == (1, 3, *padded)
-    assert 0 < out.min() and out.max() < 1  # sigmoid output
-
-
-def test_paper_network_size():
-    net = SkipNet(32, 3, PRESETS["paper-denoising"].net)
-    assert 2.1e6 < sum(p.numel() for p in net.parameters()) < 2.3e6
-    assert net(torch.rand(1, 32, 64, 64)).shape == (1, 3, 64, 64)
-
-
-def test_small_axes_are_halved_less_not_blown_up():
-    assert halvings((16, 16), 5) == (3, 3)  # the coarsest level keeps two pixels
-    assert padded_shape((16, 16), 5) == (16, 16)
-    assert padded_shape((1, 64, 64), 5) == (2, 64, 64)  # a single plane still pads by reflection
-    assert padded_shape((32, 256, 256), 5) == (32, 256, 256)
-    assert level_strides((8, 64), 3) == [(2, 2), (2, 2), (1, 2)]
-
-
-@pytest.mark.parametrize("shape", [(16, 16), (3, 40), (1, 16, 20)])
-def test_fit_runs_paper_network_on_small_or_thin_inputs(shape):
-    target = torch.rand(1, 1, *shape)
-    fit = Fit(
-        target, Identity(), PRESETS["paper-denoising"], shape, max_iter=2, auto_stop=False, seed=0
-    )
-    list(fit.snapshots())
-    assert fit.result.shape == (1, *shape)
-
-
-@pytest.mark.parametrize("dims", [2, 3])
-@pytest.mark.parametrize("stride", [1, 2])
-def test_reflection_padded_convolution_matches_torch_exactly(dims, stride):
-    """The network's memory-saving padding gives torch's reflect-padded outputs and gradients."""
-    torch.manual_seed(0)
-    spec = NetSpec(down=(4,), up=(4,), skip=(2,))
-    ours = nets._conv(dims, 3, 5, 3, spec, stride)
-    conv = (torch.nn.Conv2d, torch.nn.Conv3d)[dims - 2]
-    reference = conv(3, 5, 3, stride=stride, padding=1, padding_mode="reflect")
-    reference.load_state_dict(ours.state_dict())
-    x = torch.randn(1, 3, *(7, 10, 9)[-dims:])
-    if dims == 2:
-        x = x.contiguous(memory_format=torch.channels_last)
-    inputs = [x.clone().requires_grad_(), x.clone().requires_grad_()]
-    outputs = [ours(inputs[0]), reference(inputs[1])]
-    grad = torch.randn_like(outputs[0])
-    for output in outputs:
-        output.backward(grad)
-    assert torch.equal(outputs[0], outputs[1])
-    assert torch.equal(inputs[0].grad, inputs[1].grad)
-    assert torch.equal(ours.weight.grad, reference.weight.grad)
-    assert torch.equal(ours.bias.grad, reference.bias.grad)
-
-
-def test_reflection_padding_keeps_no_padded_copy_for_backward():
-    saved = []
-    net = SkipNet(2, 1, NetSpec(down=(4,), up=(4,), skip=(0,)))
-    x = torch.rand(1, 2, 16, 16)
-    with torch.autograd.graph.saved_tensors_hooks(
-        lambda t: saved.append(t.shape) or t, lambda t: t
-    ):
-        net(x)
-    assert not [shape for shape in saved if shape[-1] == 18]  # 16 + 2 reflected columns
-
-
-def test_skipnet_3d_and_options():
-    spec = NetSpec(
-        down=(4, 8),
-        up=(4, 8),
-        skip=(0, 2),
-        upsample="nearest",
-        pad="zero",
-        output="linear",
-        need1x1_up=False,
-        kernel_down=5,
-    )
-    net = SkipNet(2, 2, spec, dims=3, strides=level_strides((5, 9, 12), 2))
-    out = net(torch.rand(1, 2, *padded_shape((5, 9, 12), 2)))
-    assert out.shape == (1, 2, 6, 12, 12)
-    assert not any(isinstance(m, torch.nn.Conv2d) for m in net.modules())
-
-
-def test_netspec_validation():
-    with pytest.raises(ValueError):
-        NetSpec(down=(8, 8), up=(8,), skip=(0, 0))
-    with pytest.raises(ValueError):
-        NetSpec(upsample="bicubic")
-
-
 # --- fit loop ----------------------------------------------------------------
 
 FAST_TEST = Recipe(name="test", description="tiny", net=TINY, input_depth=8, max_iter=200)
 
 
 def make_fit(
-    target, recipe=FAST_TEST, operator=None, max_iter=60, seed=0, auto_stop=False, weights=None
+    target, recipe=FAST_TEST, term=None, max_iter=60, seed=0, auto_stop=False, weights=None
 ):
     y = torch.from_numpy(target)[None, None]
     return Fit(
         y,
-        operator or Identity(),
+        Identity(),
         recipe,
         target.shape,
+        data_term=term,
         max_iter=max_iter,
         auto_stop=auto_stop,
         seed=seed,
@@ -280,17 +82,17 @@ def test_stop_before_start_returns_an_image():
 
 
 def test_divergence_backtracks_and_lowers_learning_rate():
-    class Spiky(Identity):
+    class Spiky(Gaussian):
         """A data term that explodes once, at its fifth evaluation."""
 
         calls = 0
 
-        def loss(self, x, y, weights=None):
+        def __call__(self, x, y, weights=None):
             Spiky.calls += 1
-            loss = super().loss(x, y, weights)
+            loss = super().__call__(x, y, weights)
             return loss * 1000 if Spiky.calls == 5 else loss
 
-    fit = make_fit(smooth_image(), operator=Spiky(), max_iter=10)
+    fit = make_fit(smooth_image(), term=Spiky(), max_iter=10)
     list(fit.snapshots())
     assert fit.backtracks == 1
     assert fit.learning_rate == pytest.approx(FAST_TEST.lr / 2)
@@ -321,11 +123,11 @@ def test_backtracking_recovers_from_a_step_that_breaks_the_weights():
 
 
 def test_nan_loss_backtracks_then_gives_up_with_clear_error():
-    class Broken(Identity):
-        def loss(self, x, y, weights=None):
-            return super().loss(x, y, weights) * float("nan")
+    class Broken(Gaussian):
+        def __call__(self, x, y, weights=None):
+            return super().__call__(x, y, weights) * float("nan")
 
-    fit = make_fit(smooth_image(), operator=Broken(), max_iter=10)
+    fit = make_fit(smooth_image(), term=Broken(), max_iter=10)
     with pytest.raises(RuntimeError, match="diverged"):
         list(fit.snapshots())
 

@@ -142,6 +142,6 @@ def test_info_records_the_ensemble_and_the_holes_the_stop_chose():
     r = napari_dip.Restoration("denoise", noisy_image(), preset=recipe, max_iter=15, seed=0)
     r.run()
     info = r.info
-    assert info["recipe"]["members"] == 3 and info["recipe"]["flips"] is True
-    assert info["recipe"]["stop_block"] is None
-    assert info["stop_holes"] == [1]  # independent noise: single pixels
+    assert info.recipe["members"] == 3 and info.recipe["flips"] is True
+    assert info.recipe["stop_block"] is None
+    assert info.stop_holes == (1,)  # independent noise: single pixels

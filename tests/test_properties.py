@@ -312,7 +312,7 @@ def _check(call: Call) -> None:
         assert not call.faults, f"no error for faults {call.faults}"
         assert result.shape == call.shape and result.dtype == call.dtype
         assert np.isfinite(result).all()
-        assert seen and seen[-1].done and run.info["iterations"] >= 1
+        assert seen and seen[-1].done and run.info.iterations >= 1
     for name, before in arrays.items():
         assert _same(call.kwargs[name], before), f"{name} was modified"
 

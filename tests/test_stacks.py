@@ -39,8 +39,8 @@ def test_uint16_three_channel_z_stack_with_axes():
     assert out.shape == image.shape and out.dtype == np.float32
     assert np.array_equal(image, before)
     info = run.info
-    assert info["axes"] == "ZCYX" and info["shape"] == "Z=3 C=3 Y=24 X=24"
-    assert info["fits"] == 1 and info["stack"] == "volume" and info["channels"] == "joint"
+    assert info.axes == "ZCYX" and info.shape == "Z=3 C=3 Y=24 X=24"
+    assert info.fits == 1 and info.stack == "volume" and info.channels == "joint"
     for c in range(3):  # each channel stays in its own range
         channel = image[:, c]
         assert channel.min() - 1 <= out[:, c].min() and out[:, c].max() <= channel.max() + 1
@@ -58,7 +58,7 @@ def test_uint16_layouts_keep_shape_and_units(axes, sizes, fits):
     image = uint16_stack(sizes, np.random.default_rng(1))
     run = Restoration("denoise", image, axes=axes, preset=TINY, max_iter=3, seed=0)
     out = run.run()
-    assert out.shape == image.shape and run.info["fits"] == fits
+    assert out.shape == image.shape and run.info.fits == fits
     assert image.min() - 1 <= out.min() and out.max() <= image.max() + 1
 
 
@@ -76,8 +76,8 @@ def test_time_lapse_is_fitted_frame_by_frame_with_warm_start():
     out = run.run(callback=lambda s: seen.append((s.iteration, s.max_iter)), every=5)
     assert out.shape == frames.shape
     info = run.info
-    assert info["fits"] == 3 and info["fit_iterations"] == [10, 10, 10]
-    assert info["iterations"] == 30 and info["warm_start"]
+    assert info.fits == 3 and info.fit_iterations == (10, 10, 10)
+    assert info.iterations == 30 and info.warm_start
     assert seen[0] == (5, 30) and seen[-1] == (30, 30)
 
 
@@ -111,13 +111,13 @@ def test_planes_and_independent_channels_make_one_fit_each():
         seed=0,
     )
     assert run.run().shape == image.shape
-    assert run.info["fits"] == 4 and run.info["stack"] == "planes"
+    assert run.info.fits == 4 and run.info.stack == "planes"
 
 
 def test_single_plane_stack_is_a_2d_image():
     image = smooth()[None]
     run = Restoration("denoise", image, axes="ZYX", preset=TINY, max_iter=3, seed=0)
-    assert run.run().shape == (1, 24, 24) and run.info["stack"] == "planes"
+    assert run.run().shape == (1, 24, 24) and run.info.stack == "planes"
 
 
 def test_yx_mask_applies_to_every_plane():
@@ -153,7 +153,7 @@ def test_stop_in_a_multi_fit_run_keeps_input_where_no_fit_ran():
     for snapshot in run.snapshots(every=10):
         if snapshot.iteration == 60:  # 10 iterations into the second frame
             run.stop()
-    assert run.info["stop_reason"] == "stopped" and run.info["fit_iterations"] == [50, 10]
+    assert run.info.stop_reason == "stopped" and run.info.fit_iterations == (50, 10)
     np.testing.assert_allclose(run.result[2], frames[2], atol=1e-4)
 
 
@@ -174,7 +174,7 @@ def test_tiles_when_over_the_memory_budget_blend_without_seams():
     budget = estimate_fit(TINY, (128, 128), 1).peak_bytes
     kwargs = {"preset": TINY, "max_iter": 400, "seed": 0}
     tiled_run = Restoration("denoise", noisy, memory_budget=budget, **kwargs)
-    assert tiled_run.tile == (128, 128) and tiled_run.info["fits"] == 4
+    assert tiled_run.tile == (128, 128) and tiled_run.info.fits == 4
     tiled = tiled_run.run()
     whole = napari_dip.denoise(noisy, **kwargs)
 

@@ -129,7 +129,7 @@ def test_a_fit_leaves_the_callers_thread_count_alone(monkeypatch):
         run.run(callback=lambda s: seen.append(torch.get_num_threads()), every=2)
         assert seen and set(seen) == {3}  # the caller's count at every snapshot
         assert torch.get_num_threads() == 3
-        assert run.info["threads"] is None and run.info["threads_used"] == [1, 2]
+        assert run.info.threads is None and run.info.threads_used == (1, 2)
     finally:
         torch.set_num_threads(saved)
 

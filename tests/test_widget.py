@@ -20,7 +20,9 @@ from qtpy.QtCore import QTimer
 
 import napari_dip
 from napari_dip import NetSpec, Recipe, _scripting
-from napari_dip._scripting import FitError, _fit_snapshots, restore_layer, result_placement
+from napari_dip._placement import result_placement
+from napari_dip._scripting import restore_layer
+from napari_dip._worker import FitError, fit_pool, fit_snapshots
 from napari_dip.core.presets import PRESETS
 
 SHAPE = (32, 32)
@@ -300,6 +302,43 @@ def test_validation_errors_raise_from_scripts(viewer, image):
     assert len(viewer.layers) == 2
 
 
+@pytest.mark.parametrize(
+    "options, error, match",
+    [
+        ({"kernel": "bicubic"}, ValueError, "unknown kernel 'bicubic'"),
+        ({"preset": "nope"}, ValueError, "unknown preset 'nope'"),
+        ({"preset": "paper", "memory_budget": "20MB"}, MemoryError, "more than the budget"),
+        ({"preset": 3}, TypeError, "preset must be a name or a Recipe"),
+        ({"max_iter": 0}, ValueError, "max_iter"),
+        ({"channel_axis": -1}, TypeError, "unexpected keyword argument 'channel_axis'"),
+    ],
+)
+def test_invalid_options_are_refused_before_any_fit_starts(
+    viewer, image, monkeypatch, options, error, match
+):
+    """Checked in the caller's thread: no worker, no preview, nothing added."""
+    started = []
+    monkeypatch.setattr(_scripting, "fit_snapshots", lambda *args: started.append(args))
+    with pytest.raises(error, match=match):
+        restore_layer(viewer, image, "super_resolve", factor=2, **options)
+    assert started == [] and [layer.name for layer in viewer.layers] == ["cells"]
+
+
+@pytest.mark.parametrize("plane", [None, (1,)])
+def test_a_result_layer_reruns_from_its_metadata_bit_for_bit(viewer, monkeypatch, qtbot, plane):
+    monkeypatch.setitem(PRESETS, TINY.name, TINY)
+    stack = viewer.add_image(blobs((2, 24, 24)), name="stack", **{"scale": (2.0, 0.5, 0.5)})
+    run = restore_layer(
+        viewer, stack, "denoise", preset=TINY.name, max_iter=6, seed=3, threads=1, plane=plane
+    )
+    wait_for(run, qtbot)
+    restored = run.result_layer.data
+    image = stack.data if plane is None else stack.data[plane[0] : plane[0] + 1]
+    assert np.array_equal(napari_dip.rerun(run.result_layer, image), restored)
+    metadata = run.result_layer.metadata["napari_dip"]
+    assert metadata["recipe"]["name"] == TINY.name and metadata["threads"] == 1
+
+
 def test_worker_error_becomes_a_notification(viewer, widget, image, qtbot, monkeypatch):
     def failing_snapshots(self, every=50):
         raise RuntimeError("the fit diverged")
@@ -333,7 +372,7 @@ def test_closing_the_widget_during_a_run_stops_it(how, viewer, widget, image, qt
         viewer.window.remove_dock_widget(widget.native)
     wait_for(run, qtbot, timeout=10_000)
     assert run.result_layer is None and [layer.name for layer in viewer.layers] == ["cells"]
-    assert run.restoration.info["iterations"] < 100_000
+    assert run.restoration.info.iterations < 100_000
 
 
 def test_closing_the_viewer_during_a_run_stops_it(viewer, widget, image, qtbot):
@@ -341,7 +380,7 @@ def test_closing_the_viewer_during_a_run_stops_it(viewer, widget, image, qtbot):
     viewer.close()
     wait_for(run, qtbot, timeout=10_000)
     assert run.result_layer is None
-    assert run.restoration.info["iterations"] < 100_000
+    assert run.restoration.info.iterations < 100_000
 
 
 #: How long the next test measures while two fits run together, and the longest GUI pause it allows.
@@ -365,9 +404,9 @@ def test_two_runs_at_once_keep_the_viewer_responsive(viewer, qtbot, monkeypatch)
         began.append(time.perf_counter())
         if len(began) == 2:
             stopper.start()
-        yield from _fit_snapshots(restoration, every)
+        yield from fit_snapshots(restoration, every)
 
-    monkeypatch.setattr(_scripting, "_fit_snapshots", fit_for_a_while)
+    monkeypatch.setattr(_scripting, "fit_snapshots", fit_for_a_while)
     layers = [viewer.add_image(blobs(seed=seed), name=f"cells {seed}") for seed in (0, 1)]
     ticks = []
     timer = QTimer()
@@ -404,7 +443,7 @@ def test_a_run_waits_for_a_free_thread_and_stop_ends_it_at_once(viewer, tiny_wid
     """Runs beyond the pool's thread count wait, shown as waiting; Stop ends a waiting run at once."""
     cells = viewer.add_image(blobs(), name="cells")
     busy = viewer.add_image(blobs(seed=1), name="busy")
-    pool = _scripting._fit_pool()
+    pool = fit_pool()
     threads = pool.maxThreadCount()
     first = None
     try:

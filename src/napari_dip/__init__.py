@@ -11,9 +11,14 @@ from importlib import import_module
 __version__ = "0.1.0"
 
 _LAZY = {
-    "Restoration": "._api",
-    "TASKS": "._api",
-    "RunEstimate": "._api",
+    "Restoration": "._restoration",
+    "Options": "._options",
+    "TASKS": "._options",
+    "Plan": "._plan",
+    "RunEstimate": "._plan",
+    "RunInfo": "._records",
+    "StopReason": "._records",
+    "rerun": "._api",
     "guess_axes": ".imaging.axes",
     "denoise": "._api",
     "inpaint": "._api",

@@ -16,25 +16,23 @@ result landing on that plane.
 
 from __future__ import annotations
 
-import atexit
-import numbers
+import inspect
 import time
+from dataclasses import replace
 
 import numpy as np
-import pint
-from napari.layers import Image, Labels, Layer
+from napari.layers import Image
 from napari.qt.threading import create_worker
 from napari.utils import progress
 from napari.utils.notifications import notification_manager
-from napari.utils.transforms import Affine
 from psygnal import Signal
-from qtpy.QtCore import QThread, QThreadPool
 from qtpy.QtWidgets import QApplication
-from superqt.utils import GeneratorWorker
 
-import napari_dip
-from napari_dip._api import _check_every, _flag
-from napari_dip.imaging.axes import canonical_mask, check_axes
+from ._layer_input import read_layer
+from ._options import Options, check_every, check_flag, option_parameter, parameters_doc
+from ._placement import result_placement
+from ._restoration import Restoration
+from ._worker import RUNNING, FitWorker, fit_pool, fit_snapshots
 
 __all__ = ["LayerRestoration", "restore_layer", "result_placement"]
 
@@ -44,153 +42,8 @@ RESULT_SUFFIX = {
     "super_resolve": "super-resolved",
     "deconvolve": "deconvolved",
 }
-
-
-def result_placement(
-    layer: Image, factor: int = 1, *, axes: str | None = None, origin=None
-) -> dict:
-    """Layer keyword arguments that place a result of ``layer`` over ``layer``.
-
-    napari puts the centre of pixel ``i`` at ``translate + scale * i`` (then
-    rotates, shears and applies ``affine``).  Super-resolution by ``factor``
-    splits each input pixel of Y and X into ``factor`` output pixels, so
-    ``scale' = scale / factor``; the first output pixel's outer edge must stay
-    on the first input pixel's outer edge::
-
-        translate' - scale' / 2 = translate - scale / 2
-        translate' = translate + scale * (1 / factor - 1) / 2
-
-    Then output pixels ``factor * i ... factor * i + factor - 1`` tile input
-    pixel ``i`` exactly, and their mean centre is its centre.  ``axes`` (the
-    layer's, e.g. "ZYX") says where Y and X are: the last two layer axes by
-    default.  A result of part of the layer, whose first pixel is input pixel
-    ``origin`` (e.g. ``(5, 0, 0)`` for plane 5 of a stack), is moved there:
-    ``translate' = translate + scale * origin``.  With rotation or shear the
-    shifts are rotated and sheared like the pixel grid.
-    """
-    scale = np.asarray(layer.scale, dtype=float)
-    translate = np.asarray(layer.translate, dtype=float)
-    shift = np.zeros_like(scale) if origin is None else np.array(origin, dtype=float)
-    if factor != 1:
-        yx = [-2, -1] if axes is None else [axes.index("Y"), axes.index("X")]
-        shift[yx] += (1 / factor - 1) / 2
-    if shift.any():
-        grid = Affine(rotate=layer.rotate, shear=layer.shear, ndim=layer.ndim).linear_matrix
-        translate = translate + grid @ (scale * shift)
-    if factor != 1:
-        scale = scale.copy()
-        scale[yx] /= factor
-    return {
-        "scale": scale,
-        "translate": translate,
-        "rotate": layer.rotate,
-        "shear": layer.shear,
-        "affine": layer.affine.affine_matrix,
-        "units": layer.units,
-        "axis_labels": layer.axis_labels,
-    }
-
-
-class FitError(Exception):
-    """The fit failed in the worker thread (re-raised from a RuntimeError).
-
-    superqt takes a RuntimeError escaping a worker for a deleted Qt object and
-    drops it silently, without ``errored`` or ``finished``; this keeps it visible.
-    """
-
-
-def _fit_snapshots(restoration, every: int):
-    """The worker thread's generator: the snapshots, each with the number of its fit (from 1).
-
-    The number is read here, while the run waits at the snapshot: by the time
-    the main thread handles it, the next fit may have started.
-    """
-    fits = restoration.info["fits"]
-    try:
-        for snapshot in restoration.snapshots(every):
-            yield snapshot, min(len(restoration.info["fit_iterations"]) + 1, fits)
-    except RuntimeError as error:
-        raise FitError(str(error)) from error
-
-
-class _FitWorker(GeneratorWorker):
-    """A generator worker whose ``quit()`` also stops the fit, within one iteration.
-
-    napari quits running workers when its window closes; a plain generator
-    worker would only notice at the next snapshot, possibly minutes later.
-    Derived from superqt's class rather than napari's, whose error
-    notifications are never connected under PyQt5 (its mixin's ``__init__``
-    is not reached): ``LayerRestoration`` reports errors itself.
-    """
-
-    def __init__(self, func, restoration, every):
-        super().__init__(func, restoration, every)
-        self._restoration = restoration
-
-    def quit(self) -> None:
-        self._restoration.stop()
-        super().quit()
-
-    def start(self) -> None:
-        """Queue the worker on the fits' own thread pool (``_fit_pool``), not Qt's global one.
-
-        Registered in superqt's worker set as ``WorkerBase.start`` does, so
-        napari asks it to quit when the application quits.  Started at once,
-        not on the next event loop turn as superqt does in the main thread:
-        ``LayerRestoration`` connects its handlers before starting.
-        """
-        if self in self._worker_set:
-            raise RuntimeError("This worker is already started!")
-        self._worker_set.add(self)
-        self._finished.connect(self._set_discard)
-        _fit_pool().start(self)
-
-
-#: The fit workers' thread pool (see ``_fit_pool``).
-_POOL: QThreadPool | None = None
-
-
-def _fit_pool() -> QThreadPool:
-    """The thread pool that runs the fits, made on first use: never Qt's global one.
-
-    Qt and napari run short tasks of the GUI thread on the global pool, one
-    thread per core, and block until they are done (e.g. converting images
-    while drawing): fits there froze the window until one of them ended.
-    This pool runs as many fits at once as the machine has cores, and at
-    least two, so that a second run need not wait for a first long one;
-    each fit chooses its own torch thread count.  Further runs wait in the
-    pool's queue (``LayerRestoration.queued``) until a running one ends.
-    When the application quits or Python exits, the fits are stopped and
-    their threads waited for.
-    """
-    global _POOL
-    if _POOL is None:
-        _POOL = QThreadPool()
-        _POOL.setMaxThreadCount(max(2, QThread.idealThreadCount()))
-        app = QApplication.instance()
-        if app is not None:
-            app.aboutToQuit.connect(_stop_fits)
-        atexit.register(_stop_fits)
-    return _POOL
-
-
-def _stop_fits() -> None:
-    """Stop the fits still running or waiting, and wait until their threads are done.
-
-    Connected to the application's ``aboutToQuit`` and run at Python's exit:
-    napari only waits for Qt's global pool, and without this a script that
-    ends during a run hangs at exit until the fit reaches its cap.
-    """
-    if _POOL is None:
-        return
-    for run in list(_RUNNING):
-        run.worker.quit()
-    _POOL.waitForDone()
-
-
-#: Runs in progress.  Qt holds bound-method slots weakly, so a run whose
-#: handle the caller dropped would otherwise lose its handlers mid-fit.
-_RUNNING: set[LayerRestoration] = set()
+#: The options a layer's restoration takes: all but ``channel_axis`` (a layer has ``axes``).
+LAYER_OPTIONS = tuple(name for name in Options.names() if name != "channel_axis")
 
 
 class LayerRestoration:
@@ -214,7 +67,7 @@ class LayerRestoration:
         preset fits an ensemble.
     fit : int
         The number, from 1, of the fit the last snapshot came from; a run has
-        ``restoration.info["fits"]`` fits (frames, planes, channels, tiles).
+        ``restoration.plan.fits`` fits (frames, planes, channels, tiles).
     error : Exception or None
         Why the run failed, if it did.
     done : bool
@@ -258,7 +111,6 @@ class LayerRestoration:
         self.done = False
         self.fit = 1
         self._settings = settings
-        info = restoration.info
         self._placement = placement
         self._display = {
             "contrast_limits": source.contrast_limits,
@@ -268,17 +120,17 @@ class LayerRestoration:
         if not source.rgb:
             self._display["colormap"] = source.colormap
         # The snapshots' max_iter: the cap of all fits together.
-        total = info["fits"] * info["max_iter"]
+        total = restoration.plan.fits * restoration.plan.max_iter
         self._progress = progress(total=total, desc=f"Deep Image Prior: {self.name}")
         self.worker = create_worker(
-            _fit_snapshots, restoration, every, _worker_class=_FitWorker, _ignore_errors=True
+            fit_snapshots, restoration, every, _worker_class=FitWorker, _ignore_errors=True
         )
         self.worker.yielded.connect(self._on_snapshot)
         self.worker.errored.connect(self._on_error)
         self.worker.finished.connect(self._on_finished)
         self.worker.started.connect(self._on_started)
-        _RUNNING.add(self)
-        pool = _fit_pool()
+        RUNNING.add(self)
+        pool = fit_pool()
         self.queued = pool.activeThreadCount() >= pool.maxThreadCount()
         self.worker.start()
 
@@ -302,7 +154,7 @@ class LayerRestoration:
         if self.done or not self.queued:
             return
         try:
-            taken = _fit_pool().tryTake(self.worker)
+            taken = fit_pool().tryTake(self.worker)
         except RuntimeError:  # the worker ran and Qt deleted it; `finished` is on its way
             return
         if taken:  # what the worker emits when it is aborted, which `finished` handlers expect
@@ -331,10 +183,10 @@ class LayerRestoration:
         self.queued = False
         self.started.emit()
 
-    def _on_snapshot(self, yielded) -> None:
+    def _on_snapshot(self, snapshot) -> None:
         if self.done or self.worker.abort_requested:  # cancelled, or the viewer is closing
             return
-        snapshot, self.fit = yielded
+        self.fit = max(1, snapshot.fit)
         if not snapshot.done:  # the result layer comes with `finished`, once the thread is done
             self._show_preview(snapshot.smoothed)
         self.snapshot.emit(snapshot)
@@ -352,7 +204,7 @@ class LayerRestoration:
         if self.error is None and not self.worker.abort_requested:
             self._show_result()
         self._progress.close()
-        _RUNNING.discard(self)
+        RUNNING.discard(self)
         self.finished.emit()
 
     def _show_preview(self, image) -> None:
@@ -366,7 +218,7 @@ class LayerRestoration:
     def _show_result(self) -> None:
         self._remove_preview()
         image = self.restoration.result
-        metadata = {"napari_dip": {**self.restoration.info, **self._settings}}
+        metadata = {"napari_dip": {**self.restoration.info.as_dict(), **self._settings}}
         self.result_layer = self._put_layer(self.name, image, metadata, self._display)
         spread = self.restoration.uncertainty
         if self._wants_uncertainty and spread is not None:
@@ -418,69 +270,73 @@ class LayerRestoration:
         self.preview_layer = None
 
 
-def restore_layer(
-    viewer,
-    layer: Image,
-    task: str,
-    *,
-    mask=None,
-    factor: int | None = None,
-    kernel: str = "lanczos2",
-    psf=None,
-    axes: str | None = None,
-    channels: str = "joint",
-    stack: str = "volume",
-    noise: str = "gaussian",
-    preset="default",
-    max_iter: int | None = None,
-    auto_stop: bool | None = None,
-    warm_start: bool = True,
-    memory_budget=None,
-    plane=None,
-    seed: int | None = None,
-    device: str = "auto",
-    threads: int | None = None,
-    keep_known: bool = True,
-    every: int = 25,
-    new_layer: bool = False,
-    uncertainty: bool = False,
-) -> LayerRestoration:
-    """Restore an image layer of ``viewer`` in a background thread, with a live preview.
+def restore_layer(*args, **kwargs) -> LayerRestoration:
+    arguments = restore_layer.__signature__.bind(*args, **kwargs)
+    arguments.apply_defaults()
+    values = dict(arguments.arguments)
+    viewer, layer, task = values.pop("viewer"), values.pop("layer"), values.pop("task")
+    every = check_every(values.pop("every"))
+    uncertainty = check_flag("uncertainty", values.pop("uncertainty"))
+    new_layer = check_flag("new_layer", values.pop("new_layer"))
+    data = {name: values.pop(name) for name in ("mask", "psf", "plane")}
+    options = Options(**values)  # checked before the layer is read
+    source = read_layer(viewer, layer, task, axes=options.axes, **data)
+    options = replace(options, axes=source.axes)
+    restoration = Restoration(task, **source.data(), **options.keywords())
+    placement = result_placement(
+        layer, restoration.plan.factor, axes=source.axes, origin=source.origin
+    )
+    return LayerRestoration(
+        viewer,
+        layer,
+        restoration,
+        every=every,
+        new_layer=new_layer,
+        settings={**source.settings, "every": every},
+        placement=placement,
+        uncertainty=uncertainty,
+    )
+
+
+_P = inspect.Parameter
+restore_layer.__signature__ = inspect.Signature(
+    [
+        _P("viewer", _P.POSITIONAL_OR_KEYWORD, annotation="napari.Viewer"),
+        _P("layer", _P.POSITIONAL_OR_KEYWORD, annotation="napari.layers.Image"),
+        _P("task", _P.POSITIONAL_OR_KEYWORD, annotation="Task"),
+        _P("mask", _P.KEYWORD_ONLY, default=None),
+        _P("psf", _P.KEYWORD_ONLY, default=None),
+        _P("plane", _P.KEYWORD_ONLY, default=None, annotation="tuple[int, ...] | str | None"),
+        _P("every", _P.KEYWORD_ONLY, default=25, annotation=int),
+        _P("new_layer", _P.KEYWORD_ONLY, default=False, annotation=bool),
+        _P("uncertainty", _P.KEYWORD_ONLY, default=False, annotation=bool),
+        *map(option_parameter, LAYER_OPTIONS),
+    ],
+    return_annotation="LayerRestoration",
+)
+restore_layer.__doc__ = f"""Restore an image layer of ``viewer`` in a background thread, with a live preview.
 
     Returns at once; call ``.wait()`` on the result to block until the result
     layer is there.  Invalid input raises ``ValueError``, ``TypeError`` (or
     ``MemoryError`` when even the smallest tile exceeds the memory budget)
-    here, before anything is added to the viewer.
+    here, before anything is added to the viewer or any fit starts.
 
     Parameters
     ----------
     viewer : napari.Viewer
     layer : napari.layers.Image
         Grey or RGB, 2D to 5D (see ``axes``); never modified.
-    task : {"denoise", "inpaint", "super_resolve", "deconvolve"}
+    task : {{"denoise", "inpaint", "super_resolve", "deconvolve"}}
     mask : napari.layers.Labels or array_like, for "inpaint"
         Nonzero marks the pixels to fill; the image's axes without C (a YX
         mask applies to every plane and frame).
-    factor, kernel : for "super_resolve"
-        See ``napari_dip.Restoration``.
     psf : float, napari.layers.Image or array_like, for "deconvolve"
         A number is the sigma, in pixels, of a 2D Gaussian PSF (a stack is
         blurred plane by plane); a layer or an array holds the PSF itself.
-    axes : str, optional
-        The layer's axes, e.g. "YX", "ZYX", "CZYX", "TZCYX", with C last for
-        an RGB layer; guessed with ``napari_dip.guess_axes`` from the shape
-        and ``layer.axis_labels`` when None (the guess is recorded in the
-        metadata).
     plane : tuple of int or "current", optional
         Restore one plane only: its indices along the layer's T and Z axes, in
         the layer's order, or "current" for the viewer's current position.
         The result keeps size-1 T and Z axes and sits on that plane.
-    channels, stack, noise, preset, max_iter, auto_stop, warm_start, memory_budget, seed, device
-        See ``napari_dip.Restoration``; ``preset`` may be a ``Recipe``.
-    threads, keep_known
-        See ``napari_dip.Restoration``: CPU threads of the fit (None adapts
-        them to the machine's load, in the worker thread only), and for
-        "inpaint" whether the pixels outside the mask are returned as measured.
     every : int
         Iterations between preview updates.
     new_layer : bool
@@ -490,174 +346,12 @@ def restore_layer(
         Also add ``Restoration.uncertainty`` (the spread of the ensemble's
         members, in the image's units) as a layer over the result, named
         "<result> uncertainty"; only presets with several members make one.
+{parameters_doc(LAYER_OPTIONS)}
+
+    The layer's axes are guessed with ``napari_dip.guess_axes`` from its shape
+    and ``axis_labels`` when ``axes`` is None (the guess is recorded in the
+    metadata).  With ``threads=None`` the fit adapts its threads in the worker
+    thread only.  The result layer's ``metadata["napari_dip"]`` holds the
+    run's record (``RunInfo.as_dict()``) and this call's settings;
+    ``napari_dip.rerun`` runs it again.
     """
-    every = _check_every(every)
-    arguments, settings, origin = _prepare(
-        viewer,
-        layer,
-        task,
-        mask=mask,
-        factor=factor,
-        kernel=kernel,
-        psf=psf,
-        axes=axes,
-        channels=channels,
-        stack=stack,
-        noise=noise,
-        preset=preset,
-        max_iter=max_iter,
-        auto_stop=auto_stop,
-        warm_start=warm_start,
-        memory_budget=memory_budget,
-        plane=plane,
-        seed=seed,
-        device=device,
-        threads=threads,
-        keep_known=keep_known,
-    )
-    restoration = napari_dip.Restoration(**arguments)
-    settings["every"] = every
-    placement = result_placement(
-        layer, restoration.info["factor"] or 1, axes=restoration.axes, origin=origin
-    )
-    return LayerRestoration(
-        viewer,
-        layer,
-        restoration,
-        every=every,
-        new_layer=new_layer,
-        settings=settings,
-        placement=placement,
-        uncertainty=_flag("uncertainty", uncertainty),
-    )
-
-
-def _prepare(
-    viewer, layer, task, *, mask=None, factor=None, psf=None, axes=None, plane=None, **options
-):
-    """``restore_layer``'s checks, in the main thread: what to pass to ``Restoration``.
-
-    Returns the ``Restoration`` keyword arguments, the settings for the
-    result's metadata, and the index of the restored region's first pixel in
-    the layer (None for the whole layer).  Cheap: the image is neither read nor copied.
-    """
-    if not isinstance(layer, Image):
-        raise TypeError(f"layer must be a napari Image layer, got {type(layer).__name__}")
-    if layer.multiscale:
-        raise ValueError(f"layer {layer.name!r} is multiscale; pick a single-resolution image")
-    data = layer.data
-    settings = {"source": layer.name}
-    if axes is None:
-        axes, settings["axes_guess"] = napari_dip.guess_axes(
-            data.shape, rgb=layer.rgb, axis_labels=layer.axis_labels
-        )
-    axes = check_axes(axes, data.ndim, shape=data.shape)
-    if layer.rgb and axes[-1] != "C":
-        raise ValueError(
-            f"axes {axes!r}: the last axis of an RGB layer holds its colours; end the axes with C"
-        )
-    if task == "inpaint":
-        if mask is None:
-            raise ValueError(
-                "inpainting needs a mask: a Labels layer, nonzero where pixels are missing"
-            )
-        if isinstance(mask, Labels):
-            settings["mask_layer"] = mask.name
-        mask = _data(mask)
-    if task == "deconvolve":
-        if isinstance(psf, numbers.Real) and not isinstance(psf, bool):
-            settings["psf_sigma"] = float(psf)
-            psf = napari_dip.gaussian_psf(float(psf))
-        elif isinstance(psf, Layer):
-            settings["psf_layer"] = psf.name
-        psf = _data(psf)
-    origin = None
-    if plane is not None:
-        where = _plane(viewer, layer, axes, plane)
-        settings["plane"] = {axes[axis]: index for axis, index in where.items()}
-        origin = tuple(where.get(axis, 0) for axis in range(layer.ndim))
-        if task == "inpaint":
-            mask = _mask_plane(np.asarray(mask), axes, data.shape, settings["plane"])
-        data = data[tuple(_one(where.get(axis)) for axis in range(data.ndim))]
-    arguments = {
-        "task": task,
-        "image": data,  # converted by Restoration: in a worker thread for estimates
-        "mask": mask if task == "inpaint" else None,
-        "factor": factor if task == "super_resolve" else None,
-        "psf": psf if task == "deconvolve" else None,
-        "axes": axes,
-        **options,
-    }
-    return arguments, settings, origin
-
-
-def _one(index: int | None) -> slice:
-    """The slice of one index, keeping its axis; all of the axis for None."""
-    return slice(None) if index is None else slice(index, index + 1)
-
-
-def _plane(viewer, layer: Image, axes: str, plane) -> dict[int, int]:
-    """The plane to restore: its index along each T and Z axis of the layer, by axis position."""
-    axes_tz = [axis for axis, letter in enumerate(axes) if letter in "TZ"]
-    if not axes_tz:
-        raise ValueError(
-            f"layer {layer.name!r} ({axes}) has no T or Z axis: it is a single plane already"
-        )
-    if isinstance(plane, str):
-        if plane != "current":
-            raise ValueError(f"plane must be a tuple of indices or 'current', got {plane!r}")
-        indices = _current_indices(viewer, layer)
-        where = {axis: indices[axis] for axis in axes_tz}
-        outside = [
-            axes[axis] for axis, index in where.items() if not 0 <= index < layer.data.shape[axis]
-        ]
-        if outside:
-            raise ValueError(
-                f"the viewer's current position is outside layer {layer.name!r} along "
-                f"{', '.join(outside)}: move the slider onto it"
-            )
-        return where
-    names = "".join(axes[axis] for axis in axes_tz)
-    if (
-        not isinstance(plane, (tuple, list))
-        or len(plane) != len(axes_tz)
-        or not all(isinstance(i, numbers.Integral) and not isinstance(i, bool) for i in plane)
-    ):
-        raise ValueError(
-            f"plane must hold one index per T and Z axis of the layer ({names}), got {plane!r}"
-        )
-    where = dict(zip(axes_tz, (int(i) for i in plane)))
-    sizes = " ".join(f"{axes[axis]}={layer.data.shape[axis]}" for axis in axes_tz)
-    if not all(0 <= index < layer.data.shape[axis] for axis, index in where.items()):
-        raise ValueError(f"plane {tuple(plane)} is outside layer {layer.name!r} ({sizes})")
-    return where
-
-
-def _current_indices(viewer, layer: Image) -> list[int]:
-    """The data index of each layer axis at the viewer's current position, as napari slices it.
-
-    A layer holds the viewer's last ``layer.ndim`` dimensions.  The position
-    is converted from the viewer's units to the layer's (as napari does when
-    they differ), then through the layer's world-to-data transform, and
-    rounded to the nearest pixel.
-    """
-    point = np.asarray(viewer.dims.point, dtype=float)[-layer.ndim :]
-    units = viewer.dims.units
-    if units is not None and len(units) >= layer.ndim:
-        registry = pint.get_application_registry()
-        point = point * [
-            registry.get_base_units(world)[0] / registry.get_base_units(own)[0]
-            for world, own in zip(units[-layer.ndim :], layer.units)
-        ]
-    return [int(np.round(x)) for x in layer.world_to_data(point)]
-
-
-def _mask_plane(mask: np.ndarray, axes: str, image_shape, plane: dict[str, int]) -> np.ndarray:
-    """The part of an inpainting mask over one plane, keeping its axes (see ``canonical_mask``)."""
-    canonical_mask(mask, axes, image_shape)  # errors name the whole layer's shape
-    mask_axes = axes if mask.ndim == len(axes) else axes.replace("C", "")[-mask.ndim :]
-    return mask[tuple(_one(plane.get(letter)) for letter in mask_axes)]
-
-
-def _data(value):
-    return np.asarray(value.data) if isinstance(value, Layer) else value

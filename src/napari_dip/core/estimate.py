@@ -104,6 +104,16 @@ def format_bytes(n: float) -> str:
     return f"{n:.0f} {unit}" if unit == "B" or abs(n) >= 10 else f"{n:.1f} {unit}"
 
 
+def format_duration(seconds: float) -> str:
+    """A duration for people: ``"45 s"``, ``"3 min 05 s"``, ``"2.5 h"``; ``"?"`` when unknown."""
+    if not math.isfinite(seconds):
+        return "?"
+    if seconds >= 5400:
+        return f"{seconds / 3600:.1f} h"
+    minutes, seconds = divmod(round(seconds), 60)
+    return f"{minutes} min {seconds:02d} s" if minutes else f"{seconds} s"
+
+
 _UNITS = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
 _MEMORY = re.compile(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*(?:([KMGT])I?B?|B)?\s*", re.IGNORECASE)
 

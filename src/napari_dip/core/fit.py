@@ -25,10 +25,12 @@ import numpy as np
 import torch
 
 from .allocator import reuse_freed_memory
+from .data_terms import DataTerm, Gaussian
 from .holdout import HoldoutStop, hole_size
 from .nets import SkipNet, level_strides, padded_shape
 from .operators import Operator
 from .presets import Recipe
+from .stop_reason import StopReason
 from .threads import ThreadPolicy
 
 __all__ = [
@@ -48,6 +50,8 @@ class Snapshot:
     average of outputs (equal to ``image`` when the recipe has no averaging);
     for an ensemble, the members' mean of each.
     ``done`` is True on the last snapshot, whose ``smoothed`` is the result.
+    A run of several fits numbers them: the snapshot comes from ``fit`` (from
+    1) of ``fits``.
     """
 
     iteration: int
@@ -57,6 +61,8 @@ class Snapshot:
     smoothed: np.ndarray
     elapsed: float
     done: bool = False
+    fit: int = 1
+    fits: int = 1
 
 
 def available_devices() -> list[str]:
@@ -176,6 +182,8 @@ class Fit:
         The observation ``y``, normalised.
     operator : Operator
         The forward model ``A``.
+    data_term : DataTerm, optional
+        Compares ``A(x)`` with ``y``: ``Gaussian()`` (default) or ``Poisson()``.
     recipe : Recipe
         Network, input code and optimisation settings.
     out_shape : tuple of int
@@ -213,6 +221,7 @@ class Fit:
         recipe: Recipe,
         out_shape: tuple[int, ...],
         *,
+        data_term: DataTerm | None = None,
         max_iter: int,
         auto_stop: bool,
         seed: int | None = None,
@@ -226,36 +235,22 @@ class Fit:
         self.seed = new_seed() if seed is None else check_seed(seed)
         self.device = resolve_device(device)
         self.out_shape = tuple(out_shape)
-        dims = len(out_shape)
-        levels = recipe.net.levels
-        shape = padded_shape(self.out_shape, levels, recipe.net.coarsest)
-        self._crop = (slice(None), slice(None)) + tuple(slice(0, n) for n in out_shape)
-        channels = target.shape[1]
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(self.seed)
-            strides = level_strides(self.out_shape, levels, recipe.net.coarsest)
-            self.net = torch.nn.ModuleList(
-                SkipNet(_input_depth(recipe, dims), channels, recipe.net, dims, strides)
-                for _ in range(recipe.members)
-            )
-            self.z = _input_code(recipe, shape)
         self.warm_started = initial_weights is not None
-        if self.warm_started:
-            self.net.load_state_dict(initial_weights)
-        memory_format = preferred_memory_format(self.device, dims)
-        self.net.to(self.device, memory_format=memory_format).train()
-        self.z = self.z.to(self.device, memory_format=memory_format)
+        self.members = _Members(
+            recipe, target.shape[1], self.out_shape, self.seed, self.device, initial_weights
+        )
+        self.net, self.z = self.members.nets, self.members.z
         self.target = target.to(self.device, torch.float32)
         self.operator = operator.to(self.device)
+        self.data_term = Gaussian() if data_term is None else data_term
         self.optimizer = torch.optim.Adam(self.net.parameters(), lr=recipe.lr)
-        self._jitter = torch.Generator(device=self.device).manual_seed((self.seed + 1) % 2**64)
         self.threads = (
             ThreadPolicy(math.prod(self.out_shape), threads) if self.device.type == "cpu" else None
         )
         self._stop = threading.Event()
         self.iteration = 0
         self.backtracks = 0
-        self.stop_reason: str | None = None
+        self.stop_reason: StopReason | None = None
         self.elapsed = 0.0
         self.result: np.ndarray | None = None
         self.uncertainty: np.ndarray | None = None
@@ -276,16 +271,6 @@ class Fit:
     def learning_rate(self) -> float:
         return self.optimizer.param_groups[0]["lr"]
 
-    def _member_output(self, k: int) -> torch.Tensor:
-        """Member ``k``'s estimate, ``(1, C, *spatial)``, in the image's orientation."""
-        z = self.z[k : k + 1]
-        if self.recipe.reg_noise_std > 0:
-            # Drawn in the standard layout: normal_ on a channels-last tensor is ten times slower.
-            jitter = torch.empty(z.shape, device=z.device).normal_(generator=self._jitter)
-            z = torch.add(z, jitter, alpha=self.recipe.reg_noise_std)  # in z's layout
-        output = self.net[k](z)[self._crop]
-        return _flip(output, k) if self.recipe.flips else output
-
     def _step(self, weights: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
         """Forward and backward of each member in turn: the mean data term, and the
         members' outputs ``(members, C, *spatial)``.
@@ -296,20 +281,28 @@ class Fit:
         members = self.recipe.members
         outputs, total = [], 0.0
         for k in range(members):
-            output = self._member_output(k)
+            output = self.members.output(k)
             own = None if weights is None else weights[k : k + 1]
-            loss = self.operator.loss(output, self.target, own) / members
+            loss = self._loss(output, own) / members
             loss.backward()
             total = total + loss.detach()
             outputs.append(output.detach())
         return total, torch.cat(outputs)
+
+    def _loss(self, estimate: torch.Tensor, weights: torch.Tensor | None) -> torch.Tensor:
+        """The data term between ``A(estimate)`` and the target, over the observed
+        pixels that ``weights`` (0 or 1; None: all) pick."""
+        observed = self.operator.observed
+        if observed is not None:
+            weights = observed if weights is None else observed * weights
+        return self.data_term(self.operator(estimate), self.target, weights)
 
     def snapshots(self, every: int = 50) -> Iterator[Snapshot]:
         """Run the fit, yielding a ``Snapshot`` every ``every`` iterations.
 
         The last snapshot has ``done=True``; afterwards ``result`` holds the
         estimate (as a ``(C, *spatial)`` array) and ``stop_reason`` says why it
-        ended: ``"max_iter"``, ``"auto"`` (the hold-out rule) or ``"stopped"``.
+        ended (a ``StopReason``: the cap, the hold-out rule, or a stop request).
         With several members, snapshots show the members' mean, ``result`` is
         their mean and ``uncertainty`` their standard deviation (None with one).
         """
@@ -332,111 +325,177 @@ class Fit:
         self.threads.enter()
 
     def _iterate(self, every: int) -> Iterator[Snapshot]:
-        recipe = self.recipe
         checkpoint = _Checkpoint(self.net, self.optimizer)
-        detector = weights = None
-        if self.auto_stop:
-            # A warm start begins near a good estimate: its best comes early, so
-            # the rule may pick from the first iteration and waits half as long.
-            patience, min_iter = recipe.stop_patience, recipe.stop_min_iter
-            if self.warm_started:
-                patience, min_iter = max(1, patience // 2), 1
-            block = recipe.stop_block
-            if block is None:
-                known = getattr(self.operator, "known", None)
-                block = hole_size(self.target, None if known is None else known > 0)
-            detector = HoldoutStop(
-                self.target,
-                recipe.stop_holdout,
-                patience,
-                min_iter,
-                self.seed,
-                recipe.members,
-                block,
-            )
-            self.stop_hole = block
-            weights = detector.fitted
-            if self.operator.pixelwise and recipe.members > 1:
-                # Where every member held a pixel out, all of them count.
-                seen = weights.sum(0, keepdim=True) > 0
-                self._member_weights = torch.where(seen, weights, torch.ones_like(weights))
-        average = smoothed = best = None
-        loss_value = math.nan
-        start = time.perf_counter()
-
-        def snapshot(current: torch.Tensor, done: bool = False) -> Snapshot:
-            self.elapsed = time.perf_counter() - start
-            image = _to_numpy(_member_mean(current, self._member_weights))
-            return Snapshot(
-                iteration=self.iteration,
-                max_iter=self.max_iter,
-                loss=loss_value,
-                image=image,
-                smoothed=image
-                if smoothed is None or smoothed is current
-                else _to_numpy(_member_mean(smoothed, self._member_weights)),
-                elapsed=self.elapsed,
-                done=done,
-            )
-
-        output = None
-        failures = 0
+        detector = self._stopping_rule() if self.auto_stop else None
+        weights = None if detector is None else detector.fitted
+        smoothing = _Smoothing(self.recipe.ema)
+        loss, output, failures = math.nan, None, 0
+        self._start = time.perf_counter()
         if self.threads is not None:
             self.threads.enter()
         while self.iteration < self.max_iter and not self._stop.is_set():
             began = time.perf_counter()
             self.optimizer.zero_grad(set_to_none=True)
-            loss, candidate = self._step(weights)
-            value = loss.item()
+            total, candidate = self._step(weights)
+            value = total.item()
             if not math.isfinite(value) or value > self.JUMP * checkpoint.loss:
-                checkpoint.restore()
-                for group in self.optimizer.param_groups:
-                    group["lr"] *= 0.5
-                self.backtracks += 1
                 failures += 1
-                if failures > self.MAX_BACKTRACKS:
-                    raise RuntimeError(
-                        f"the fit diverged {failures} times in a row at iteration {self.iteration}; "
-                        "try a lower learning rate or another preset"
-                    )
+                self._backtrack(checkpoint, failures)
                 continue
             failures = 0
             if self.iteration % self.CHECKPOINT_EVERY == 0:
                 checkpoint.save(value)  # the weights that gave this (acceptable) loss
             self.optimizer.step()
             self.iteration += 1
-            loss_value = value
-            output = candidate
-            if recipe.ema:
-                if average is None:
-                    average = torch.zeros_like(output)
-                average.lerp_(output, 1 - recipe.ema)
-                smoothed = average / (1 - recipe.ema**self.iteration)
-            estimate = smoothed if recipe.ema else output
+            loss, output = value, candidate
+            estimate = smoothing.update(output, self.iteration)
             if detector is not None:
-                if detector.update(self.operator, estimate, self.target, self.iteration):
-                    best = estimate.clone() if best is None else best.copy_(estimate)
+                with torch.no_grad():
+                    held_out = float(self._loss(estimate, detector.held))
+                if detector.update(held_out, self.iteration):
+                    smoothing.keep_best(estimate)
                 if detector.should_stop(self.iteration):
-                    self.stop_reason = "auto"
+                    self.stop_reason = StopReason.AUTO
                     break
             if self.threads is not None:
                 self.threads.step(time.perf_counter() - began)
             if self.iteration % every == 0 and self.iteration < self.max_iter:
-                yield from self._handing_out(snapshot(output))
+                yield from self._handing_out(self._snapshot(output, smoothing.smoothed, loss))
         if self.stop_reason is None:
-            self.stop_reason = "stopped" if self._stop.is_set() else "max_iter"
+            self.stop_reason = StopReason.STOPPED if self._stop.is_set() else StopReason.MAX_ITER
         if output is None:  # stopped before the first iteration: the untrained output
             with torch.no_grad():
-                output = torch.cat([self._member_output(k) for k in range(recipe.members)])
-        if best is not None:  # the estimate the stopping rule scored best
-            smoothed = best
-        elif smoothed is None:
-            smoothed = output
-        self.result = _to_numpy(_member_mean(smoothed, self._member_weights))
-        if len(smoothed) > 1:
-            self.uncertainty = _to_numpy(smoothed.std(0, keepdim=True))
+                output = torch.cat([self.members.output(k) for k in range(self.recipe.members)])
+        final = smoothing.final(output)
+        self.result = _to_numpy(_member_mean(final, self._member_weights))
+        if len(final) > 1:
+            self.uncertainty = _to_numpy(final.std(0, keepdim=True))
         self.finished_at = time.strftime("%Y-%m-%dT%H:%M:%S")
-        yield from self._handing_out(snapshot(output, done=True))
+        yield from self._handing_out(self._snapshot(output, final, loss, done=True))
+
+    def _stopping_rule(self) -> HoldoutStop:
+        """The hold-out rule, and the members' weights in the mean (see ``_member_mean``).
+
+        A warm start begins near a good estimate: its best comes early, so the
+        rule may pick from the first iteration and waits half as long.
+        """
+        recipe = self.recipe
+        patience, min_iter = recipe.stop_patience, recipe.stop_min_iter
+        if self.warm_started:
+            patience, min_iter = max(1, patience // 2), 1
+        block = recipe.stop_block
+        if block is None:
+            observed = self.operator.observed
+            block = hole_size(self.target, None if observed is None else observed > 0)
+        detector = HoldoutStop(
+            self.target, recipe.stop_holdout, patience, min_iter, self.seed, recipe.members, block
+        )
+        self.stop_hole = block
+        fitted = detector.fitted
+        if self.operator.pixelwise and recipe.members > 1:
+            # Where every member held a pixel out, all of them count.
+            seen = fitted.sum(0, keepdim=True) > 0
+            self._member_weights = torch.where(seen, fitted, torch.ones_like(fitted))
+        return detector
+
+    def _backtrack(self, checkpoint: _Checkpoint, failures: int) -> None:
+        """After a diverging step: back to the last checkpoint, at half the learning rate."""
+        checkpoint.restore()
+        for group in self.optimizer.param_groups:
+            group["lr"] *= 0.5
+        self.backtracks += 1
+        if failures > self.MAX_BACKTRACKS:
+            raise RuntimeError(
+                f"the fit diverged {failures} times in a row at iteration {self.iteration}; "
+                "try a lower learning rate or another preset"
+            )
+
+    def _snapshot(
+        self, current: torch.Tensor, smoothed: torch.Tensor | None, loss: float, done=False
+    ) -> Snapshot:
+        self.elapsed = time.perf_counter() - self._start
+        image = _to_numpy(_member_mean(current, self._member_weights))
+        if smoothed is not None and smoothed is not current:
+            smoothed_image = _to_numpy(_member_mean(smoothed, self._member_weights))
+        else:
+            smoothed_image = image
+        return Snapshot(
+            self.iteration, self.max_iter, loss, image, smoothed_image, self.elapsed, done
+        )
+
+
+class _Members(torch.nn.Module):
+    """The ensemble's networks, one per member, each with its own input code.
+
+    Member ``k`` sees ``z[k]`` jittered at every iteration (``reg_noise_std``)
+    and, with ``flips``, the image mirrored its own way.  Built from ``seed``
+    (a warm start loads ``initial_weights`` over it), channels-last on the CPU.
+    """
+
+    def __init__(
+        self, recipe: Recipe, channels: int, out_shape, seed: int, device, initial_weights
+    ):
+        super().__init__()
+        self.recipe = recipe
+        dims, levels, coarsest = len(out_shape), recipe.net.levels, recipe.net.coarsest
+        self._crop = (slice(None), slice(None)) + tuple(slice(0, n) for n in out_shape)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            strides = level_strides(out_shape, levels, coarsest)
+            self.nets = torch.nn.ModuleList(
+                SkipNet(_input_depth(recipe, dims), channels, recipe.net, dims, strides)
+                for _ in range(recipe.members)
+            )
+            z = _input_code(recipe, padded_shape(out_shape, levels, coarsest))
+        if initial_weights is not None:
+            self.nets.load_state_dict(initial_weights)
+        memory_format = preferred_memory_format(device, dims)
+        self.nets.to(device, memory_format=memory_format).train()
+        self.z = z.to(device, memory_format=memory_format)
+        self._jitter = torch.Generator(device=device).manual_seed((seed + 1) % 2**64)
+
+    def output(self, k: int) -> torch.Tensor:
+        """Member ``k``'s estimate, ``(1, C, *spatial)``, in the image's orientation."""
+        z = self.z[k : k + 1]
+        if self.recipe.reg_noise_std > 0:
+            # Drawn in the standard layout: normal_ on a channels-last tensor is ten times slower.
+            jitter = torch.empty(z.shape, device=z.device).normal_(generator=self._jitter)
+            z = torch.add(z, jitter, alpha=self.recipe.reg_noise_std)  # in z's layout
+        output = self.nets[k](z)[self._crop]
+        return _flip(output, k) if self.recipe.flips else output
+
+
+class _Smoothing:
+    """The running average of the outputs, and the estimate the stopping rule scored best.
+
+    The average (decay ``ema``; None or 0: none) is bias-corrected, so the
+    untrained first output fades at once.
+    """
+
+    def __init__(self, ema: float | None):
+        self.ema = ema
+        self._average: torch.Tensor | None = None
+        self.smoothed: torch.Tensor | None = None
+        self._best: torch.Tensor | None = None
+
+    def update(self, output: torch.Tensor, iteration: int) -> torch.Tensor:
+        """Take the ``iteration``-th output; return the estimate (the average, if any)."""
+        if not self.ema:
+            return output
+        if self._average is None:
+            self._average = torch.zeros_like(output)
+        self._average.lerp_(output, 1 - self.ema)
+        self.smoothed = self._average / (1 - self.ema**iteration)
+        return self.smoothed
+
+    def keep_best(self, estimate: torch.Tensor) -> None:
+        self._best = estimate.clone() if self._best is None else self._best.copy_(estimate)
+
+    def final(self, output: torch.Tensor) -> torch.Tensor:
+        """The fit's result: the best estimate, else the average, else the last output."""
+        if self._best is not None:
+            return self._best
+        return output if self.smoothed is None else self.smoothed
 
 
 def _input_depth(recipe: Recipe, dims: int) -> int:

@@ -22,8 +22,6 @@ import math
 import torch
 import torch.nn.functional as F
 
-from .operators import Operator
-
 __all__ = ["HoldoutStop", "hole_size", "neighbour_ratio"]
 
 #: Below this ``neighbour_ratio`` the noise counts as correlated between neighbours.
@@ -116,10 +114,9 @@ class HoldoutStop:
         self.best_loss = math.inf
         self.best_iteration = 0
 
-    def update(self, operator: Operator, estimate: torch.Tensor, target, iteration: int) -> bool:
-        """Score one estimate (every member on its own held-out pixels); True when best so far."""
-        with torch.no_grad():
-            loss = float(operator.loss(estimate, target, self.held))
+    def update(self, loss: float, iteration: int) -> bool:
+        """Take the data term on the held-out pixels (each member on its own) of one
+        estimate; True when it is the best so far."""
         if iteration >= self.min_iter and loss < self.best_loss:
             self.best_loss, self.best_iteration = loss, iteration
             return True

@@ -93,6 +93,11 @@ class Recipe:
                 f"stop_holdout must be a fraction in (0, 1), e.g. 0.1, got {self.stop_holdout!r}"
             )
 
+    @classmethod
+    def from_dict(cls, fields: dict) -> Recipe:
+        """The recipe whose ``dataclasses.asdict`` is ``fields`` (e.g. read back from JSON)."""
+        return cls(**{**fields, "net": NetSpec(**fields["net"])})
+
 
 def _real(value) -> bool:
     return isinstance(value, numbers.Real) and not isinstance(value, bool)

@@ -21,6 +21,7 @@ from .checks import as_array
 __all__ = [
     "AXES",
     "axes_from_channel_axis",
+    "axes_of_mask",
     "canonical_mask",
     "check_axes",
     "check_axis_sizes",
@@ -28,6 +29,7 @@ __all__ = [
     "from_canonical",
     "guess_axes",
     "to_canonical",
+    "to_canonical_shape",
 ]
 
 AXES = "TCZYX"
@@ -236,6 +238,12 @@ def to_canonical(array, axes: str) -> np.ndarray:
     return np.expand_dims(array.transpose(order), inserted)
 
 
+def to_canonical_shape(shape, axes: str) -> tuple[int, int, int, int, int]:
+    """The (T, C, Z, Y, X) shape ``to_canonical`` gives an array of ``shape``."""
+    sizes = dict(zip(axes, (int(n) for n in shape)))
+    return tuple(sizes.get(letter, 1) for letter in AXES)
+
+
 def from_canonical(array5d, axes: str, yx_factor: int = 1, *, image_shape=None) -> np.ndarray:
     """A (T, C, Z, Y, X) result back in the order of ``axes``, without the inserted axes.
 
@@ -294,8 +302,6 @@ def canonical_mask(mask, axes: str, image_shape) -> np.ndarray:
     Whether anything (or everything) is missing is checked elsewhere, per
     fitted block.
     """
-    image_shape = tuple(int(n) for n in image_shape)
-    axes = check_axes(axes, len(image_shape), shape=image_shape)
     array = as_array(mask, "mask")
     if array.dtype.kind not in "buif":
         raise TypeError(
@@ -303,22 +309,33 @@ def canonical_mask(mask, axes: str, image_shape) -> np.ndarray:
         )
     if array.dtype.kind == "f" and not np.isfinite(array).all():
         raise ValueError("mask has NaN or infinite values; pass nonzero for missing pixels")
+    mask_axes = axes_of_mask(array.shape, axes, image_shape)
+    return to_canonical(array != 0, mask_axes)
+
+
+def axes_of_mask(mask_shape, axes: str, image_shape) -> str:
+    """The axes of an inpainting mask of ``mask_shape`` (see ``canonical_mask``).
+
+    Raises ValueError, naming the shapes it accepts, when it fits none of them.
+    """
+    image_shape = tuple(int(n) for n in image_shape)
+    mask_shape = tuple(int(n) for n in mask_shape)
+    axes = check_axes(axes, len(image_shape), shape=image_shape)
     plain = axes.replace("C", "")
     plain_shape = tuple(n for letter, n in zip(axes, image_shape) if letter != "C")
-    if "C" in axes and array.shape == image_shape:
-        mask_axes = axes
-    elif 2 <= array.ndim <= len(plain) and array.shape == plain_shape[-array.ndim :]:
-        mask_axes = plain[-array.ndim :]
-    else:
-        read_as = f" (read as {plain[-array.ndim :]})" if 2 <= array.ndim <= len(plain) else ""
-        options = [f"{plain[-k:]} {plain_shape[-k:]}" for k in range(len(plain), 1, -1)]
-        if "C" in axes:
-            options.append(f"{axes} {image_shape} (one mask per channel)")
-        raise ValueError(
-            f"mask of shape {array.shape}{read_as} does not match the image of shape "
-            f"{image_shape} ({axes}); expected one of: {'; '.join(options)}"
-        )
-    return to_canonical(array != 0, mask_axes)
+    ndim = len(mask_shape)
+    if "C" in axes and mask_shape == image_shape:
+        return axes
+    if 2 <= ndim <= len(plain) and mask_shape == plain_shape[-ndim:]:
+        return plain[-ndim:]
+    read_as = f" (read as {plain[-ndim:]})" if 2 <= ndim <= len(plain) else ""
+    options = [f"{plain[-k:]} {plain_shape[-k:]}" for k in range(len(plain), 1, -1)]
+    if "C" in axes:
+        options.append(f"{axes} {image_shape} (one mask per channel)")
+    raise ValueError(
+        f"mask of shape {mask_shape}{read_as} does not match the image of shape "
+        f"{image_shape} ({axes}); expected one of: {'; '.join(options)}"
+    )
 
 
 def check_axis_sizes(shape, axes: str) -> None:

@@ -9,7 +9,7 @@ import numbers
 
 import numpy as np
 
-__all__ = ["as_array", "check_factor", "check_image", "check_psf"]
+__all__ = ["as_array", "check_factor", "check_image", "check_image_type", "check_psf"]
 
 
 def as_array(value, what: str) -> np.ndarray:
@@ -25,16 +25,14 @@ def as_array(value, what: str) -> np.ndarray:
         raise TypeError(f"{what} cannot be read as an array: {error}") from None
 
 
-def _check_dtype(array: np.ndarray, what: str) -> None:
-    kind = array.dtype.kind
+def _check_dtype(dtype: np.dtype, what: str) -> None:
+    kind = dtype.kind
     if kind == "b":
         raise TypeError(f"{what} has boolean dtype; pass intensities (integer or float)")
     if kind == "c":
-        raise TypeError(f"{what} has complex dtype {array.dtype}; pass real intensities")
+        raise TypeError(f"{what} has complex dtype {dtype}; pass real intensities")
     if kind not in "uif":
-        raise TypeError(
-            f"{what} has unsupported dtype {array.dtype}; pass an integer or float array"
-        )
+        raise TypeError(f"{what} has unsupported dtype {dtype}; pass an integer or float array")
 
 
 def _check_finite(array: np.ndarray, what: str) -> None:
@@ -54,12 +52,17 @@ def check_image(image, *, finite: bool = True) -> np.ndarray:
     itself, as they may lie under the mask.
     """
     array = as_array(image, "image")
-    _check_dtype(array, "image")
-    if array.size == 0:
-        raise ValueError(f"image is empty (shape {array.shape})")
+    check_image_type(array.shape, array.dtype)
     if finite:
         _check_finite(array, "image")
     return array
+
+
+def check_image_type(shape: tuple[int, ...], dtype) -> None:
+    """An image's shape and dtype, before its pixels are read: real intensities, not empty."""
+    _check_dtype(np.dtype(dtype), "image")
+    if 0 in shape:
+        raise ValueError(f"image is empty (shape {tuple(shape)})")
 
 
 def check_factor(factor) -> int:
@@ -73,7 +76,7 @@ def check_factor(factor) -> int:
 def check_psf(psf, spatial_shape: tuple[int, ...]) -> np.ndarray:
     """float32 copy of ``psf`` normalised to sum to one."""
     array = as_array(psf, "psf")
-    _check_dtype(array, "psf")
+    _check_dtype(array.dtype, "psf")
     if array.size == 0:
         raise ValueError("psf is empty")
     if array.ndim not in (2, len(spatial_shape)):

@@ -91,7 +91,7 @@ class Intensity:
         """``image`` (any real dtype, computed in float64) mapped to the network's range, float32."""
         return ((image - self.low) / self.span).astype(np.float32)
 
-    def restore(self, image: np.ndarray) -> np.ndarray:
+    def denormalise(self, image: np.ndarray) -> np.ndarray:
         """The inverse map, in float64 (for the caller to cast to the output dtype)."""
         return image * self.span + self.low
 

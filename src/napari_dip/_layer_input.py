@@ -1,0 +1,162 @@
+"""Reading a napari layer for a restoration: its arrays, axes and what to record.
+
+``read_layer`` turns an image layer (and a Labels mask, a PSF given as a
+sigma or a layer, one plane of a stack) into the arrays and axes the Qt-free
+API takes, in the main thread, without reading or copying the image.
+"""
+
+from __future__ import annotations
+
+import numbers
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from napari.layers import Image, Labels, Layer
+
+import napari_dip
+
+from ._options import Options
+from ._placement import current_indices
+from ._plan import Plan, make_plan
+from .imaging.axes import axes_of_mask, check_axes
+
+__all__ = ["LayerInput", "read_layer"]
+
+
+@dataclass(frozen=True)
+class LayerInput:
+    """A layer read for a restoration.
+
+    ``image`` is the layer's data, or a view of the plane to restore (not
+    read); ``mask`` and ``psf`` are arrays where the task needs them.
+    ``settings`` go into the result's metadata (the layer names, the axes'
+    guess, the plane, a Gaussian PSF's sigma); ``origin`` is the index, in
+    the layer, of the restored region's first pixel (None: the whole layer).
+    """
+
+    image: Any
+    axes: str
+    mask: Any
+    psf: Any
+    settings: dict
+    origin: tuple[int, ...] | None
+
+    def data(self) -> dict:
+        """The data keywords of ``Restoration`` for this input."""
+        return {"image": self.image, "mask": self.mask, "psf": self.psf}
+
+    def plan(self, task: str, options: Options) -> Plan:
+        """The restoration's plan, from the shapes only (for estimates and early checks)."""
+        return make_plan(
+            task,
+            self.image.shape,
+            self.image.dtype,
+            options,
+            mask_shape=None if self.mask is None else np.shape(self.mask),
+            psf=self.psf,
+        )
+
+
+def read_layer(
+    viewer, layer, task: str, *, mask=None, psf=None, axes=None, plane=None
+) -> LayerInput:
+    """Check ``layer`` and what comes with it for ``task``; see ``restore_layer``."""
+    if not isinstance(layer, Image):
+        raise TypeError(f"layer must be a napari Image layer, got {type(layer).__name__}")
+    if layer.multiscale:
+        raise ValueError(f"layer {layer.name!r} is multiscale; pick a single-resolution image")
+    data = layer.data
+    settings = {"source": layer.name}
+    if axes is None:
+        axes, settings["axes_guess"] = napari_dip.guess_axes(
+            data.shape, rgb=layer.rgb, axis_labels=layer.axis_labels
+        )
+    axes = check_axes(axes, data.ndim, shape=data.shape)
+    if layer.rgb and axes[-1] != "C":
+        raise ValueError(
+            f"axes {axes!r}: the last axis of an RGB layer holds its colours; end the axes with C"
+        )
+    if task == "inpaint":
+        if mask is None:
+            raise ValueError(
+                "inpainting needs a mask: a Labels layer, nonzero where pixels are missing"
+            )
+        if isinstance(mask, Labels):
+            settings["mask_layer"] = mask.name
+        mask = _data(mask)
+    if task == "deconvolve":
+        if isinstance(psf, numbers.Real) and not isinstance(psf, bool):
+            settings["psf_sigma"] = float(psf)
+            psf = napari_dip.gaussian_psf(float(psf))
+        elif isinstance(psf, Layer):
+            settings["psf_layer"] = psf.name
+        psf = _data(psf)
+    origin = None
+    if plane is not None:
+        where = _plane(viewer, layer, axes, plane)
+        settings["plane"] = {axes[axis]: index for axis, index in where.items()}
+        origin = tuple(where.get(axis, 0) for axis in range(layer.ndim))
+        if task == "inpaint":
+            mask = _mask_plane(np.asarray(mask), axes, data.shape, settings["plane"])
+        data = data[tuple(_one(where.get(axis)) for axis in range(data.ndim))]
+    return LayerInput(
+        image=data,
+        axes=axes,
+        mask=mask if task == "inpaint" else None,
+        psf=psf if task == "deconvolve" else None,
+        settings=settings,
+        origin=origin,
+    )
+
+
+def _one(index: int | None) -> slice:
+    """The slice of one index, keeping its axis; all of the axis for None."""
+    return slice(None) if index is None else slice(index, index + 1)
+
+
+def _plane(viewer, layer: Image, axes: str, plane) -> dict[int, int]:
+    """The plane to restore: its index along each T and Z axis of the layer, by axis position."""
+    axes_tz = [axis for axis, letter in enumerate(axes) if letter in "TZ"]
+    if not axes_tz:
+        raise ValueError(
+            f"layer {layer.name!r} ({axes}) has no T or Z axis: it is a single plane already"
+        )
+    if isinstance(plane, str):
+        if plane != "current":
+            raise ValueError(f"plane must be a tuple of indices or 'current', got {plane!r}")
+        indices = current_indices(viewer, layer)
+        where = {axis: indices[axis] for axis in axes_tz}
+        outside = [
+            axes[axis] for axis, index in where.items() if not 0 <= index < layer.data.shape[axis]
+        ]
+        if outside:
+            raise ValueError(
+                f"the viewer's current position is outside layer {layer.name!r} along "
+                f"{', '.join(outside)}: move the slider onto it"
+            )
+        return where
+    names = "".join(axes[axis] for axis in axes_tz)
+    if (
+        not isinstance(plane, (tuple, list))
+        or len(plane) != len(axes_tz)
+        or not all(isinstance(i, numbers.Integral) and not isinstance(i, bool) for i in plane)
+    ):
+        raise ValueError(
+            f"plane must hold one index per T and Z axis of the layer ({names}), got {plane!r}"
+        )
+    where = dict(zip(axes_tz, (int(i) for i in plane)))
+    sizes = " ".join(f"{axes[axis]}={layer.data.shape[axis]}" for axis in axes_tz)
+    if not all(0 <= index < layer.data.shape[axis] for axis, index in where.items()):
+        raise ValueError(f"plane {tuple(plane)} is outside layer {layer.name!r} ({sizes})")
+    return where
+
+
+def _mask_plane(mask: np.ndarray, axes: str, image_shape, plane: dict[str, int]) -> np.ndarray:
+    """The part of an inpainting mask over one plane, keeping its axes (see ``canonical_mask``)."""
+    mask_axes = axes_of_mask(mask.shape, axes, image_shape)  # errors name the whole layer
+    return mask[tuple(_one(plane.get(letter)) for letter in mask_axes)]
+
+
+def _data(value):
+    return np.asarray(value.data) if isinstance(value, Layer) else value

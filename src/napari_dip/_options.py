@@ -1,0 +1,319 @@
+"""Every option of a restoration, defined once: type, default, documentation and checks.
+
+``Options`` is the one definition.  ``Restoration``, the shortcut functions
+(``denoise``, ...), ``restore_layer`` and the widget read it: their signatures
+and the parameter sections of their docstrings are built from it
+(``signature`` and ``parameters_doc``), and their keywords become an
+``Options``, checked before anything runs.
+"""
+
+import inspect
+import numbers
+import textwrap
+from dataclasses import dataclass, field, fields
+from typing import TYPE_CHECKING, Literal, get_args, get_origin
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from .core.presets import Recipe
+
+__all__ = [
+    "CHANNEL_MODES",
+    "KERNELS",
+    "NOISE_MODELS",
+    "STACK_MODES",
+    "TASKS",
+    "ChannelMode",
+    "Kernel",
+    "Noise",
+    "Options",
+    "StackMode",
+    "Task",
+]
+
+Task = Literal["denoise", "inpaint", "super_resolve", "deconvolve"]
+ChannelMode = Literal["joint", "independent"]
+StackMode = Literal["volume", "planes"]
+Noise = Literal["gaussian", "poisson"]
+Kernel = Literal["lanczos2", "box"]
+
+TASKS: tuple[str, ...] = get_args(Task)
+CHANNEL_MODES: tuple[str, ...] = get_args(ChannelMode)
+STACK_MODES: tuple[str, ...] = get_args(StackMode)
+NOISE_MODELS: tuple[str, ...] = get_args(Noise)
+KERNELS: tuple[str, ...] = get_args(Kernel)
+
+
+def _option(default, doc: str, kind: str = ""):
+    """A field of ``Options``: its default, description and numpydoc type (choices
+    have theirs from their ``Literal`` annotation)."""
+    return field(default=default, metadata={"doc": " ".join(doc.split()), "kind": kind})
+
+
+@dataclass(frozen=True)
+class Options:
+    """The settings of a restoration besides its data (image, mask, PSF).
+
+    Built from keywords (``Options(noise="poisson", seed=0)``); invalid values
+    raise ``ValueError`` or ``TypeError`` here, before any fit.  The parameter
+    sections of ``Restoration`` and ``denoise`` document each field.
+    """
+
+    axes: str | None = _option(
+        None,
+        """The image's axes, any order of T (time), Z, C (channels), Y and X,
+        e.g. "YX", "YXC" (RGB), "ZYX", "CZYX", "TZCYX".  Frames (T) are
+        restored one after the other.  Default: "YX" or "ZYX" by the number of
+        axes, with "C" at ``channel_axis``; 4D and 5D images need ``axes``.""",
+        kind="str, optional",
+    )
+    channel_axis: int | None = _option(
+        None,
+        "Axis holding channels (e.g. -1 for RGB), scikit-image style, when ``axes`` is not given.",
+        kind="int, optional",
+    )
+    channels: ChannelMode = _option(
+        "joint",
+        """Fit all channels with one network of C outputs (they share
+        structure), or each channel with its own.""",
+    )
+    stack: StackMode = _option(
+        "volume", "Fit a Z-stack as a volume with a 3D network, or plane by plane with a 2D one."
+    )
+    noise: Noise = _option(
+        "gaussian",
+        """Noise model of the data term: Gaussian (squared error) or Poisson
+        (photon counts; values must be proportional to counts above a zero
+        level of 0, so subtract a camera offset first).  See docs/noise.md.""",
+    )
+    factor: int | None = _option(
+        None,
+        "Upscaling factor (>= 2) of the Y and X axes (super-resolution).",
+        kind="int, optional",
+    )
+    kernel: Kernel = _option(
+        "lanczos2",
+        """Low-pass filter of super-resolution's forward model: the paper's
+        Lanczos-2, or block averaging (a camera's binning).""",
+    )
+    keep_known: bool = _option(
+        True,
+        """Inpainting: True, the result is the input itself, bit for bit,
+        outside the mask, and the fit only fills the missing pixels.  False,
+        the network's output everywhere (a joint denoise-and-fill).""",
+        kind="bool",
+    )
+    preset: "str | Recipe" = _option(
+        "default",
+        """``"default"`` (fast, stops by itself), ``"quality"`` (an ensemble of
+        four networks: about twice the time, for a GPU or an overnight run),
+        ``"paper"`` (the paper's recipe for the task), a name from
+        ``napari_dip.PRESETS``, or a ``Recipe``.""",
+        kind="str or Recipe",
+    )
+    max_iter: int | None = _option(
+        None, "Iteration cap of each fit; the preset's when None.", kind="int, optional"
+    )
+    auto_stop: bool | None = _option(
+        None,
+        """Stop when the result stops improving (no ground truth needed); the
+        preset's choice when None.""",
+        kind="bool, optional",
+    )
+    warm_start: bool = _option(
+        True,
+        """Start each frame or plane from the weights fitted to the previous
+        one (same channels, same tile): much faster on similar frames.""",
+        kind="bool",
+    )
+    memory_budget: int | str | None = _option(
+        None,
+        """Peak memory one fit may use, in bytes or as "4GB", "512MB".  Images
+        whose fit would need more are cut into overlapping tiles.  Default:
+        half the available RAM on the CPU, 80% of the free GPU memory.""",
+        kind="int or str, optional",
+    )
+    output_dtype: np.dtype | type | str | None = _option(
+        None,
+        """When None, float32, or float64 for inputs that float32 cannot hold
+        exactly (float64, 32- and 64-bit integers); ``"input"`` for the
+        input's dtype; any integer or float dtype.  Integers are rounded and
+        clipped to their range.""",
+        kind='dtype or "input", optional',
+    )
+    seed: int | None = _option(
+        None,
+        """Fixes the networks' initialisation and noise; the same seed gives the
+        same result on the CPU with fixed ``threads``.  Drawn at random (and
+        recorded in ``info``) when None.""",
+        kind="int, optional",
+    )
+    device: str = _option(
+        "auto",
+        '``"auto"`` (CUDA, then Apple MPS, then CPU), ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"mps"``.',
+        kind="str",
+    )
+    threads: int | None = _option(
+        None,
+        """CPU threads of each fit.  None chooses them from the CPUs this
+        process may use and the image size, and adapts them to the machine's
+        load while fitting.  A fixed count makes results bitwise reproducible
+        for a seed whatever the load (see docs/threads.md).""",
+        kind="int, optional",
+    )
+
+    def __post_init__(self):
+        for name, choices in (
+            ("channels", CHANNEL_MODES),
+            ("stack", STACK_MODES),
+            ("noise", NOISE_MODELS),
+            ("kernel", KERNELS),
+        ):
+            check_choice(name, getattr(self, name), choices)
+        for name in ("warm_start", "keep_known"):
+            check_flag(name, getattr(self, name))
+        if self.auto_stop is not None:
+            check_flag("auto_stop", self.auto_stop)
+        if self.axes is not None and not isinstance(self.axes, str):
+            raise TypeError(f"axes must be a string such as 'ZYX', got {self.axes!r}")
+        if self.channel_axis is not None and not _is_integer(self.channel_axis):
+            raise TypeError(f"channel_axis must be an integer or None, got {self.channel_axis!r}")
+        if self.max_iter is not None and not (_is_integer(self.max_iter) and self.max_iter >= 1):
+            raise ValueError(f"max_iter must be a positive integer, got {self.max_iter!r}")
+        if not isinstance(self.device, str):
+            raise TypeError(
+                f"device must be a string such as 'auto', 'cpu', 'cuda', 'mps'; got {self.device!r}"
+            )
+        self._check_with_core()
+
+    def _check_with_core(self) -> None:
+        """The checks that live beside what they check (imported here: they load torch)."""
+        from .core.estimate import parse_memory
+        from .core.fit import check_seed
+        from .core.presets import Recipe
+        from .core.threads import check_threads
+        from .imaging.checks import check_factor
+
+        if not isinstance(self.preset, (str, Recipe)):
+            raise TypeError(f"preset must be a name or a Recipe, got {type(self.preset).__name__}")
+        if self.factor is not None:
+            check_factor(self.factor)
+        if self.seed is not None:
+            check_seed(self.seed)
+        check_threads(self.threads)
+        if self.memory_budget is not None:
+            parse_memory(self.memory_budget, "memory_budget")
+        output_dtype(self.output_dtype, np.dtype(np.float32))
+
+    @classmethod
+    def names(cls) -> tuple[str, ...]:
+        """The options' names, in the order they are defined."""
+        return tuple(f.name for f in fields(cls))
+
+    def keywords(self) -> dict:
+        """The options as keywords of ``Restoration`` (values as they are, not copied)."""
+        return {name: getattr(self, name) for name in self.names()}
+
+
+def output_dtype(value, input_dtype: np.dtype) -> np.dtype:
+    """The result's dtype for ``Options.output_dtype`` and an input of ``input_dtype``."""
+    if value is None:  # float32, or float64 where float32 cannot hold the input
+        return np.result_type(input_dtype, np.float32)
+    if isinstance(value, str) and value == "input":
+        return np.dtype(input_dtype)
+    try:
+        dtype = np.dtype(value)
+    except (TypeError, ValueError) as error:
+        raise TypeError(
+            f"output_dtype must be None, 'input' or a numpy dtype, got {value!r} ({error})"
+        ) from None
+    if dtype.kind not in "uif":
+        raise TypeError(f"output_dtype must be an integer or float type, got {dtype}")
+    return dtype
+
+
+def check_choice(name: str, value, choices: tuple[str, ...]) -> str:
+    if value not in choices:
+        raise ValueError(f"unknown {name} {value!r}; choose one of {', '.join(map(repr, choices))}")
+    return value
+
+
+def _is_integer(value) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def check_flag(name: str, value) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
+
+
+def check_every(every) -> int:
+    """Iterations between snapshots: an integer >= 1."""
+    if not _is_integer(every):
+        raise TypeError(
+            f"every must be an integer >= 1 (iterations between snapshots), got {every!r}"
+        )
+    if every < 1:
+        raise ValueError(
+            f"every must be an integer >= 1 (iterations between snapshots), got {every}"
+        )
+    return int(every)
+
+
+# --- signatures and docstrings built from the definition ---------------------------
+
+#: Documentation of the data parameters (numpydoc entries).
+DATA_DOCS = {
+    "image": """    image : array_like
+        Integer or float intensities; never modified.  Its axes are named by
+        ``axes`` (or, scikit-image style, ``channel_axis``).""",
+    "mask": """    mask : array_like
+        Nonzero marks a missing pixel to fill.  Its axes are the image's
+        without C, possibly without leading ones: a YX mask applies to every
+        plane and frame, a ZYX mask to every frame.  A mask of the image's full
+        shape (C included) is one mask per channel.  Values under the mask are
+        ignored and may be NaN.""",
+    "factor": """    factor : int
+        Upscaling factor, >= 2: the result has ``factor`` times the Y and X size.""",
+    "psf": """    psf : array_like
+        Point spread function, 2D (blurs each plane), or 3D for a stack fitted
+        as a volume; see ``gaussian_psf``.  Normalised to sum to one.""",
+}
+REFERENCES = """    References
+    ----------
+    .. [1] D. Ulyanov, A. Vedaldi, V. Lempitsky, "Deep Image Prior", CVPR 2018,
+       https://doi.org/10.1109/CVPR.2018.00984"""
+
+_FIELDS = {f.name: f for f in fields(Options)}
+
+
+def option_parameter(name: str) -> inspect.Parameter:
+    """Option ``name`` as a keyword-only parameter, with its type and default."""
+    option = _FIELDS[name]
+    return inspect.Parameter(
+        name, inspect.Parameter.KEYWORD_ONLY, default=option.default, annotation=option.type
+    )
+
+
+def describe_type(name: str) -> str:
+    """The numpydoc type of option ``name``, e.g. ``{"joint", "independent"}``."""
+    option = _FIELDS[name]
+    if get_origin(option.type) is Literal:
+        return "{" + ", ".join(f'"{c}"' for c in get_args(option.type)) + "}"
+    return option.metadata["kind"]
+
+
+def describe(name: str) -> str:
+    """The documentation of option ``name``, one paragraph."""
+    return _FIELDS[name].metadata["doc"]
+
+
+def parameters_doc(names, indent: str = "    ") -> str:
+    """Numpydoc entries of the options ``names``, in that order."""
+    return "\n".join(
+        f"{indent}{name} : {describe_type(name)}\n"
+        + textwrap.fill(describe(name), 76, initial_indent=indent * 2, subsequent_indent=indent * 2)
+        for name in names
+    )

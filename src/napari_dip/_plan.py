@@ -1,0 +1,306 @@
+"""Planning a restoration from shapes, dtypes and options, without reading a pixel.
+
+A restoration runs as a sequence of fits ("blocks") over the input brought to
+the canonical (T, C, Z, Y, X) layout: one per frame, per plane when a stack is
+restored plane by plane, per channel when channels are independent, and per
+tile when one fit would not fit the memory budget.  ``make_plan`` checks
+everything that can be checked from the shapes (axes, mask shape, PSF, preset,
+device, memory) and lays out the blocks; ``Plan.estimate`` says what they will
+cost.  It is cheap enough to redo on every change of a form.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ._options import TASKS, Options, check_choice, output_dtype
+from .imaging.axes import (
+    axes_from_channel_axis,
+    axes_of_mask,
+    check_axes,
+    check_axis_sizes,
+    to_canonical_shape,
+)
+from .imaging.checks import check_factor, check_image_type, check_psf
+from .imaging.tiling import tile_grid
+
+if TYPE_CHECKING:
+    import torch
+
+    from .core.presets import Recipe
+
+__all__ = ["Block", "Plan", "RunEstimate", "make_plan"]
+
+#: Overlap of neighbouring tiles, in input pixels (more for a wide PSF).
+TILE_OVERLAP = 32
+
+
+@dataclass(frozen=True)
+class Block:
+    """One fit: a region of the canonical (T, C, Z, Y, X) input.
+
+    Blocks of the same ``lineage`` (channel group, tile) follow each other
+    through frames and planes; each may warm-start from the previous one.
+    """
+
+    frame: int
+    channels: slice
+    planes: slice
+    region: tuple[slice, slice]
+    lineage: tuple[int, int]
+    last_tile: bool
+
+    def of(self, array: np.ndarray) -> np.ndarray:
+        """This block of a canonical array (broadcast axes of size 1 stay 1)."""
+        frame = self.frame if array.shape[0] > 1 else 0
+        channels = self.channels if array.shape[1] > 1 else slice(None)
+        planes = self.planes if array.shape[2] > 1 else slice(None)
+        return array[(frame, channels, planes, *self.region)]
+
+    @property
+    def output_index(self) -> tuple:
+        """Where the block's result goes in the canonical output, but for Y and X."""
+        return (self.frame, self.channels, self.planes)
+
+
+@dataclass(frozen=True)
+class RunEstimate:
+    """Memory and time of a restoration, estimated before it runs.
+
+    ``peak_bytes`` is the peak memory of one fit (fits run one after the
+    other), ``seconds_per_iteration`` the time of one iteration of one fit,
+    and ``max_seconds`` the time if every fit ran to ``max_iter`` (the
+    automatic stop usually ends them sooner).  ``tile`` is the YX tile size
+    on the input grid when the image is cut into tiles to stay within
+    ``budget_bytes``, else None.
+    """
+
+    fits: int
+    max_iter: int
+    peak_bytes: int
+    seconds_per_iteration: float
+    tile: tuple[int, int] | None
+    budget_bytes: int
+
+    @property
+    def max_seconds(self) -> float:
+        return self.fits * self.max_iter * self.seconds_per_iteration
+
+    def describe(self) -> str:
+        """One line for people, e.g. ``"1 fit, ~600 MB each, ~0.05 s/iteration, at most ~2 min"``."""
+        from .core.estimate import format_bytes, format_duration
+
+        fits = f"{self.fits} fit{'s' if self.fits > 1 else ''}"
+        if self.tile is not None:
+            fits += f" ({self.tile[0]}x{self.tile[1]} tiles)"
+        return (
+            f"{fits}, ~{format_bytes(self.peak_bytes)} each, "
+            f"~{self.seconds_per_iteration:.2g} s/iteration, "
+            f"at most ~{format_duration(self.max_seconds)}"
+        )
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a restoration will do, decided from shapes and options (see ``make_plan``).
+
+    ``options`` are the caller's; the other fields are what they resolve to
+    for this input: the recipe of the preset, the device, the seed (drawn
+    when none was given), the cap and stopping rule, whether a stack is
+    fitted as a volume, the result's dtype, the memory budget, the tile
+    size (None: whole planes) and the blocks.
+    """
+
+    task: str
+    options: Options
+    axes: str
+    shape: tuple[int, ...]
+    dtype: np.dtype
+    recipe: Recipe
+    device: torch.device
+    seed: int
+    max_iter: int
+    auto_stop: bool
+    volume: bool
+    factor: int
+    psf: np.ndarray | None
+    output_dtype: np.dtype
+    budget_bytes: int
+    overlap: int
+    tile: tuple[int, int] | None
+    blocks: tuple[Block, ...]
+
+    @property
+    def stack(self) -> str:
+        return "volume" if self.volume else "planes"
+
+    @property
+    def fits(self) -> int:
+        return len(self.blocks)
+
+    def out_shape(self, block: Block) -> tuple[int, ...]:
+        """Spatial shape of ``block``'s estimate: (Z, Y, X) for a volume, else (Y, X)."""
+        _, _, depth, _, _ = to_canonical_shape(self.shape, self.axes)
+        y, x = block.region
+        spatial = (y.stop - y.start, x.stop - x.start)
+        spatial = (depth, *spatial) if self.volume else spatial
+        return spatial[:-2] + tuple(n * self.factor for n in spatial[-2:])
+
+    def estimate(self) -> RunEstimate:
+        """Memory and time this restoration should need (see ``RunEstimate``)."""
+        from .core.estimate import estimate_fit
+
+        block = self.blocks[0]
+        out_shape = self.out_shape(block)
+        fit = estimate_fit(
+            self.recipe,
+            out_shape,
+            block.channels.stop - block.channels.start,
+            self.device,
+            target_shape=out_shape[:-2] + tuple(n // self.factor for n in out_shape[-2:]),
+        )
+        return RunEstimate(
+            fits=self.fits,
+            max_iter=self.max_iter,
+            peak_bytes=fit.peak_bytes,
+            seconds_per_iteration=fit.seconds_per_iteration,
+            tile=self.tile,
+            budget_bytes=self.budget_bytes,
+        )
+
+    def where(self, block: Block) -> str:
+        """Where ``block`` lies in the input, in words (for error messages)."""
+        parts = []
+        if "T" in self.axes:
+            parts.append(f"frame {block.frame}")
+        if "Z" in self.axes and not self.volume:
+            parts.append(f"plane {block.planes.start}")
+        if "C" in self.axes and self.options.channels == "independent":
+            parts.append(f"channel {block.channels.start}")
+        if self.tile is not None:
+            y, x = block.region
+            parts.append(f"the tile at Y {y.start}-{y.stop}, X {x.start}-{x.stop}")
+        return ", ".join(parts) or "the image"
+
+
+def make_plan(
+    task: str,
+    shape: tuple[int, ...],
+    dtype,
+    options: Options,
+    *,
+    mask_shape: tuple[int, ...] | None = None,
+    psf=None,
+) -> Plan:
+    """Check a restoration of an image of ``shape`` and ``dtype`` and lay out its fits.
+
+    ``mask_shape`` is the inpainting mask's shape, ``psf`` the deconvolution's
+    point spread function (read: it is small).  Raises ValueError, TypeError,
+    or MemoryError when even the smallest tile needs more than the budget.
+    """
+    from .core.estimate import choose_tile, default_memory_budget, parse_memory
+    from .core.fit import new_seed, resolve_device
+    from .core.presets import resolve_preset
+
+    check_choice("task", task, TASKS)
+    shape = tuple(int(n) for n in shape)
+    check_image_type(shape, dtype)
+    axes = _resolve_axes(shape, options.axes, options.channel_axis)
+    check_axis_sizes(shape, axes)
+    _, n_channels, depth, height, width = to_canonical_shape(shape, axes)
+    volume = options.stack == "volume" and depth > 1
+    if task == "inpaint":
+        if mask_shape is None:
+            raise ValueError("inpaint needs a mask (nonzero = missing pixels to fill)")
+        axes_of_mask(mask_shape, axes, shape)
+    factor = 1
+    if task == "super_resolve":
+        factor = check_factor(options.factor)
+    if task == "deconvolve":
+        psf = _check_psf(psf, volume, (depth, height, width))
+    else:
+        psf = None
+    recipe = resolve_preset(options.preset, task, factor if task == "super_resolve" else None)
+    device = resolve_device(options.device)
+    budget = (
+        default_memory_budget(device)
+        if options.memory_budget is None
+        else parse_memory(options.memory_budget, "memory_budget")
+    )
+    overlap = TILE_OVERLAP + (max(psf.shape[-2:]) if psf is not None else 0)
+    fitted = n_channels if options.channels == "joint" else 1
+    tile = choose_tile(
+        recipe,
+        (height, width),
+        fitted,
+        budget,
+        depth=depth if volume else None,
+        factor=factor,
+        overlap=overlap,
+    )
+    return Plan(
+        task=task,
+        options=options,
+        axes=axes,
+        shape=shape,
+        dtype=np.dtype(dtype),
+        recipe=recipe,
+        device=device,
+        seed=new_seed() if options.seed is None else int(options.seed),
+        max_iter=int(options.max_iter or recipe.max_iter),
+        auto_stop=recipe.auto_stop if options.auto_stop is None else bool(options.auto_stop),
+        volume=volume,
+        factor=factor,
+        psf=psf,
+        output_dtype=output_dtype(options.output_dtype, np.dtype(dtype)),
+        budget_bytes=budget,
+        overlap=overlap,
+        tile=tile,
+        blocks=_blocks(to_canonical_shape(shape, axes), volume, fitted, tile, overlap),
+    )
+
+
+def _resolve_axes(shape: tuple[int, ...], axes, channel_axis) -> str:
+    """The input's axes string, from ``axes`` or the scikit-image-style ``channel_axis``."""
+    ndim = len(shape)
+    if axes is None:
+        return axes_from_channel_axis(ndim, channel_axis)
+    axes = check_axes(axes, ndim, shape=shape)
+    if channel_axis is not None:
+        implied = axes_from_channel_axis(ndim, channel_axis) if ndim > 2 else ""
+        if "C" not in axes or implied.index("C") != axes.index("C"):
+            raise ValueError(
+                f"channel_axis={channel_axis} disagrees with axes={axes!r}; give only axes"
+            )
+    return axes
+
+
+def _check_psf(psf, volume: bool, spatial: tuple[int, int, int]) -> np.ndarray:
+    from .imaging.checks import as_array
+
+    if psf is None:
+        raise ValueError("deconvolve needs a psf (see napari_dip.gaussian_psf)")
+    psf = as_array(psf, "psf")
+    if psf.ndim == 3 and not volume:
+        raise ValueError(
+            "a 3D psf needs a Z-stack restored as a volume (stack='volume'); "
+            "this image is restored plane by plane: pass a 2D psf"
+        )
+    return check_psf(psf, spatial if volume else spatial[1:])
+
+
+def _blocks(shape, volume: bool, fitted: int, tile, overlap: int) -> tuple[Block, ...]:
+    frames, n_channels, depth, height, width = shape
+    regions = tile_grid((height, width), tile or (height, width), overlap)
+    groups = [slice(c, c + fitted) for c in range(0, n_channels, fitted)]
+    planes = [slice(None)] if volume else [slice(z, z + 1) for z in range(depth)]
+    return tuple(
+        Block(t, group, plane, region, (g, r), r == len(regions) - 1)
+        for g, group in enumerate(groups)
+        for t in range(frames)
+        for plane in planes
+        for r, region in enumerate(regions)
+    )

@@ -1,0 +1,188 @@
+"""What a run did, as typed records: enough to reproduce it (``napari_dip.rerun``)."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from .core.stop_reason import StopReason
+from .imaging.axes import describe
+
+if TYPE_CHECKING:
+    from ._plan import Plan
+    from .core.fit import Fit
+
+__all__ = ["FitRecord", "RunInfo", "StopReason"]
+
+
+@dataclass(frozen=True)
+class FitRecord:
+    """How one fit of a run went."""
+
+    iterations: int
+    stop_reason: StopReason
+    backtracks: int
+    stop_hole: int | None
+    threads: tuple[int, ...]
+
+    @classmethod
+    def of(cls, fit: Fit) -> FitRecord:
+        threads = tuple(sorted(fit.threads.used)) if fit.threads is not None else ()
+        return cls(fit.iteration, fit.stop_reason, fit.backtracks, fit.stop_hole, threads)
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """A restoration's settings, as resolved for its input, and how its run went.
+
+    ``recipe`` is the complete recipe (a ``Recipe``'s fields, the network's
+    as a dict), so a run with a custom recipe can be reproduced too.
+    ``as_dict()`` is the JSON-ready form stored in a napari layer's metadata;
+    ``RunInfo.from_dict`` reads it back and ``napari_dip.rerun`` runs it again.
+    ``stop_reason`` is None before a run.
+    """
+
+    task: str
+    preset: str
+    recipe: dict
+    factor: int | None
+    kernel: str | None
+    psf_shape: tuple[int, ...] | None
+    axes: str
+    shape: str
+    channel_axis: int | None
+    channels: str
+    stack: str
+    noise: str
+    warm_start: bool
+    fits: int
+    tile: tuple[int, int] | None
+    memory_budget_bytes: int
+    output_dtype: str
+    keep_known: bool | None
+    max_iter: int
+    auto_stop: bool
+    seed: int
+    device: str
+    threads: int | None
+    iterations: int = 0
+    fit_iterations: tuple[int, ...] = ()
+    stop_reason: StopReason | None = None
+    stop_holes: tuple[int, ...] = ()
+    backtracks: int = 0
+    threads_used: tuple[int, ...] = ()
+    wall_time_s: float = 0.0
+    finished_at: str | None = None
+    version: str = ""
+
+    @classmethod
+    def of(
+        cls,
+        plan: Plan,
+        fits: list[FitRecord],
+        *,
+        stopped: bool,
+        elapsed: float,
+        finished_at: str | None,
+    ) -> RunInfo:
+        """The record of ``plan`` after the ``fits`` it ran (``stopped``: by request)."""
+        from . import __version__
+
+        options = plan.options
+        reasons = {fit.stop_reason for fit in fits}
+        if stopped:
+            stop_reason = StopReason.STOPPED
+        elif not fits:
+            stop_reason = None
+        elif StopReason.MAX_ITER in reasons:
+            stop_reason = StopReason.MAX_ITER
+        else:
+            stop_reason = StopReason.AUTO
+        super_resolve = plan.task == "super_resolve"
+        return cls(
+            task=plan.task,
+            preset=plan.recipe.name,
+            recipe=_plain(dataclasses.asdict(plan.recipe)),
+            factor=plan.factor if super_resolve else None,
+            kernel=options.kernel if super_resolve else None,
+            psf_shape=None if plan.psf is None else tuple(plan.psf.shape),
+            axes=plan.axes,
+            shape=describe(plan.shape, plan.axes),
+            channel_axis=options.channel_axis,
+            channels=options.channels,
+            stack=plan.stack,
+            noise=options.noise,
+            warm_start=options.warm_start,
+            fits=plan.fits,
+            tile=plan.tile,
+            memory_budget_bytes=plan.budget_bytes,
+            output_dtype=str(plan.output_dtype),
+            keep_known=options.keep_known if plan.task == "inpaint" else None,
+            max_iter=plan.max_iter,
+            auto_stop=plan.auto_stop,
+            seed=plan.seed,
+            device=str(plan.device),
+            threads=options.threads,
+            iterations=sum(fit.iterations for fit in fits),
+            fit_iterations=tuple(fit.iterations for fit in fits),
+            stop_reason=stop_reason,
+            stop_holes=tuple(sorted({f.stop_hole for f in fits if f.stop_hole is not None})),
+            backtracks=sum(fit.backtracks for fit in fits),
+            threads_used=tuple(sorted({n for fit in fits for n in fit.threads})),
+            wall_time_s=round(elapsed, 3),
+            finished_at=finished_at,
+            version=__version__,
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain values only (lists, not tuples; the stop reason's value): JSON-ready."""
+        record = dataclasses.asdict(self)
+        if self.stop_reason is not None:
+            record["stop_reason"] = self.stop_reason.value
+        return _plain(record)
+
+    @classmethod
+    def from_dict(cls, record: dict) -> RunInfo:
+        """The record ``as_dict`` wrote; other keys (e.g. a layer's settings) are ignored."""
+        names = {field.name for field in dataclasses.fields(cls)}
+        values = {key: value for key, value in record.items() if key in names}
+        if values.get("stop_reason") is not None:
+            values["stop_reason"] = StopReason(values["stop_reason"])
+        for key in ("psf_shape", "tile", "fit_iterations", "stop_holes", "threads_used"):
+            if values.get(key) is not None:
+                values[key] = tuple(values[key])
+        return cls(**values)
+
+    def options(self) -> dict[str, Any]:
+        """The keywords of ``Restoration`` (``Options``) that reproduce this run."""
+        from .core.presets import Recipe
+
+        options = {
+            "axes": self.axes,
+            "channels": self.channels,
+            "stack": self.stack,
+            "noise": self.noise,
+            "preset": Recipe.from_dict(self.recipe),
+            "max_iter": self.max_iter,
+            "auto_stop": self.auto_stop,
+            "warm_start": self.warm_start,
+            "memory_budget": self.memory_budget_bytes,
+            "output_dtype": self.output_dtype,
+            "seed": self.seed,
+            "device": self.device,
+            "threads": self.threads,
+        }
+        if self.task == "super_resolve":
+            options.update(factor=self.factor, kernel=self.kernel)
+        if self.task == "inpaint":
+            options["keep_known"] = self.keep_known
+        return options
+
+
+def _plain(value):
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    return value

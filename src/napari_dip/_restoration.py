@@ -1,0 +1,455 @@
+"""Running a plan on the pixels: intensities, fits, blending, snapshots and stopping.
+
+``Restoration`` plans (``_plan``) and then runs a restoration block by block;
+``_Pixels`` holds the input as the fits see it (normalised, canonical) and
+brings their estimates back to the input's layout and units; ``_Canvas``
+assembles the output from the blocks' results, blending tiles without seams.
+"""
+
+from __future__ import annotations
+
+import inspect
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ._options import DATA_DOCS, REFERENCES, Options, check_every, option_parameter, parameters_doc
+from ._plan import Block, Plan, RunEstimate, make_plan
+from ._records import FitRecord, RunInfo
+from .imaging.axes import canonical_mask, from_canonical, to_canonical
+from .imaging.checks import check_image
+from .imaging.intensity import Intensity, cast_result
+from .imaging.tiling import Blender, blend_weights, scale_region
+
+if TYPE_CHECKING:
+    from .core.fit import Fit, Snapshot
+    from .core.presets import Recipe
+
+__all__ = ["Restoration"]
+
+Callback = Callable[["Snapshot"], Any]
+
+
+class Restoration:
+    """A restoration, validated and planned up front, run step by step or to the end.
+
+    Use it to follow a fit (``for snapshot in r.snapshots(every=50)``), to stop
+    it from another thread (``r.stop()``), to read ``r.estimate()`` before and
+    ``r.result``, ``r.uncertainty`` and ``r.info`` after.  ``denoise``,
+    ``inpaint``, ``super_resolve`` and ``deconvolve`` build one and run it.
+
+    Parameters
+    ----------
+    task : {"denoise", "inpaint", "super_resolve", "deconvolve"}
+    {parameters}
+
+    Attributes
+    ----------
+    plan : Plan
+        What the options resolve to for this input: recipe, seed, blocks, tiles.
+    result : ndarray or None
+        The restored image after a run (see ``output_dtype``).
+    uncertainty : ndarray or None
+        After a run with a preset of several members (``"default"`` for
+        denoising, ``"quality"``): their standard deviation per pixel, float32,
+        in the input's units and the result's shape.  High where the members
+        disagree: fine detail they cannot agree on, and noise one of them
+        fitted.  0 at measured pixels kept when inpainting; NaN where no fit
+        ran (a stopped run).  None for a single network.  docs/uncertainty.md
+        compares it with the actual error on real data.
+    info : RunInfo
+        The run's settings, resolved for this input, and how it went.
+
+    Notes
+    -----
+    Intensities: each channel is mapped linearly from its range (over all
+    frames and planes, over the known pixels when inpainting, isolated hot
+    pixels set aside) to [0, 1] for the network, and back.  The result is in
+    the input's own units (uint8 levels, uint16 counts, float values): float32
+    by default, or ``output_dtype``.  See docs/noise.md.
+
+    {references}
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import napari_dip
+    >>> image = np.random.default_rng(0).poisson(50, (48, 48)).astype(np.uint16)
+    >>> run = napari_dip.Restoration("denoise", image, max_iter=20, seed=0)
+    >>> run.plan.fits, run.info.stop_reason
+    (1, None)
+    >>> [snapshot.iteration for snapshot in run.snapshots(every=10)]
+    [10, 20]
+    >>> run.info.stop_reason.description
+    'iteration cap reached'
+    """
+
+    def __init__(self, task: str, image, *, mask=None, psf=None, **options):
+        options = Options(**options)
+        array = check_image(image, finite=task != "inpaint")  # inpaint: checked outside the mask
+        mask_shape = None if mask is None else np.shape(mask)
+        self.plan: Plan = make_plan(
+            task, array.shape, array.dtype, options, mask_shape=mask_shape, psf=psf
+        )
+        self._pixels = _Pixels(array, mask, self.plan)
+        self._stop = threading.Event()
+        self._stopped = False  # whether the last run was stopped
+        self._running = threading.Lock()  # held while a run is in progress
+        self._fit: Fit | None = None
+        self._records: list[FitRecord] = []
+        self.elapsed = 0.0
+        self.finished_at: str | None = None
+        self.result: np.ndarray | None = None
+        self.uncertainty: np.ndarray | None = None
+
+    task = property(lambda self: self.plan.task, doc="The task being run.")
+    axes = property(lambda self: self.plan.axes, doc="The input's axes, e.g. 'ZYX'.")
+    seed = property(lambda self: self.plan.seed, doc="The seed of the fits.")
+    tile = property(lambda self: self.plan.tile, doc="YX tile size, or None for whole planes.")
+
+    @property
+    def recipe(self) -> Recipe:
+        """The recipe the preset resolved to for this task."""
+        return self.plan.recipe
+
+    def estimate(self) -> RunEstimate:
+        """Memory and time this restoration should need (see ``RunEstimate``)."""
+        return self.plan.estimate()
+
+    @property
+    def info(self) -> RunInfo:
+        """What was run and how it went: settings, seed, device, iterations, time."""
+        stopped = self._stopped or (self._running.locked() and self._stop.is_set())
+        return RunInfo.of(
+            self.plan,
+            self._records,
+            stopped=stopped,
+            elapsed=self.elapsed,
+            finished_at=self.finished_at,
+        )
+
+    def run(self, callback: Callback | None = None, every: int = 50) -> np.ndarray:
+        """Run to the end and return the result.
+
+        ``callback(snapshot)`` is called every ``every`` iterations and at the
+        end; returning True (a Python or numpy bool) from it stops the fit
+        (the best result so far is returned).  Other return values, None
+        included, let it go on.  Each call runs afresh (see ``snapshots``).
+        """
+        for snapshot in self.snapshots(every):
+            if callback is not None and _is_true(callback(snapshot)) and not snapshot.done:
+                self.stop()
+        return self.result
+
+    def stop(self) -> None:
+        """Stop within one iteration, keeping the best result so far; safe from any thread.
+
+        Called while no run is in progress, it stops the next run before its
+        first fit (that run returns the input); later runs are not affected.
+        """
+        self._stop.set()
+        fit = self._fit
+        if fit is not None:
+            fit.stop()
+
+    def snapshots(self, every: int = 50) -> Iterator[Snapshot]:
+        """Run the fits, yielding a ``Snapshot`` every ``every`` iterations.
+
+        Snapshot images are the whole result so far, in the input's layout and
+        units: finished blocks, the current block's estimate (``image``: the
+        network's output, ``smoothed``: its running average), and the input
+        where no fit has run yet.  ``iteration`` counts the iterations of all
+        fits and ``max_iter`` their cap; ``fit`` is the current fit's number
+        (from 1) of ``fits``.  The last snapshot has ``done=True``; ``result``
+        is then set.  After a stop, blocks not reached keep the input
+        (upsampled by repetition for super-resolution).
+
+        Each run starts afresh from the same seed (a second run gives the
+        same result on the CPU); ``info`` describes the last one.  One run at
+        a time: starting another while one is in progress raises RuntimeError.
+        """
+        every = check_every(every)
+        if not self._running.acquire(blocking=False):
+            raise RuntimeError(
+                "this Restoration is already running (in another thread, or an unfinished "
+                "snapshots() loop); stop it or let it finish first"
+            )
+        done = False
+        try:
+            self._records, self._stopped, self.finished_at = [], False, None
+            self.result = self.uncertainty = None
+            for snapshot in self._snapshots(every):
+                if snapshot.done:  # a stop from now on is for the next run
+                    done, self._stopped = True, self._stop.is_set()
+                    self._stop.clear()
+                yield snapshot
+        finally:
+            if not done:  # abandoned or failed: its stop request ends with it
+                self._stopped = self._stop.is_set()
+                self._stop.clear()
+            self._fit = None
+            self._running.release()
+
+    def _snapshots(self, every: int) -> Iterator[Snapshot]:
+        from .core.fit import Snapshot
+
+        plan, pixels = self.plan, self._pixels
+        canvas = _Canvas(pixels.target, plan)
+        total = plan.fits * plan.max_iter
+        weights: dict[tuple[int, int], dict] = {}
+        start = time.perf_counter()
+        done_iterations, loss = 0, float("nan")
+        for number, block in enumerate(plan.blocks, start=1):
+            if self._stop.is_set():
+                break
+            fit = _make_fit(plan, pixels, block, weights.get(block.lineage))
+            self._fit = fit
+            if self._stop.is_set():  # asked between the check above and the new fit
+                fit.stop()
+            canvas.begin(block)
+            for snapshot in fit.snapshots(every):
+                loss = snapshot.loss
+                if snapshot.done:
+                    break
+                self.elapsed = time.perf_counter() - start
+                yield Snapshot(
+                    iteration=done_iterations + snapshot.iteration,
+                    max_iter=total,
+                    loss=snapshot.loss,
+                    image=pixels.to_user(canvas.preview(snapshot.image)),
+                    smoothed=pixels.to_user(canvas.preview(snapshot.smoothed)),
+                    elapsed=self.elapsed,
+                    fit=number,
+                    fits=plan.fits,
+                )
+            canvas.add(fit.result, fit.uncertainty)
+            done_iterations += fit.iteration
+            self._records.append(FitRecord.of(fit))
+            if plan.options.warm_start:
+                weights[block.lineage] = fit.weights()
+        canvas.close()
+        self._fit = None
+        self.elapsed = time.perf_counter() - start
+        self.finished_at = time.strftime("%Y-%m-%dT%H:%M:%S")
+        restored = pixels.to_user(canvas.image)
+        self.result = pixels.to_user(canvas.image, plan.output_dtype)
+        if canvas.spread is not None:
+            self.uncertainty = pixels.spread_to_user(canvas.spread)
+        yield Snapshot(
+            iteration=done_iterations,
+            max_iter=total,
+            loss=loss,
+            image=restored,
+            smoothed=restored,
+            elapsed=self.elapsed,
+            done=True,
+            fit=len(self._records),
+            fits=plan.fits,
+        )
+
+
+def _is_true(value) -> bool:
+    """A callback's request to stop: True or numpy's True_, nothing else."""
+    return isinstance(value, (bool, np.bool_)) and bool(value)
+
+
+class _Pixels:
+    """The input as the fits see it, and their estimates brought back to the input.
+
+    ``target`` is the input in the canonical (T, C, Z, Y, X) layout, each
+    channel mapped to [0, 1] (``Intensity``), missing pixels set to 0;
+    ``known`` marks the measured pixels when inpainting (else None).
+    """
+
+    def __init__(self, array: np.ndarray, mask, plan: Plan):
+        self.plan = plan
+        data = to_canonical(array, plan.axes)  # a view, normalised below in float64
+        missing = None
+        if plan.task == "inpaint":
+            missing = canonical_mask(mask, plan.axes, array.shape)
+            _check_missing(data, missing, plan)
+        self.intensity = Intensity(
+            np.moveaxis(data, 1, 0),
+            None if missing is None else np.moveaxis(missing, 1, 0),
+            zero_floor=plan.options.noise == "poisson",
+        )
+        target = np.moveaxis(self.intensity.normalise(np.moveaxis(data, 1, 0)), 0, 1)
+        if missing is not None:
+            target[np.broadcast_to(missing, target.shape)] = 0.0
+        self.target = target
+        self.known = None if missing is None else ~missing
+        # The measured pixels, returned as they are (a copy: the caller may change theirs).
+        keep = missing is not None and plan.options.keep_known
+        self._measured = data.copy() if keep else None
+
+    def to_user(self, canonical: np.ndarray, dtype=np.float32) -> np.ndarray:
+        """Normalised (T, C, Z, Y, X) -> the input's layout and units, in ``dtype``.
+
+        When inpainting with ``keep_known``, measured pixels are the input's own values.
+        """
+        restored = np.moveaxis(self.intensity.denormalise(np.moveaxis(canonical, 1, 0)), 0, 1)
+        if self._measured is not None:
+            restored = np.where(self.known, self._measured, restored)
+        return from_canonical(cast_result(restored, dtype), self.plan.axes, self.plan.factor)
+
+    def spread_to_user(self, canonical: np.ndarray) -> np.ndarray:
+        """The members' spread, normalised (T, C, Z, Y, X), in the input's layout and units.
+
+        Measured pixels kept when inpainting are certain: their spread is 0.
+        """
+        spread = np.moveaxis(np.moveaxis(canonical, 1, 0) * self.intensity.span, 0, 1)
+        if self._measured is not None:
+            spread = np.where(self.known, 0.0, spread)
+        return from_canonical(spread.astype(np.float32), self.plan.axes, self.plan.factor)
+
+
+def _check_missing(data: np.ndarray, missing: np.ndarray, plan: Plan) -> None:
+    """Inpainting: something to fill, something to fit in every block, finite known pixels."""
+    count = np.broadcast_to(missing, data.shape).sum()
+    if count == 0:
+        raise ValueError("mask marks no pixel as missing (nonzero = missing): nothing to inpaint")
+    if count == data.size:
+        raise ValueError("mask marks every pixel as missing: there is nothing to fit")
+    if data.dtype.kind == "f":
+        bad = np.count_nonzero(~np.isfinite(data) & ~missing)
+        if bad:
+            raise ValueError(
+                f"image has {bad} NaN or infinite value(s) outside the mask; "
+                "mark them as missing in the mask too"
+            )
+    for block in plan.blocks:
+        if block.of(missing).all():
+            raise ValueError(
+                f"the mask leaves no known pixel in {plan.where(block)}: "
+                "there is nothing to fit there"
+            )
+
+
+def _make_fit(plan: Plan, pixels: _Pixels, block: Block, initial_weights) -> Fit:
+    """The fit of ``block``: its target, forward model and data term."""
+    import torch
+
+    from .core.data_terms import data_term
+    from .core.fit import Fit
+    from .core.operators import make_operator
+
+    def tensor(canonical: np.ndarray) -> torch.Tensor:  # (1, C, *spatial)
+        part = block.of(canonical)  # (C, Z, y, x)
+        part = part if plan.volume else part[:, 0]
+        return torch.from_numpy(np.ascontiguousarray(part))[None]
+
+    operator = make_operator(
+        plan.task,
+        known=None if pixels.known is None else tensor(pixels.known),
+        factor=plan.factor,
+        kernel=plan.options.kernel,
+        psf=None if plan.psf is None else torch.from_numpy(plan.psf),
+    )
+    return Fit(
+        tensor(pixels.target),
+        operator,
+        plan.recipe,
+        plan.out_shape(block),
+        data_term=data_term(plan.options.noise),
+        max_iter=plan.max_iter,
+        auto_stop=plan.auto_stop,
+        seed=plan.seed,
+        device=plan.device,
+        initial_weights=initial_weights if plan.options.warm_start else None,
+        threads=plan.options.threads,
+    )
+
+
+class _Canvas:
+    """The output being assembled, normalised and canonical: finished blocks' results
+    where they ran, the input (repeated for super-resolution) elsewhere.
+
+    Tiles of a plane are blended (``Blender``) until its last tile is in.
+    ``spread`` gathers the members' spread likewise (NaN where no fit ran).
+    """
+
+    def __init__(self, target: np.ndarray, plan: Plan):
+        factor = plan.factor
+        self.image = np.repeat(np.repeat(target, factor, axis=-2), factor, axis=-1)
+        members = plan.recipe.members
+        self.spread = np.full(self.image.shape, np.nan, np.float32) if members > 1 else None
+        self._plan = plan
+        self._blender = self._spread_blender = None
+        self._block: Block | None = None
+
+    def begin(self, block: Block) -> None:
+        plan = self._plan
+        self._block = block
+        self._region = scale_region(block.region, plan.factor)
+        self._weight = blend_weights(
+            self._region, self.image.shape[-2:], plan.overlap * plan.factor
+        )
+        if self._blender is None:
+            self._blender = Blender(self.image[block.output_index].shape)
+            if self.spread is not None:
+                self._spread_blender = Blender(self._blender.shape)
+
+    def _as_block(self, estimate: np.ndarray) -> np.ndarray:
+        """A fit's ``(C, *spatial)`` output as a canonical ``(C, Z, Y, X)`` block."""
+        return estimate if self._plan.volume else estimate[:, np.newaxis]
+
+    def preview(self, estimate: np.ndarray) -> np.ndarray:
+        """The whole output with the current block's ``estimate`` blended in."""
+        whole = self.image.copy()
+        index = self._block.output_index
+        pending = (self._as_block(estimate), self._region, self._weight)
+        whole[index] = self._blender.preview(fallback=self.image[index], pending=pending)
+        return whole
+
+    def add(self, result: np.ndarray, spread: np.ndarray | None) -> None:
+        """The current block's result (and members' spread) is in."""
+        self._blender.add(self._as_block(result), self._region, self._weight)
+        if self._spread_blender is not None:
+            self._spread_blender.add(self._as_block(spread), self._region, self._weight)
+        if self._block.last_tile:
+            index = self._block.output_index
+            self.image[index] = self._blender.result()
+            if self._spread_blender is not None:
+                self.spread[index] = self._spread_blender.result()
+            self._blender = self._spread_blender = None
+
+    def close(self) -> None:
+        """After a stop within a tiled plane, keep its finished tiles."""
+        if self._blender is None:
+            return
+        index = self._block.output_index
+        self.image[index] = self._blender.preview(fallback=self.image[index])
+        if self._spread_blender is not None:
+            self.spread[index] = self._spread_blender.preview(fallback=self.spread[index])
+        self._blender = self._spread_blender = None
+
+
+def _document_restoration() -> None:
+    """``Restoration``'s signature and parameter list, from the options' definition."""
+    P = inspect.Parameter
+    data = [
+        P("task", P.POSITIONAL_OR_KEYWORD, annotation="Task"),
+        P("image", P.POSITIONAL_OR_KEYWORD, annotation="ArrayLike"),
+        P("mask", P.KEYWORD_ONLY, default=None, annotation="ArrayLike | None"),
+        P("psf", P.KEYWORD_ONLY, default=None, annotation="ArrayLike | None"),
+    ]
+    Restoration.__signature__ = inspect.Signature(
+        data + [option_parameter(name) for name in Options.names()]
+    )
+    parameters = "\n".join(
+        [
+            DATA_DOCS["image"],
+            DATA_DOCS["mask"].replace("array_like", 'array_like, for "inpaint"', 1),
+            DATA_DOCS["psf"].replace("array_like", 'array_like, for "deconvolve"', 1),
+            parameters_doc(Options.names()),
+        ]
+    )
+    Restoration.__doc__ = Restoration.__doc__.replace("    {parameters}", parameters).replace(
+        "    {references}", REFERENCES
+    )
+
+
+_document_restoration()

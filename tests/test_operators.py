@@ -1,0 +1,146 @@
+"""Forward models: what each task's operator does, as a torch module."""
+
+import numpy as np
+import pytest
+import torch
+
+from napari_dip.core.data_terms import Gaussian
+from napari_dip.core.operators import (
+    Blur,
+    Downsample,
+    Identity,
+    Mask,
+    lanczos_kernel,
+    make_operator,
+)
+from napari_dip.imaging.psf import gaussian_psf
+
+
+def smooth_image(shape=(32, 32)):
+    y, x = np.mgrid[: shape[0], : shape[1]] / max(shape)
+    return (0.5 + 0.25 * np.sin(6 * x) * np.cos(4 * y)).astype(np.float32)
+
+
+def test_make_operator_builds_each_task_s_model():
+    known = torch.ones(1, 1, 8, 8)
+    psf = torch.from_numpy(gaussian_psf(1.0))
+    assert type(make_operator("denoise")) is Identity
+    assert type(make_operator("inpaint", known=known)) is Mask
+    down = make_operator("super_resolve", factor=3, kernel="box")
+    assert type(down) is Downsample and down.factor == 3
+    assert type(make_operator("deconvolve", psf=psf)) is Blur
+    with pytest.raises(ValueError, match="unknown task"):
+        make_operator("sharpen")
+
+
+def test_operators_keep_their_tensors_as_buffers():
+    """Buffers follow .to() and show in the state dict; only the mask observes part of y."""
+    mask = Mask(torch.ones(1, 1, 4, 4))
+    down = Downsample(2)
+    blur = Blur(torch.ones(3, 3) / 9)
+    assert set(mask.state_dict()) == {"observed"} and set(down.state_dict()) == {"taps"}
+    assert set(blur.state_dict()) == {"psf"} and list(Identity().state_dict()) == []
+    assert Identity().observed is None and down.observed is None
+    moved = mask.to(torch.float64)
+    assert moved is mask and mask.observed.dtype == torch.float64
+    assert Identity().pixelwise and mask.pixelwise and not down.pixelwise and not blur.pixelwise
+
+
+def test_identity_returns_input():
+    x = torch.rand(1, 2, 8, 8)
+    assert torch.equal(Identity()(x), x)
+
+
+def test_mask_keeps_known_pixels_and_its_data_term_ignores_missing_ones():
+    known = torch.zeros(1, 1, 4, 4)
+    known[..., :2, :] = 1
+    op = Mask(known)
+    x = torch.rand(1, 3, 4, 4)
+    assert torch.equal(op(x)[..., 2:, :], torch.zeros(1, 3, 2, 4))
+    assert torch.equal(op(x)[..., :2, :], x[..., :2, :])
+    y = x.clone()
+    y[..., 2:, :] += 5  # differences on missing pixels do not count
+    assert Gaussian()(op(x), y, op.observed).item() == 0.0
+    y[0, 0, 0, 0] += 1  # one known pixel of one channel off by one
+    assert Gaussian()(op(x), y, op.observed).item() == pytest.approx(1 / (8 * 3))
+
+
+@pytest.mark.parametrize("factor", [2, 3, 4, 8])
+@pytest.mark.parametrize("kernel", ["lanczos2", "box"])
+def test_downsample_shape_and_constant_preserved(factor, kernel):
+    op = Downsample(factor, kernel)
+    x = torch.full((1, 2, 8 * factor, 5 * factor), 0.7)
+    y = op(x)
+    assert y.shape == (1, 2, 8, 5)
+    assert torch.allclose(y, torch.full_like(y, 0.7), atol=1e-6)
+
+
+def test_downsample_acts_on_yx_of_stacks():
+    op = Downsample(2)
+    assert op(torch.rand(1, 1, 3, 16, 12)).shape == (1, 1, 3, 8, 6)
+
+
+def test_downsample_of_smooth_image_matches_subsampling():
+    hr = torch.from_numpy(smooth_image((64, 64)))[None, None]
+    lr = Downsample(4)(hr)
+    centres = torch.nn.functional.avg_pool2d(hr, 4)  # values at block centres, roughly
+    assert (lr - centres)[..., 2:-2, 2:-2].abs().max() < 0.01
+
+
+def test_box_downsample_is_block_average():
+    x = torch.arange(16.0).reshape(1, 1, 4, 4)
+    y = Downsample(2, "box")(x)
+    assert torch.allclose(y, torch.nn.functional.avg_pool2d(x, 2))
+
+
+@pytest.mark.parametrize("factor", [2, 3, 4])
+def test_lanczos_kernel_symmetric_and_normalised(factor):
+    taps = lanczos_kernel(factor)
+    assert taps.sum() == pytest.approx(1.0)
+    assert np.allclose(taps, taps[::-1])
+    assert (len(taps) - factor) % 2 == 0
+
+
+def test_downsample_rejects_unknown_kernel():
+    with pytest.raises(ValueError, match="kernel"):
+        Downsample(2, "bicubic")
+
+
+def test_blur_delta_psf_is_identity_and_preserves_mean():
+    delta = torch.zeros(5, 5)
+    delta[2, 2] = 1
+    x = torch.rand(1, 1, 20, 17)
+    assert torch.allclose(Blur(delta)(x), x, atol=1e-5)
+    psf = torch.from_numpy(gaussian_psf(1.5))
+    blurred = Blur(psf)(x)
+    assert blurred.shape == x.shape
+    assert blurred.std() < x.std()
+    assert blurred.mean().item() == pytest.approx(x.mean().item(), abs=0.02)
+
+
+def test_blur_shift_follows_psf_offset():
+    psf = torch.zeros(3, 3)
+    psf[1, 2] = 1  # kernel centre at (1, 1): moves content one pixel along +x
+    x = torch.zeros(1, 1, 9, 9)
+    x[..., 4, 4] = 1
+    y = Blur(psf)(x)
+    assert y[0, 0, 4, 5] == pytest.approx(1, abs=1e-5)
+
+
+def test_blur_3d_and_2d_psf_on_stack():
+    x = torch.rand(1, 1, 6, 16, 16)
+    assert Blur(torch.from_numpy(gaussian_psf(1.0, ndim=3)))(x).shape == x.shape
+    planes = Blur(torch.from_numpy(gaussian_psf(1.0)))(x)
+    single = Blur(torch.from_numpy(gaussian_psf(1.0)))(x[:, :, 2])
+    assert torch.allclose(planes[:, :, 2], single, atol=1e-5)
+
+
+def test_gaussian_psf_per_axis_sigma():
+    psf = gaussian_psf((2.0, 1.0, 1.0))
+    assert psf.shape == (13, 7, 7)
+    assert psf.sum() == pytest.approx(1.0)
+    assert psf[6].max() == psf.max()
+    with pytest.raises(ValueError):
+        gaussian_psf(0)
+    with pytest.raises(ValueError):
+        gaussian_psf((1.0, 2.0), ndim=3)

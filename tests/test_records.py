@@ -1,0 +1,85 @@
+"""Run records: complete, JSON-ready, and enough to run a result again bit for bit."""
+
+import json
+
+import numpy as np
+import pytest
+
+import napari_dip
+from napari_dip import NetSpec, Recipe, RunInfo, StopReason
+
+CUSTOM = Recipe(
+    name="custom",
+    description="not a preset: only the record knows it",
+    net=NetSpec(down=(8, 8), up=(8, 8), skip=(2, 2), upsample="nearest"),
+    input_depth=4,
+    lr=0.02,
+    reg_noise_std=0.05,
+    members=2,
+    flips=True,
+    max_iter=25,
+)
+
+
+def noisy(shape=(24, 24), seed=0):
+    return np.random.default_rng(seed).poisson(40, shape).astype(np.uint16)
+
+
+def test_stop_reasons_are_shared_values_with_descriptions():
+    assert [r.value for r in StopReason] == ["max_iter", "auto", "stopped"]
+    assert StopReason("auto") is StopReason.AUTO and StopReason.AUTO == "auto"
+    assert StopReason.MAX_ITER.description == "iteration cap reached"
+
+
+def test_info_before_and_after_a_run():
+    run = napari_dip.Restoration("denoise", noisy(), preset=CUSTOM, seed=4, threads=1)
+    before = run.info
+    assert before.stop_reason is None and before.iterations == 0 and before.seed == 4
+    run.run()
+    after = run.info
+    assert after.stop_reason is StopReason.MAX_ITER and after.iterations == 25
+    assert after.fit_iterations == (25,) and after.version == napari_dip.__version__
+    assert after.recipe["net"]["upsample"] == "nearest" and after.recipe["lr"] == 0.02
+
+
+def test_record_round_trips_through_json():
+    run = napari_dip.Restoration("super_resolve", noisy(), factor=2, preset=CUSTOM, seed=1)
+    run.run()
+    record = json.loads(json.dumps(run.info.as_dict()))
+    assert record["stop_reason"] == "max_iter" and record["fit_iterations"] == [25]
+    assert RunInfo.from_dict({**record, "source": "a layer's own setting"}) == run.info
+
+
+@pytest.mark.parametrize(
+    "task, data, options",
+    [
+        ("denoise", {}, {"preset": CUSTOM}),
+        ("denoise", {}, {"noise": "poisson", "max_iter": 12}),
+        ("inpaint", {"mask": np.eye(24, dtype=bool)}, {"keep_known": False, "max_iter": 12}),
+        ("super_resolve", {"factor": 2}, {"kernel": "box", "max_iter": 12}),
+        ("deconvolve", {"psf": napari_dip.gaussian_psf(1.0)}, {"max_iter": 12}),
+    ],
+)
+def test_rerun_reproduces_a_result_from_its_json_record(task, data, options):
+    image = noisy()
+    data = dict(data)
+    factor = data.pop("factor", None)
+    run = napari_dip.Restoration(
+        task, image, **data, **options, factor=factor, seed=9, threads=1, device="cpu"
+    )
+    result = run.run()
+    record = json.loads(json.dumps(run.info.as_dict()))
+    again = napari_dip.rerun(record, image, **data)
+    assert again.dtype == result.dtype and np.array_equal(again, result)
+
+
+def test_rerun_rebuilds_a_gaussian_psf_from_its_sigma_and_refuses_other_things():
+    image = noisy()
+    run = napari_dip.Restoration(
+        "deconvolve", image, psf=napari_dip.gaussian_psf(1.5), max_iter=8, seed=2, threads=1
+    )
+    result = run.run()
+    record = {**run.info.as_dict(), "psf_sigma": 1.5}
+    assert np.array_equal(napari_dip.rerun(record, image), result)
+    with pytest.raises(TypeError, match="info must be a RunInfo"):
+        napari_dip.rerun("denoise", image)
