@@ -1,19 +1,17 @@
 """Plans: checks and the layout of the fits, from shapes and options alone."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
 import napari_dip
-from napari_dip import NetSpec, Options, Recipe
+from napari_dip import PRESETS, NetSpec, Options
 from napari_dip._plan import make_plan
 
-TINY = Recipe(
-    name="test-tiny",
-    description="tiny, for tests",
-    net=NetSpec(down=(8, 8), up=(8, 8), skip=(2, 2)),
-    input_depth=4,
-    max_iter=20,
-)
+#: The fast preset, made tiny and without the automatic stop.
+TINY = replace(PRESETS["fast"], name="test-tiny", net=NetSpec(down=(8, 8), up=(8, 8), skip=(2, 2)))
+TINY = replace(TINY, input_depth=4, max_iter=20, auto_stop=False)
 
 
 def plan(task="denoise", shape=(32, 32), dtype=np.float32, **options):

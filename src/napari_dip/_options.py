@@ -89,7 +89,8 @@ class Options:
     )
     factor: int | None = _option(
         None,
-        "Upscaling factor (>= 2) of the Y and X axes (super-resolution).",
+        """Super-resolution's upscaling factor (>= 2) of the Y and X axes: the
+        result has ``factor`` times their size.""",
         kind="int, optional",
     )
     kernel: Kernel = _option(

@@ -162,14 +162,8 @@ class Plan:
             self.device,
             target_shape=out_shape[:-2] + tuple(n // self.factor for n in out_shape[-2:]),
         )
-        return RunEstimate(
-            fits=self.fits,
-            max_iter=self.max_iter,
-            peak_bytes=fit.peak_bytes,
-            seconds_per_iteration=fit.seconds_per_iteration,
-            tile=self.tile,
-            budget_bytes=self.budget_bytes,
-        )
+        cost = (fit.peak_bytes, fit.seconds_per_iteration)
+        return RunEstimate(self.fits, self.max_iter, *cost, self.tile, self.budget_bytes)
 
     def where(self, block: Block) -> str:
         """Where ``block`` lies in the input, in words (for error messages)."""
