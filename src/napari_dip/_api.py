@@ -15,8 +15,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ._options import DATA_DOCS, REFERENCES, TASKS, option_parameter, parameters_doc
-from ._plan import RunEstimate
+from ._options import DATA_DOCS, REFERENCES, option_parameter, parameters_doc
 from ._records import RunInfo
 from ._restoration import Restoration
 
@@ -24,10 +23,6 @@ if TYPE_CHECKING:
     from .core.fit import Snapshot
 
 __all__ = [
-    "Restoration",
-    "RunEstimate",
-    "RunInfo",
-    "TASKS",
     "deconvolve",
     "denoise",
     "inpaint",
