@@ -353,3 +353,21 @@ def test_gaussian_psf_of_a_tiny_sigma_is_a_delta_not_nan():
 def test_gaussian_psf_refuses_a_psf_too_large_to_build():
     with pytest.raises(ValueError, match="sigma"):
         gaussian_psf(1e9)  # ~6e9 x 6e9 pixels: a MemoryError deep in numpy before
+
+
+def test_fits_built_at_once_in_threads_get_their_own_seeded_weights():
+    """Construction seeds torch's global generator: threads must not draw from each other's."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    target = torch.rand(1, 1, 32, 32)
+
+    def built(seed):
+        fit = Fit(target, Identity(), FAST_TEST, (32, 32), max_iter=1, auto_stop=False, seed=seed)
+        return seed, fit.weights(), fit.z
+
+    alone = {seed: built(seed) for seed in range(4)}
+    with ThreadPoolExecutor(4) as pool:
+        together = list(pool.map(built, list(range(4)) * 5))
+    for seed, weights, z in together:
+        assert torch.equal(z, alone[seed][2])
+        assert all(torch.equal(weights[name], alone[seed][1][name]) for name in weights)

@@ -424,6 +424,11 @@ class Fit:
         )
 
 
+#: Held while a fit draws its networks and codes from torch's global generator, seeded:
+#: fits built at once in several threads (napari's pool, Dask's) would draw from each other's.
+_GLOBAL_RNG = threading.Lock()
+
+
 class _Members(torch.nn.Module):
     """The ensemble's networks, one per member, each with its own input code.
 
@@ -439,7 +444,7 @@ class _Members(torch.nn.Module):
         self.recipe = recipe
         dims, levels, coarsest = len(out_shape), recipe.net.levels, recipe.net.coarsest
         self._crop = (slice(None), slice(None)) + tuple(slice(0, n) for n in out_shape)
-        with torch.random.fork_rng(devices=[]):
+        with _GLOBAL_RNG, torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             strides = level_strides(out_shape, levels, coarsest)
             self.nets = torch.nn.ModuleList(

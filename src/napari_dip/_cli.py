@@ -1,0 +1,166 @@
+"""The ``napari-dip`` command line: one subcommand per task, over files, globs and folders.
+
+    napari-dip denoise 'data/*.tif' --out restored/
+    napari-dip inpaint 'scans/*.tif' --mask '{stem}_mask.tif' --workers 4
+    napari-dip super-resolve stack.ome.tif --factor 2 --dry-run
+    napari-dip deconvolve images/ --psf-sigma 1.5 --scheduler tcp://host:8786
+
+The options' flags are made from the options' one definition (``Options``):
+``--noise``, ``--preset``, ``--max-iter``, ``--seed``, ... with the same
+choices, defaults and help as the Python API.  Exit status: 0 when every
+file was restored (or skipped, being done already), 1 when some failed, 2 for
+a usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Literal, get_args, get_origin
+
+from . import __version__
+from ._options import describe, option_parameter
+
+__all__ = ["main"]
+
+#: Extra help for the options whose command-line form differs from Python's.
+COMMAND_LINE_HELP = {
+    "axes": "Default here: what the file's OME or ImageJ metadata says, else a guess from its shape.",
+    "threads": "Default here: 1, so that a seed gives the same files whatever --workers is.",
+    "output_dtype": 'e.g. uint16, float32, or "input"; PNG results default to "input".',
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from ._api import COMMON_OPTIONS, TASK_OPTIONS
+
+    parser = argparse.ArgumentParser(
+        prog="napari-dip",
+        description="Restore microscopy images with a Deep Image Prior, file by file.",
+    )
+    parser.add_argument("--version", action="version", version=f"napari-dip {__version__}")
+    tasks = parser.add_subparsers(dest="command", required=True, metavar="TASK")
+    for task in ("denoise", "inpaint", "super_resolve", "deconvolve"):
+        command = tasks.add_parser(
+            task.replace("_", "-"), help=f"{task.replace('_', '-')} image files"
+        )
+        _add_files(command, task)
+        for name in TASK_OPTIONS.get(task, ()) + COMMON_OPTIONS:
+            _add_option(command, name)
+        command.set_defaults(task=task)
+    return parser
+
+
+def _add_files(command: argparse.ArgumentParser, task: str) -> None:
+    command.add_argument(
+        "inputs", nargs="+", help="image files, globs (quoted) or folders: TIFF, PNG, JPEG, Zarr"
+    )
+    command.add_argument("--out", help="folder of the results (default: beside each input)")
+    command.add_argument("--suffix", help="added to the results' names (default: the task's)")
+    if task == "inpaint":
+        command.add_argument(
+            "--mask",
+            required=True,
+            help="each image's mask: a pattern such as '{stem}_mask.tif' ({stem}, {name}), "
+            "relative to the image's folder; nonzero = missing",
+        )
+    if task == "super_resolve":
+        command.add_argument("--factor", type=int, required=True, help=describe("factor"))
+    if task == "deconvolve":
+        psf = command.add_mutually_exclusive_group(required=True)
+        psf.add_argument("--psf", help="the PSF, an image file")
+        psf.add_argument("--psf-sigma", type=float, help="a 2D Gaussian PSF of this sigma (pixels)")
+    command.add_argument(
+        "--resume",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="skip inputs whose result exists and matches the settings (default: on)",
+    )
+    command.add_argument(
+        "--dry-run", action="store_true", help="print each file's plan and estimate, restore none"
+    )
+    command.add_argument("--workers", type=int, help="run on a local Dask cluster of N processes")
+    command.add_argument("--scheduler", help="run on the Dask cluster at this address")
+    command.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def _add_option(command: argparse.ArgumentParser, name: str) -> None:
+    """A flag for option ``name``, from its definition; absent means the option's default."""
+    parameter = option_parameter(name)
+    flag = "--" + name.replace("_", "-")
+    help_text = describe(name) + (
+        " " + COMMAND_LINE_HELP[name] if name in COMMAND_LINE_HELP else ""
+    )
+    help_text = help_text.replace("%", "%%")
+    annotation = parameter.annotation
+    if get_origin(annotation) is Literal:
+        command.add_argument(
+            flag, choices=get_args(annotation), default=argparse.SUPPRESS, help=help_text
+        )
+    elif annotation in (bool, bool | None):
+        command.add_argument(
+            flag, action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS, help=help_text
+        )
+    elif annotation in (int, int | None):
+        command.add_argument(flag, type=int, default=argparse.SUPPRESS, help=help_text)
+    else:
+        command.add_argument(flag, default=argparse.SUPPRESS, help=help_text)
+
+
+def main(argv: list[str] | None = None) -> int:
+    arguments = vars(build_parser().parse_args(argv))
+    from ._api import COMMON_OPTIONS, TASK_OPTIONS
+
+    task = arguments["task"]
+    names = TASK_OPTIONS.get(task, ()) + COMMON_OPTIONS + ("factor",)
+    options = {name: arguments[name] for name in names if name in arguments}
+    try:
+        from . import batch
+
+        jobs = batch.make_jobs(
+            task,
+            arguments["inputs"],
+            out=arguments["out"],
+            suffix=arguments["suffix"],
+            mask=arguments.get("mask"),
+            psf=arguments.get("psf"),
+            psf_sigma=arguments.get("psf_sigma"),
+            resume=arguments["resume"],
+            **options,
+        )
+    except ImportError as error:
+        print(
+            f"napari-dip: {error}; install the batch extra: pip install 'napari-dip[batch]'",
+            file=sys.stderr,
+        )
+        return 2
+    except (ValueError, TypeError, FileNotFoundError) as error:
+        print(f"napari-dip: {error}", file=sys.stderr)
+        return 2
+    if arguments["dry_run"]:
+        for job, line in batch.plan_files(jobs):
+            print(f"{job.input} -> {job.output}: {line}")
+        return 0
+    reports = batch.run_jobs(
+        jobs,
+        workers=arguments["workers"],
+        scheduler=arguments["scheduler"],
+        progress=not arguments["quiet"],
+    )
+    return _summarise(reports)
+
+
+def _summarise(reports) -> int:
+    counts = {
+        status: sum(r.status == status for r in reports)
+        for status in ("restored", "skipped", "failed")
+    }
+    print(
+        f"{counts['restored']} restored, {counts['skipped']} skipped (done already), "
+        f"{counts['failed']} failed",
+        file=sys.stderr,
+    )
+    for report in reports:
+        if report.status == "failed":
+            print(f"  failed: {report.input}: {report.reason}", file=sys.stderr)
+    return 1 if counts["failed"] else 0

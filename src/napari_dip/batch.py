@@ -1,0 +1,461 @@
+"""Restore many image files, here or on a Dask cluster: the engine behind ``napari-dip``.
+
+``restore_files`` takes files, globs or folders, restores each file on its
+own and writes each result itself (atomically, with the run's record in its
+metadata), in a plain loop or as one Dask task per file on a
+``LocalCluster`` (``workers=N``) or an existing cluster (``scheduler=``).  A
+file that fails is reported and skipped; the others go on.  With
+``resume=True`` a file whose result exists and was made with the same
+settings is not redone.  ``restore_dask`` restores one array too big for a
+machine, tile by tile, as a ``dask.array``.
+
+Each fit uses ``threads`` CPU threads, 1 by default here: files run side by
+side on the workers, and a fixed thread count makes a seed's result the same
+bit for bit whatever the number of workers.
+
+Needs the ``batch`` extra: ``pip install "napari-dip[batch]"``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ._files import find_inputs, output_path, read_image, read_record, write_result
+from ._options import Options
+from .core.presets import Recipe
+
+__all__ = [
+    "FileReport",
+    "Job",
+    "make_jobs",
+    "plan_files",
+    "restore_dask",
+    "restore_file",
+    "restore_files",
+    "run_jobs",
+]
+
+#: Suffix of each task's results (``cells.tif`` -> ``cells_denoised.ome.tif``).
+SUFFIXES = {
+    "denoise": "denoised",
+    "inpaint": "inpainted",
+    "super_resolve": "super-resolved",
+    "deconvolve": "deconvolved",
+}
+
+
+@dataclass(frozen=True)
+class Job:
+    """One file to restore: where from and to, with what, and the mask or PSF it needs."""
+
+    task: str
+    input: Path
+    output: Path
+    options: dict
+    mask: Path | None = None
+    psf: Path | None = None
+    psf_sigma: float | None = None
+    resume: bool = True
+
+    def request(self) -> dict:
+        """What a finished result must have been made from to be kept by a resumed run."""
+        options = {
+            name: asdict(value) if isinstance(value, Recipe) else value
+            for name, value in self.options.items()
+        }
+        request = {
+            "task": self.task,
+            "options": options,
+            "input": _identity(self.input),
+            "mask": None if self.mask is None else _identity(self.mask),
+            "psf": self.psf_sigma if self.psf is None else _identity(self.psf),
+        }
+        return json.loads(json.dumps(request, default=str))
+
+
+def _identity(path: Path) -> dict:
+    status = path.stat()
+    return {"name": path.name, "size": status.st_size, "mtime_ns": status.st_mtime_ns}
+
+
+@dataclass(frozen=True)
+class FileReport:
+    """How one file went: ``status`` is "restored", "skipped" or "failed" (``reason`` says why)."""
+
+    input: str
+    output: str
+    status: str
+    reason: str = ""
+    seconds: float = 0.0
+    seed: int | None = None
+    iterations: int | None = None
+
+
+def make_jobs(
+    task: str,
+    inputs,
+    *,
+    out=None,
+    suffix: str | None = None,
+    mask: str | None = None,
+    psf=None,
+    psf_sigma: float | None = None,
+    resume: bool = True,
+    **options,
+) -> list[Job]:
+    """The jobs of ``restore_files`` (same arguments); options are checked here."""
+    options.setdefault("threads", 1)
+    Options(**options)  # refused before any file is read
+    if task == "inpaint" and mask is None:
+        raise ValueError(
+            "inpaint needs mask=, a pattern naming each image's mask, e.g. '{stem}_mask.tif'"
+        )
+    if task == "deconvolve" and (psf is None) == (psf_sigma is None):
+        raise ValueError("deconvolve needs either psf= (a PSF image file) or psf_sigma= (pixels)")
+    patterns = [inputs] if isinstance(inputs, (str, os.PathLike)) else list(inputs)
+    out_dir = None if out is None else Path(out)
+    suffix = suffix or SUFFIXES[task]
+    return [
+        Job(
+            task,
+            path,
+            output_path(path, out_dir, suffix),
+            dict(options),
+            mask=None if mask is None else _mask_of(path, mask),
+            psf=None if psf is None else Path(psf).resolve(),
+            psf_sigma=psf_sigma,
+            resume=resume,
+        )
+        for path in find_inputs([str(p) for p in patterns])
+    ]
+
+
+def _mask_of(image: Path, pattern: str) -> Path:
+    """The mask file of ``image``: ``pattern`` with ``{stem}`` and ``{name}`` filled in,
+    relative to the image's folder unless absolute."""
+    from ._files import stem
+
+    name = pattern.format(stem=stem(image), name=image.name)
+    return (image.parent / os.path.expanduser(name)).resolve()
+
+
+def restore_files(
+    task: str,
+    inputs,
+    *,
+    out=None,
+    suffix: str | None = None,
+    mask: str | None = None,
+    psf=None,
+    psf_sigma: float | None = None,
+    resume: bool = True,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    progress: bool = False,
+    **options,
+) -> list[FileReport]:
+    """Restore every image file named by ``inputs`` and write each result.
+
+    Parameters
+    ----------
+    task : {"denoise", "inpaint", "super_resolve", "deconvolve"}
+    inputs : str, Path or list of them
+        Files, globs (``"data/*.tif"``) or folders (their TIFF, PNG, JPEG and
+        Zarr images).
+    out : str or Path, optional
+        Folder of the results; by default each lies beside its input, named
+        ``<name>_<suffix>`` (``cells_denoised.ome.tif``).
+    suffix : str, optional
+        Default: the task's ("denoised", "inpainted", ...).
+    mask : str, for "inpaint"
+        Each image's mask file as a pattern: ``"{stem}_mask.tif"`` is
+        ``cells_mask.tif`` for ``cells.tif``, beside it (relative paths are
+        relative to the image's folder); ``{name}`` is the image's file name.
+    psf, psf_sigma : for "deconvolve"
+        A PSF image file, or the sigma in pixels of a 2D Gaussian PSF.
+    resume : bool
+        Skip a file whose result exists and was made from the same input,
+        mask, PSF and settings (its record says so).
+    workers : int, optional
+        Run on a ``dask.distributed.LocalCluster`` of this many worker
+        processes (one file per task; each writes its results itself).
+    scheduler : str, optional
+        Run on an existing Dask cluster at this address instead.
+    progress : bool
+        Show progress bars (tqdm) over the files and the current file's
+        iterations.
+    **options
+        The options of ``napari_dip.Restoration`` (``axes`` defaults to what
+        each file's metadata says, else to ``napari_dip.guess_axes``);
+        ``threads`` defaults to 1 here.
+
+    Returns
+    -------
+    list of FileReport
+        One per file, in the order of the files.
+    """
+    jobs = make_jobs(
+        task,
+        inputs,
+        out=out,
+        suffix=suffix,
+        mask=mask,
+        psf=psf,
+        psf_sigma=psf_sigma,
+        resume=resume,
+        **options,
+    )
+    return run_jobs(jobs, workers=workers, scheduler=scheduler, progress=progress)
+
+
+def run_jobs(
+    jobs: list[Job], *, workers: int | None = None, scheduler: str | None = None, progress=False
+) -> list[FileReport]:
+    """Run ``jobs`` in a plain loop, or on a Dask cluster (see ``restore_files``)."""
+    if workers is not None or scheduler is not None:
+        return _on_cluster(jobs, workers, scheduler, progress)
+    return _in_a_loop(jobs, progress)
+
+
+def plan_files(jobs: list[Job]) -> list[tuple[Job, str]]:
+    """For a dry run: each job with what it would do, read from the files' headers only."""
+    from ._plan import make_plan
+    from .imaging.psf import gaussian_psf
+
+    lines = []
+    for job in jobs:
+        if job.resume and _finished(job):
+            lines.append((job, "skip: restored already with these settings"))
+            continue
+        try:
+            image = read_image(job.input, pixels=False)
+            options = _file_options(job, image)
+            mask_shape = None if job.mask is None else read_image(job.mask, pixels=False).shape
+            psf = _psf(job, gaussian_psf)
+            plan = make_plan(
+                job.task,
+                image.shape,
+                image.dtype,
+                Options(**options),
+                mask_shape=mask_shape,
+                psf=psf,
+            )
+            lines.append((job, f"{plan.axes} {image.shape}: {plan.estimate().describe()}"))
+        except (ValueError, TypeError, MemoryError, OSError) as error:
+            lines.append((job, f"fails: {_one_line(error)}"))
+    return lines
+
+
+def _finished(job: Job) -> bool:
+    record = read_record(job.output) if job.output.exists() else None
+    return record is not None and record.get("request") == job.request()
+
+
+def _file_options(job: Job, image) -> dict:
+    """The job's options, with the file's axes (or a guess) unless given, and its device."""
+    import napari_dip
+
+    options = dict(job.options)
+    if options.get("axes") is None and options.get("channel_axis") is None:
+        options["axes"] = image.axes or napari_dip.guess_axes(image.shape)[0]
+    if options.get("device", "auto") == "auto":
+        options["device"] = _worker_device()
+    if job.output.suffix == ".png" and "output_dtype" not in options:
+        options["output_dtype"] = "input"  # PNG holds 8- and 16-bit integers
+    return options
+
+
+def _worker_device() -> str:
+    """``"auto"``, or on a Dask worker of a machine with several GPUs, one GPU per worker."""
+    import torch
+
+    if torch.cuda.device_count() < 2:
+        return "auto"
+    try:
+        from distributed import get_worker
+
+        name = get_worker().name
+    except (ImportError, ValueError):
+        return "auto"
+    index = name if isinstance(name, int) else sum(map(ord, str(name)))
+    return f"cuda:{index % torch.cuda.device_count()}"
+
+
+def _psf(job: Job, gaussian_psf):
+    if job.psf_sigma is not None:
+        return gaussian_psf(job.psf_sigma)
+    return None if job.psf is None else read_image(job.psf).data
+
+
+def restore_file(job: Job, progress=None) -> FileReport:
+    """Restore one file and write its result; never raises for a bad file (see ``FileReport``).
+
+    ``progress(snapshot)``, when given, is called every 10 iterations.
+    """
+    from ._restoration import Restoration
+    from .imaging.psf import gaussian_psf
+
+    start = time.perf_counter()
+    report = FileReport(str(job.input), str(job.output), "restored")
+    try:
+        if job.resume and _finished(job):
+            return replace(report, status="skipped", reason="restored already with these settings")
+        image = read_image(job.input)
+        data = {}
+        if job.task == "inpaint":
+            data["mask"] = read_image(job.mask).data
+        if job.task == "deconvolve":
+            data["psf"] = _psf(job, gaussian_psf)
+        run = Restoration(job.task, image.data, **data, **_file_options(job, image))
+        result = run.run(progress, every=10)
+        factor = run.plan.factor
+        sizes = {
+            letter: (value / factor if letter in "YX" else value, unit)
+            for letter, (value, unit) in image.sizes.items()
+        }
+        record = {"request": job.request(), "run": run.info.as_dict()}
+        write_result(job.output, result, run.axes, sizes, record, ome=image.ome)
+        info = run.info
+        return replace(
+            report, seconds=time.perf_counter() - start, seed=info.seed, iterations=info.iterations
+        )
+    except Exception as error:  # one bad file must not stop the others
+        return replace(
+            report, status="failed", reason=_one_line(error), seconds=time.perf_counter() - start
+        )
+
+
+def _one_line(error: Exception) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+def _in_a_loop(jobs: list[Job], progress: bool) -> list[FileReport]:
+    from tqdm.auto import tqdm
+
+    reports = []
+    with tqdm(jobs, desc="files", unit="file", disable=not progress) as files:
+        for job in files:
+            files.set_postfix_str(job.input.name)
+            with tqdm(desc="iterations", unit="it", leave=False, disable=not progress) as bar:
+
+                def follow(snapshot, bar=bar):
+                    bar.total = snapshot.max_iter
+                    bar.update(snapshot.iteration - bar.n)
+
+                reports.append(restore_file(job, follow))
+    return reports
+
+
+def _on_cluster(jobs, workers, scheduler, progress) -> list[FileReport]:
+    """One task per file on a Dask cluster: a new LocalCluster, or the one at ``scheduler``."""
+    from distributed import Client, LocalCluster, as_completed
+    from tqdm.auto import tqdm
+
+    if scheduler is not None:
+        cluster, client = None, Client(scheduler)
+    else:
+        cluster = LocalCluster(
+            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
+        )
+        client = Client(cluster)
+    try:
+        futures = client.map(restore_file, jobs, pure=False)
+        order = {future.key: index for index, future in enumerate(futures)}
+        reports: list[Any] = [None] * len(jobs)
+        with tqdm(total=len(jobs), desc="files", unit="file", disable=not progress) as bar:
+            for future in as_completed(futures):
+                reports[order[future.key]] = future.result()
+                bar.update()
+        return reports
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def restore_dask(array, task: str = "denoise", *, tile: int = 512, overlap: int = 32, **options):
+    """A lazy restoration of a big 2D (YX) array, tile by tile, blended without seams.
+
+    ``array`` (e.g. ``dask.array.from_zarr(...)``) is cut into ``tile`` by
+    ``tile`` blocks; each is restored with ``overlap`` pixels of its
+    neighbours around it (one Dask task each) and every output block is the
+    blend of the restorations that cover it, with the raised-cosine weights
+    of the library's own tiling.  Each tile is normalised on its own.
+    Returns a ``dask.array`` in the input's units (float32); write it with
+    ``.to_zarr(...)``.  ``options`` are those of ``napari_dip.Restoration``
+    (the same seed for every tile; ``threads`` 1 by default, as tiles run side
+    by side).
+    """
+    import dask
+    import dask.array as da
+
+    from .imaging.tiling import Blender, blend_weights
+
+    if array.ndim != 2:
+        raise ValueError(f"restore_dask takes a 2D (YX) array, got {array.ndim} axes")
+    options.setdefault("threads", 1)
+    Options(**options)
+    height, width = array.shape
+    starts = [range(0, n, tile) for n in (height, width)]
+
+    def extended(y, x):
+        return (
+            slice(max(0, y - overlap), min(height, y + tile + overlap)),
+            slice(max(0, x - overlap), min(width, x + tile + overlap)),
+        )
+
+    restored = {
+        (y, x): dask.delayed(_restore_tile)(array[extended(y, x)], task, options)
+        for y in starts[0]
+        for x in starts[1]
+    }
+
+    def assemble(y, x, *tiles):
+        own = (slice(y, min(height, y + tile)), slice(x, min(width, x + tile)))
+        blender = Blender((own[0].stop - own[0].start, own[1].stop - own[1].start))
+        for (ny, nx), image in zip(neighbours(y, x), tiles):
+            region = extended(ny, nx)
+            weight = blend_weights(region, (height, width), overlap)
+            crop = tuple(
+                slice(max(o.start, r.start) - r.start, min(o.stop, r.stop) - r.start)
+                for o, r in zip(own, region)
+            )
+            place = tuple(
+                slice(max(o.start, r.start) - o.start, min(o.stop, r.stop) - o.start)
+                for o, r in zip(own, region)
+            )
+            blender.add(image[crop], place, weight[crop])
+        return blender.result()
+
+    def neighbours(y, x):
+        return [
+            (ny, nx)
+            for ny in starts[0]
+            for nx in starts[1]
+            if abs(ny - y) <= tile and abs(nx - x) <= tile
+        ]
+
+    rows = []
+    for y in starts[0]:
+        row = []
+        for x in starts[1]:
+            shape = (min(tile, height - y), min(tile, width - x))
+            tiles = [restored[key] for key in neighbours(y, x)]
+            block = dask.delayed(assemble)(y, x, *tiles)
+            row.append(da.from_delayed(block, shape, dtype=np.float32))
+        rows.append(row)
+    return da.block(rows)
+
+
+def _restore_tile(part: np.ndarray, task: str, options: dict) -> np.ndarray:
+    from ._restoration import Restoration
+
+    return Restoration(task, np.asarray(part), axes="YX", **options).run()

@@ -1,0 +1,249 @@
+"""Batch runs over real files: the command line, resuming, formats, metadata, a Dask cluster."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tifffile
+
+import napari_dip
+from napari_dip import NetSpec, Recipe, batch
+from napari_dip._cli import main
+from napari_dip._files import PARTIAL, read_image, read_record
+
+TINY = Recipe(
+    name="test-batch",
+    description="tiny, for batch tests",
+    net=NetSpec(down=(8, 8), up=(8, 8), skip=(2, 2)),
+    input_depth=4,
+    max_iter=6,
+)
+#: Command-line settings of a quick, reproducible run.
+QUICK = ["--preset", "fast", "--max-iter", "4", "--seed", "0", "--quiet"]
+
+
+def counts(shape, seed=0):
+    return np.random.default_rng(seed).poisson(200, shape).astype(np.uint16)
+
+
+@pytest.fixture
+def folder(tmp_path):
+    """Two good TIFFs and a corrupt one."""
+    data = tmp_path / "data"
+    data.mkdir()
+    for i in range(2):
+        tifffile.imwrite(data / f"cell{i}.tif", counts((32, 32), seed=i))
+    (data / "broken.tif").write_bytes(b"II*\x00 not a TIFF at all")
+    return data
+
+
+def test_a_corrupt_file_is_reported_and_the_good_ones_restored(folder, capsys):
+    out = folder.parent / "restored"
+    assert main(["denoise", str(folder / "*.tif"), "--out", str(out), *QUICK]) == 1
+    assert sorted(p.name for p in out.iterdir()) == [
+        "cell0_denoised.ome.tif",
+        "cell1_denoised.ome.tif",
+    ]
+    summary = capsys.readouterr().err
+    assert "2 restored, 0 skipped (done already), 1 failed" in summary
+    failed = [line for line in summary.splitlines() if "failed:" in line]
+    assert len(failed) == 1 and "broken.tif: cannot be read as an image" in failed[0]
+
+
+def test_a_rerun_after_a_crash_finishes_the_rest_without_redoing_or_corrupting(folder):
+    (folder / "broken.tif").unlink()
+    out = folder.parent / "restored"
+    assert main(["denoise", str(folder), "--out", str(out), *QUICK]) == 0
+    done = out / "cell0_denoised.ome.tif"
+    finished_at = done.stat().st_mtime_ns
+    # A crash while writing cell1: its result missing, a partial file left behind.
+    (out / "cell1_denoised.ome.tif").unlink()
+    partial = out / f".cell1_denoised.ome.tif{PARTIAL}dead"
+    partial.write_bytes(b"half a file")
+    reports = batch.restore_files("denoise", folder, out=out, preset="fast", max_iter=4, seed=0)
+    assert [r.status for r in reports] == ["skipped", "restored"]
+    assert done.stat().st_mtime_ns == finished_at and not partial.exists()
+    assert tifffile.imread(out / "cell1_denoised.ome.tif").shape == (32, 32)
+    # Other settings: the result no longer matches, so it is made again.
+    again = batch.restore_files("denoise", folder, out=out, preset="fast", max_iter=5, seed=0)
+    assert [r.status for r in again] == ["restored", "restored"]
+    assert [r.iterations for r in again] == [5, 5]
+
+
+def test_axes_and_pixel_sizes_come_from_ome_metadata_and_are_carried_over(tmp_path):
+    image = counts((2, 24, 24))  # two channels: read as planes (ZYX) without the metadata
+    path = tmp_path / "two.ome.tif"
+    tifffile.imwrite(
+        path,
+        image,
+        ome=True,
+        metadata={"axes": "CYX", "PhysicalSizeX": 0.2, "PhysicalSizeY": 0.3},
+    )
+    assert napari_dip.guess_axes(image.shape)[0] != "CYX"
+    (report,) = batch.restore_files(
+        "super_resolve", path, factor=2, preset=TINY, seed=1, out=tmp_path / "out"
+    )
+    assert report.status == "restored", report.reason
+    result = read_image(Path(report.output))
+    assert result.axes == "CYX" and result.shape == (2, 48, 48)
+    assert result.sizes["X"] == (pytest.approx(0.1), "µm")
+    assert result.sizes["Y"] == (pytest.approx(0.15), "µm")
+    record = read_record(Path(report.output))
+    assert record["run"]["axes"] == "CYX" and record["run"]["seed"] == 1
+    assert record["run"]["version"] == napari_dip.__version__
+    assert record["run"]["recipe"]["name"] == TINY.name and record["request"]["task"] == (
+        "super_resolve"
+    )
+
+
+def test_imagej_metadata_gives_the_axes_too(tmp_path):
+    path = tmp_path / "frames.tif"
+    tifffile.imwrite(path, counts((3, 20, 20)), imagej=True, metadata={"axes": "TYX"})
+    (report,) = batch.restore_files("denoise", path, preset=TINY, seed=0)
+    assert read_record(Path(report.output))["run"]["axes"] == "TYX"
+    assert Path(report.output).parent == tmp_path  # beside the input by default
+
+
+def test_masks_are_found_by_pattern_and_known_pixels_kept(tmp_path):
+    import imageio.v3 as iio
+
+    image = (np.random.default_rng(0).random((32, 32)) * 255).astype(np.uint8)
+    mask = np.zeros((32, 32), np.uint8)
+    mask[10:20, 10:20] = 255
+    iio.imwrite(tmp_path / "scan.png", image)
+    (tmp_path / "masks").mkdir()
+    iio.imwrite(tmp_path / "masks" / "scan-mask.png", mask)
+    out = tmp_path / "out"
+    code = main(
+        [
+            "inpaint",
+            str(tmp_path / "scan.png"),
+            "--mask",
+            "masks/{stem}-mask.png",
+            "--out",
+            str(out),
+        ]
+        + ["--max-iter", "4", "--seed", "0", "--quiet"]
+    )
+    assert code == 0
+    filled = iio.imread(out / "scan_inpainted.png")
+    assert filled.dtype == np.uint8  # PNG results keep the input's dtype
+    assert np.array_equal(filled[mask == 0], image[mask == 0])
+    missing = batch.restore_files("inpaint", tmp_path / "scan.png", mask="{stem}.nothing")
+    assert missing[0].status == "failed" and "not a TIFF, PNG, JPEG or Zarr" in missing[0].reason
+
+
+def test_ome_zarr_and_plain_zarr_round_trip(tmp_path):
+    import zarr
+
+    group = zarr.open_group(str(tmp_path / "vol.ome.zarr"), mode="w")
+    group.create_array("0", shape=(3, 24, 24), dtype="uint16")[...] = counts((3, 24, 24))
+    group.attrs["multiscales"] = [
+        {
+            "version": "0.4",
+            "axes": [{"name": "z"}, {"name": "y", "unit": "micrometer"}, {"name": "x"}],
+            "datasets": [
+                {
+                    "path": "0",
+                    "coordinateTransformations": [{"type": "scale", "scale": [2, 0.5, 0.5]}],
+                }
+            ],
+        }
+    ]
+    plain = zarr.open_array(str(tmp_path / "flat.zarr"), mode="w", shape=(24, 24), dtype="f4")
+    plain[...] = counts((24, 24)) / 10.0
+    reports = batch.restore_files("denoise", tmp_path / "*.zarr", preset=TINY, seed=0)
+    assert [r.status for r in reports] == ["restored", "restored"]
+    flat, volume = (read_image(Path(r.output)) for r in reports)
+    assert flat.shape == (24, 24) and not flat.ome and flat.dtype == np.float32
+    assert volume.ome and volume.axes == "ZYX" and volume.sizes["Z"][0] == 2
+    assert read_record(Path(reports[1].output))["run"]["stack"] == "volume"
+
+
+def test_dry_run_prints_each_plan_and_writes_nothing(folder, capsys):
+    assert main(["denoise", str(folder), "--dry-run", "--max-iter", "5"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 3 and sum("fails: cannot be read" in line for line in lines) == 1
+    assert all("YX (32, 32): 1 fit, ~" in line for line in lines if "cell" in line)
+    assert sorted(p.name for p in folder.iterdir()) == ["broken.tif", "cell0.tif", "cell1.tif"]
+
+
+def test_usage_errors_exit_with_2(folder, capsys):
+    assert main(["denoise", str(folder / "nothing*.tif")]) == 2
+    assert "no file matches" in capsys.readouterr().err
+    assert main(["denoise", str(folder), "--noise", "gaussian", "--max-iter", "0"]) == 2
+    with pytest.raises(SystemExit) as exit_:
+        main(["deconvolve", str(folder)])  # a PSF is required
+    assert exit_.value.code == 2
+
+
+def test_python_m_napari_dip_is_the_command_line():
+    done = subprocess.run(
+        [sys.executable, "-m", "napari_dip", "super-resolve", "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "--factor FACTOR" in done.stdout and "--kernel {lanczos2,box}" in done.stdout
+
+
+def test_a_local_cluster_of_two_processes_writes_the_same_files(folder, tmp_path):
+    """The same seeds give bitwise the same files on 2 worker processes as in a loop."""
+    loop = batch.restore_files("denoise", folder, out=tmp_path / "loop", preset=TINY, seed=3)
+    cluster = batch.restore_files(
+        "denoise", folder, out=tmp_path / "cluster", preset=TINY, seed=3, workers=2
+    )
+    assert (
+        [r.status for r in cluster]
+        == [r.status for r in loop]
+        == [
+            "failed",
+            "restored",
+            "restored",
+        ]
+    )
+    assert cluster[0].reason == loop[0].reason
+    for a, b in zip(loop[1:], cluster[1:]):
+        assert np.array_equal(tifffile.imread(a.output), tifffile.imread(b.output))
+        assert read_record(Path(a.output))["run"]["seed"] == 3
+
+
+def test_restore_dask_blends_tiles_of_a_zarr_array_without_seams(tmp_path):
+    import dask.array as da
+    import zarr
+
+    y, x = np.mgrid[:96, :96]
+    clean = (100 + 50 * np.sin(x / 9.0) * np.cos(y / 11.0)).astype(np.float32)
+    noisy = clean + np.random.default_rng(0).normal(0, 5, clean.shape).astype(np.float32)
+    source = zarr.open_array(str(tmp_path / "big.zarr"), mode="w", shape=noisy.shape, dtype="f4")
+    source[...] = noisy
+    lazy = batch.restore_dask(
+        da.from_zarr(str(tmp_path / "big.zarr")),
+        tile=48,
+        overlap=12,
+        preset=TINY,
+        max_iter=40,
+        seed=0,
+    )
+    assert lazy.shape == (96, 96) and lazy.numblocks == (2, 2)
+    lazy.to_zarr(str(tmp_path / "restored.zarr"))
+    restored = zarr.open_array(str(tmp_path / "restored.zarr"), mode="r")[...]
+    error = restored - clean
+    steps = np.abs(np.diff(error, axis=1))
+    at_seam, elsewhere = steps[:, 47], np.delete(steps, [47], axis=1)
+    assert at_seam.mean() < 2 * elsewhere.mean()  # no jump where the tiles meet
+    # Away from the overlaps, a tile's pixels are that tile's own restoration.
+    alone = napari_dip.denoise(
+        noisy[:60, :60], axes="YX", preset=TINY, max_iter=40, seed=0, threads=1
+    )
+    assert np.array_equal(restored[:36, :36], alone[:36, :36])
+
+
+def test_job_requests_are_plain_json(folder):
+    (job, *_) = batch.make_jobs("denoise", folder, preset=TINY, seed=0)
+    request = job.request()
+    assert json.loads(json.dumps(request)) == request
+    assert request["options"]["preset"]["name"] == TINY.name and request["options"]["threads"] == 1
