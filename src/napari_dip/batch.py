@@ -401,6 +401,8 @@ def restore_dask(array, task: str = "denoise", *, tile: int = 512, overlap: int 
 
     if array.ndim != 2:
         raise ValueError(f"restore_dask takes a 2D (YX) array, got {array.ndim} axes")
+    if not 0 <= overlap < tile:
+        raise ValueError(f"overlap must be at least 0 and less than tile ({tile}), got {overlap}")
     options.setdefault("threads", 1)
     Options(**options)
     height, width = array.shape
