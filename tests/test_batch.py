@@ -3,6 +3,7 @@
 import json
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -10,17 +11,13 @@ import pytest
 import tifffile
 
 import napari_dip
-from napari_dip import NetSpec, Recipe, batch
+from napari_dip import PRESETS, NetSpec, batch
 from napari_dip._cli import main
 from napari_dip._files import PARTIAL, read_image, read_record
 
-TINY = Recipe(
-    name="test-batch",
-    description="tiny, for batch tests",
-    net=NetSpec(down=(8, 8), up=(8, 8), skip=(2, 2)),
-    input_depth=4,
-    max_iter=6,
-)
+#: The fast preset, made tiny: a few quick iterations.
+TINY = replace(PRESETS["fast"], name="test-batch", net=NetSpec(down=(8, 8), up=(8, 8), skip=(2, 2)))
+TINY = replace(TINY, input_depth=4, max_iter=6, auto_stop=False)
 #: Command-line settings of a quick, reproducible run.
 QUICK = ["--preset", "fast", "--max-iter", "4", "--seed", "0", "--quiet"]
 

@@ -1,5 +1,7 @@
 """Networks and the fit loop (torch level)."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -133,15 +135,7 @@ def test_nan_loss_backtracks_then_gives_up_with_clear_error():
 
 
 def test_auto_stop_ends_near_the_best_estimate():
-    recipe = Recipe(
-        name="t",
-        description="",
-        net=TINY,
-        input_depth=8,
-        stop_patience=30,
-        stop_min_iter=10,
-        lr=0.05,
-    )
+    recipe = replace(FAST_TEST, lr=0.05, stop_patience=30, stop_min_iter=10)
     clean = smooth_image((64, 64))
     noisy = clean + np.random.default_rng(0).normal(0, 0.1, (64, 64)).astype(np.float32)
 

@@ -150,16 +150,10 @@ def restore_files(
     task: str,
     inputs,
     *,
-    out=None,
-    suffix: str | None = None,
-    mask: str | None = None,
-    psf=None,
-    psf_sigma: float | None = None,
-    resume: bool = True,
     workers: int | None = None,
     scheduler: str | None = None,
     progress: bool = False,
-    **options,
+    **settings,
 ) -> list[FileReport]:
     """Restore every image file named by ``inputs`` and write each result.
 
@@ -196,22 +190,15 @@ def restore_files(
         each file's metadata says, else to ``napari_dip.guess_axes``);
         ``threads`` defaults to 1 here.
 
+    ``out``, ``suffix``, ``mask``, ``psf``, ``psf_sigma``, ``resume`` and the
+    options go to ``make_jobs``, which checks them before any file is read.
+
     Returns
     -------
     list of FileReport
         One per file, in the order of the files.
     """
-    jobs = make_jobs(
-        task,
-        inputs,
-        out=out,
-        suffix=suffix,
-        mask=mask,
-        psf=psf,
-        psf_sigma=psf_sigma,
-        resume=resume,
-        **options,
-    )
+    jobs = make_jobs(task, inputs, **settings)
     return run_jobs(jobs, workers=workers, scheduler=scheduler, progress=progress)
 
 
