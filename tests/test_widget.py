@@ -17,6 +17,7 @@ pytest.importorskip("pytestqt")
 from napari.layers import Image, Labels
 from napari.utils.notifications import notification_manager
 from qtpy.QtCore import QTimer
+from qtpy.QtWidgets import QApplication
 
 import napari_dip
 from napari_dip import NetSpec, Recipe, _scripting
@@ -337,6 +338,38 @@ def test_a_result_layer_reruns_from_its_metadata_bit_for_bit(viewer, monkeypatch
     assert np.array_equal(napari_dip.rerun(run.result_layer, image), restored)
     metadata = run.result_layer.metadata["napari_dip"]
     assert metadata["recipe"]["name"] == TINY.name and metadata["threads"] == 1
+    copied = {"image": image}
+    exec(metadata["python"], copied)  # the result's own Python gives the same array
+    assert np.array_equal(copied["result"], restored)
+
+
+def test_copy_as_python_gives_code_that_reruns_to_the_same_array(viewer, widget, qtbot):
+    """The widget's fits choose their threads up to the caller's count: 1 here, so bit for bit."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        copy_and_rerun(viewer, widget, qtbot)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def copy_and_rerun(viewer, widget, qtbot):
+    cells = viewer.add_image(blobs(), name="cells")
+    configure(widget, task="deconvolve", max_iter=4, seed=5, device="cpu", every=2)
+    before = widget.copy_python()  # the form's settings, before any run
+    assert "napari_dip.deconvolve(" in before and "seed=5" in before
+    assert "napari_dip.gaussian_psf(1.5)" in before and "of layer 'cells'" in before
+    run = widget.run()
+    wait_for(run, qtbot)
+    widget.copy_button.native.click()
+    code = QApplication.clipboard().text()
+    assert code == run.result_layer.metadata["napari_dip"]["python"]
+    assert "Copied Python" in widget.status.value
+    copied = {"image": cells.data}
+    exec(code, copied)
+    assert np.array_equal(copied["result"], run.result_layer.data)
 
 
 def test_worker_error_becomes_a_notification(viewer, widget, image, qtbot, monkeypatch):

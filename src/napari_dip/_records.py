@@ -179,6 +179,35 @@ class RunInfo:
             options["keep_known"] = self.keep_known
         return options
 
+    def python(self, *, psf_sigma: float | None = None, source: str = "") -> str:
+        """Python that reproduces this run.
+
+        Run with ``image`` bound to the input array (and ``mask`` or ``psf``
+        where the task needs them), it leaves the restored array in
+        ``result``; bit for bit on the CPU with a fixed ``threads`` count.  A
+        PSF given as a Gaussian's ``psf_sigma`` is rebuilt in the code;
+        ``source`` describes the input in a comment.
+        """
+        from .core.presets import PRESETS, Recipe
+
+        options = self.options()
+        recipe: Recipe = options.pop("preset")
+        if PRESETS.get(recipe.name) == recipe:
+            preset = repr(recipe.name)
+        else:
+            preset = f"napari_dip.Recipe.from_dict({self.recipe!r})"
+        data = {"inpaint": ["mask"], "deconvolve": ["psf"]}.get(self.task, [])
+        if self.task == "deconvolve" and psf_sigma is not None:
+            data = [f"napari_dip.gaussian_psf({psf_sigma!r})"]
+        arguments = ["image", *data, f"preset={preset}"]
+        arguments += [f"{name}={value!r}" for name, value in options.items()]
+        lines = ["import napari_dip", ""]
+        if source:
+            lines.append(f"# image: {source}")
+        lines.append(f"result = napari_dip.{self.task}(")
+        lines += [f"    {argument}," for argument in arguments]
+        return "\n".join([*lines, ")", ""])
+
 
 def _plain(value):
     if isinstance(value, dict):

@@ -218,7 +218,9 @@ class LayerRestoration:
     def _show_result(self) -> None:
         self._remove_preview()
         image = self.restoration.result
-        metadata = {"napari_dip": {**self.restoration.info.as_dict(), **self._settings}}
+        info = self.restoration.info
+        python = info.python(psf_sigma=self._settings.get("psf_sigma"), source=self._described())
+        metadata = {"napari_dip": {**info.as_dict(), **self._settings, "python": python}}
         self.result_layer = self._put_layer(self.name, image, metadata, self._display)
         spread = self.restoration.uncertainty
         if self._wants_uncertainty and spread is not None:
@@ -242,6 +244,14 @@ class LayerRestoration:
                 },
                 display,
             )
+
+    def _described(self) -> str:
+        """The input, for the comment of the result's Python."""
+        plane = self._settings.get("plane")
+        where = (
+            "" if plane is None else ", the plane " + " ".join(f"{a}={i}" for a, i in plane.items())
+        )
+        return f"the data of layer {self.source.name!r}{where}"
 
     def _put_layer(self, name: str, data, metadata: dict, display: dict) -> Image:
         """Add an image layer over the input, or update the earlier one of that name."""

@@ -28,11 +28,13 @@ from magicgui.widgets import (
 from napari.layers import Image, Labels
 from napari.utils.notifications import show_error
 from qtpy.QtCore import QEvent, QObject, QTimer
+from qtpy.QtWidgets import QApplication
 
 import napari_dip
 
 from ._layer_input import read_layer
 from ._options import CHANNEL_MODES, KERNELS, NOISE_MODELS, STACK_MODES, TASKS, Options, describe
+from ._records import RunInfo
 from ._scripting import LayerRestoration, restore_layer
 from ._worker import fit_pool
 from .core.estimate import format_duration
@@ -282,11 +284,17 @@ class DeepImagePriorWidget(_Form):
         self.estimate = Label(value="")
         self.run_button = PushButton(text="Run")
         self.stop_button = PushButton(text="Stop", enabled=False)
+        self.copy_button = PushButton(
+            text="Copy as Python",
+            tooltip="Python that reproduces the last result (or these settings), seed included",
+        )
         self.status = Label(value="")
         for label in (self.estimate, self.status):
             label.native.setWordWrap(True)  # long messages must not widen the dock
         buttons = Container(
-            widgets=[self.run_button, self.stop_button], layout="horizontal", labels=False
+            widgets=[self.run_button, self.stop_button, self.copy_button],
+            layout="horizontal",
+            labels=False,
         )
         self.extend(
             [self.every, self.new_layer, self.uncertainty, self.estimate, buttons, self.status]
@@ -297,6 +305,7 @@ class DeepImagePriorWidget(_Form):
             control.changed.connect(self._estimate_line.schedule)
         self.run_button.changed.connect(self._on_run_clicked)
         self.stop_button.changed.connect(self.stop)
+        self.copy_button.changed.connect(self._on_copy_clicked)
         for event in ("inserted", "removed", "reordered", "renamed"):
             getattr(viewer.layers.events, event).connect(self.reset_choices)
         viewer.dims.events.current_step.connect(self._on_position_changed)
@@ -352,6 +361,37 @@ class DeepImagePriorWidget(_Form):
             self.stop_button.enabled = False
             self.status.value = "Stopping..."
             self.current_run.stop()  # a run still waiting for a thread finishes here
+
+    def copy_python(self) -> str:
+        """Put on the clipboard, and return, Python that reproduces the last result.
+
+        Before any result, the code of a run with the form's settings (a
+        random seed is drawn now and written in).  With ``image`` bound to the
+        input array (and ``mask`` or ``psf`` where needed) it leaves the
+        restored array in ``result``.
+        """
+        run = self.current_run
+        if run is not None and run.result_layer is not None:
+            code = run.result_layer.metadata["napari_dip"]["python"]
+        else:
+            plan = self.plan()
+            if plan is None:
+                raise ValueError("choose an image layer to restore")
+            sigma = self.psf_sigma.value if self.psf.value == PSF_GAUSSIAN else None
+            info = RunInfo.of(plan, [], stopped=False, elapsed=0.0, finished_at=None)
+            code = info.python(
+                psf_sigma=sigma, source=f"the data of layer {self.image.value.name!r}"
+            )
+        QApplication.clipboard().setText(code)
+        return code
+
+    def _on_copy_clicked(self) -> None:
+        try:
+            self.copy_python()
+        except (ValueError, TypeError, MemoryError) as error:
+            self.status.value = f"Nothing copied: {error}"
+        else:
+            self.status.value = "Copied Python that reproduces this run to the clipboard"
 
     def _apply_preset(self):
         recipe = super()._apply_preset()

@@ -40,6 +40,7 @@ from .allocator import reuse_freed_memory
 from .fit import _input_depth, preferred_memory_format, resolve_device
 from .nets import NetSpec, SkipNet, halvings, level_strides, padded_shape
 from .presets import PRESETS, Recipe
+from .seeding import seeded
 
 __all__ = [
     "FitEstimate",
@@ -207,7 +208,7 @@ def _effective_rate(device: torch.device) -> float:
     """FLOP/s of forward, backward and Adam step of the fast network on ``device``."""
     recipe = PRESETS["fast"]
     shape = (128, 128) if device.type == "cpu" else (512, 512)
-    with torch.random.fork_rng(devices=[]):  # leave the caller's random numbers alone
+    with seeded(None):  # the caller's random numbers, and fits built meanwhile, left alone
         net = SkipNet(recipe.input_depth, 1, recipe.net, 2, level_strides(shape, recipe.net.levels))
         z = torch.rand(1, recipe.input_depth, *shape).to(device)
         target = torch.rand(1, 1, *shape).to(device)

@@ -30,6 +30,7 @@ from .holdout import HoldoutStop, hole_size
 from .nets import SkipNet, level_strides, padded_shape
 from .operators import Operator
 from .presets import Recipe
+from .seeding import seeded
 from .stop_reason import StopReason
 from .threads import ThreadPolicy
 
@@ -424,11 +425,6 @@ class Fit:
         )
 
 
-#: Held while a fit draws its networks and codes from torch's global generator, seeded:
-#: fits built at once in several threads (napari's pool, Dask's) would draw from each other's.
-_GLOBAL_RNG = threading.Lock()
-
-
 class _Members(torch.nn.Module):
     """The ensemble's networks, one per member, each with its own input code.
 
@@ -444,8 +440,7 @@ class _Members(torch.nn.Module):
         self.recipe = recipe
         dims, levels, coarsest = len(out_shape), recipe.net.levels, recipe.net.coarsest
         self._crop = (slice(None), slice(None)) + tuple(slice(0, n) for n in out_shape)
-        with _GLOBAL_RNG, torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
+        with seeded(seed):
             strides = level_strides(out_shape, levels, coarsest)
             self.nets = torch.nn.ModuleList(
                 SkipNet(_input_depth(recipe, dims), channels, recipe.net, dims, strides)
