@@ -1,11 +1,12 @@
-"""Screenshot napari with the "Deep Image Prior" widget mid-run, for the README.
+"""Screenshot napari with the "Deep Image Prior" widget mid-run and after Stop, for the docs.
 
 It also walks through the widget end to end, as a user would: open napari,
 load the noisy cells sample, dock the widget, choose a task, click Run, watch
-the preview change, take the screenshot, click Stop, and check that the result
-layer sits where the input is (same scale and translate).
+the preview and the plot change, take the first screenshot, click Stop, check
+that the result layer sits where the input is (same scale and translate), and
+take the second.
 
-    xvfb-run -a python scripts/screenshot.py              # writes docs/images/screenshot.png
+    xvfb-run -a python scripts/screenshot.py    # docs/images/screenshot.png, screenshot-stopped.png
     xvfb-run -a python scripts/screenshot.py --task super_resolve --output /tmp/shot.png
 """
 
@@ -79,6 +80,13 @@ def main() -> None:
     print(
         f"{result.name}: scale {result.scale}, translate {result.translate}; {widget.status.value}"
     )
+    viewer.reset_view()  # the input and the result side by side, the plot with the stop's pick
+    for _ in range(20):  # let the status line's new text settle into the layout
+        QApplication.processEvents()
+        time.sleep(0.02)
+    stopped = args.output.with_name(f"{args.output.stem}-stopped{args.output.suffix}")
+    viewer.screenshot(str(stopped), canvas_only=False)
+    print(f"wrote {stopped}")
     viewer.close()
 
 

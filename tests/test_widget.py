@@ -243,7 +243,8 @@ def test_preview_updates_live_and_stop_keeps_the_result(viewer, widget, image, q
     run.snapshot.connect(lambda snapshot: updates.append(snapshot.iteration))
     qtbot.waitUntil(lambda: len(updates) >= 3, timeout=30_000)
     assert run.preview_layer is not None and run.preview_layer.name == "cells denoised (preview)"
-    assert "it/s" in widget.status.value and "left" in widget.status.value
+    assert "s/iteration" in widget.status.value and "left" in widget.status.value
+    qtbot.waitUntil(lambda: widget.estimate.value.startswith("Measured: 1 fit"), timeout=30_000)
     np.testing.assert_allclose(run.preview_layer.scale, image.scale)
 
     widget.stop_button.native.click()
@@ -688,3 +689,35 @@ def test_uncertainty_must_be_a_flag(viewer, image):
 def test_preview_interval_is_checked_like_the_api(viewer, image, every, error):
     with pytest.raises(error, match="every"):
         restore_layer(viewer, image, "denoise", every=every)
+
+
+def test_the_plot_follows_the_scores_and_marks_the_stop_s_pick(viewer, widget, qtbot):
+    viewer.add_image(blobs(), name="cells")
+    configure(widget, preset="fast", max_iter=400, seed=0, device="cpu", every=10)
+    run = widget.run()
+    wait_for(run, qtbot, timeout=120_000)
+    plot = widget.plot
+    iterations = [point[0] for point in plot.points]
+    assert iterations == list(range(10, iterations[-1] + 1, 10)) and len(iterations) > 5
+    assert all(loss > 0 and held > 0 for _, loss, held in plot.points)
+    info = run.result_layer.metadata["napari_dip"]
+    assert info["stop_reason"] == "auto" and 50 <= plot.best < info["iterations"]
+    assert plot.title.endswith(f"best held-out at {plot.best} (stopped)")
+    picture = plot.grab().toImage()
+    colours = {
+        picture.pixel(x, y) for x in range(0, picture.width(), 3) for y in range(picture.height())
+    }
+    assert len(colours) > 10  # axes, two curves, the pick and the labels were drawn
+    widget.run()  # a new run starts a new plot
+    assert plot.points == [] and plot.title == ""
+    widget.stop()
+    wait_for(widget.current_run, qtbot)
+
+
+def test_the_plot_shows_the_current_fit_of_several(viewer, widget, qtbot):
+    viewer.add_image(blobs((2, 32, 32)), name="stack")
+    configure(widget, axes="ZYX", stack="planes", max_iter=20, seed=0, device="cpu", every=5)
+    run = widget.run()
+    wait_for(run, qtbot)
+    assert widget.plot.title.startswith("fit 2/2, iteration 40")
+    assert [point[0] for point in widget.plot.points] == [25, 30, 35]  # the second fit's

@@ -201,7 +201,7 @@ class Restoration:
         total = plan.fits * plan.max_iter
         weights: dict[tuple[int, int], dict] = {}
         start = time.perf_counter()
-        done_iterations, loss = 0, float("nan")
+        done_iterations, scores = 0, {"loss": float("nan")}
         for number, block in enumerate(plan.blocks, start=1):
             if self._stop.is_set():
                 break
@@ -211,19 +211,19 @@ class Restoration:
                 fit.stop()
             canvas.begin(block)
             for snapshot in fit.snapshots(every):
-                loss = snapshot.loss
+                scores = _scores(snapshot, done_iterations)
                 if snapshot.done:
                     break
                 self.elapsed = time.perf_counter() - start
                 yield Snapshot(
                     iteration=done_iterations + snapshot.iteration,
                     max_iter=total,
-                    loss=snapshot.loss,
                     image=pixels.to_user(canvas.preview(snapshot.image)),
                     smoothed=pixels.to_user(canvas.preview(snapshot.smoothed)),
                     elapsed=self.elapsed,
                     fit=number,
                     fits=plan.fits,
+                    **scores,
                 )
             canvas.add(fit.result, fit.uncertainty)
             done_iterations += fit.iteration
@@ -241,14 +241,24 @@ class Restoration:
         yield Snapshot(
             iteration=done_iterations,
             max_iter=total,
-            loss=loss,
             image=restored,
             smoothed=restored,
             elapsed=self.elapsed,
             done=True,
             fit=len(self._records),
             fits=plan.fits,
+            **scores,
         )
+
+
+def _scores(snapshot: Snapshot, offset: int) -> dict:
+    """A fit's snapshot's scores, with its iterations counted from the run's start."""
+    best = snapshot.best_iteration
+    return {
+        "loss": snapshot.loss,
+        "held_out": snapshot.held_out,
+        "best_iteration": None if best is None else offset + best,
+    }
 
 
 def _is_true(value) -> bool:

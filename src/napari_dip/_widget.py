@@ -34,6 +34,7 @@ import napari_dip
 
 from ._layer_input import read_layer
 from ._options import CHANNEL_MODES, KERNELS, NOISE_MODELS, STACK_MODES, TASKS, Options, describe
+from ._plot import ScorePlot
 from ._records import RunInfo
 from ._scripting import LayerRestoration, restore_layer
 from ._worker import fit_pool
@@ -43,7 +44,7 @@ from .core.stop_reason import StopReason
 if TYPE_CHECKING:
     import napari
 
-    from ._plan import Plan
+    from ._plan import Plan, RunEstimate
 
 PSF_GAUSSIAN, PSF_LAYER = "Gaussian", "Image layer"
 NOISE_TASKS = ("denoise", "deconvolve")
@@ -299,6 +300,8 @@ class DeepImagePriorWidget(_Form):
         self.extend(
             [self.every, self.new_layer, self.uncertainty, self.estimate, buttons, self.status]
         )
+        self.plot = ScorePlot()
+        self.native.layout().addWidget(self.plot)
         self._closed = False
         self._estimate_line = _EstimateLine(self.estimate, self.plan)
         for control in self.controls:
@@ -336,6 +339,7 @@ class DeepImagePriorWidget(_Form):
             uncertainty=self.uncertainty.value and self.uncertainty.enabled,
         )
         self.current_run = run
+        self.plot.clear()
         run.started.connect(self._on_started)
         run.snapshot.connect(self._show_snapshot)
         run.finished.connect(self._on_finished)
@@ -422,17 +426,19 @@ class DeepImagePriorWidget(_Form):
             self.status.value = self._starting
 
     def _show_snapshot(self, snapshot) -> None:
+        self.plot.add(snapshot)
         if snapshot.done:
             return
         plan = self.current_run.restoration.plan
-        rate = snapshot.iteration / snapshot.elapsed if snapshot.elapsed > 0 else 0.0
-        left = (snapshot.max_iter - snapshot.iteration) / rate if rate > 0 else float("nan")
+        seconds = snapshot.elapsed / snapshot.iteration if snapshot.iteration else float("nan")
+        left = (snapshot.max_iter - snapshot.iteration) * seconds
         at_most = "at most " if plan.auto_stop else ""
         fit = f" (fit {snapshot.fit}/{snapshot.fits})" if snapshot.fits > 1 else ""
         self.status.value = (
             f"Iteration {snapshot.iteration}/{snapshot.max_iter}{fit}, loss {snapshot.loss:.3g}, "
-            f"{rate:.1f} it/s, {at_most}{format_duration(left)} left"
+            f"{seconds:.2g} s/iteration, {at_most}{format_duration(left)} left"
         )
+        self._estimate_line.measured(seconds)
 
     def _on_finished(self) -> None:
         run = self.current_run
@@ -487,6 +493,8 @@ class _EstimateLine:
 
     def __init__(self, label: Label, plan):
         self._label, self._plan = label, plan
+        #: The estimate shown, if any.
+        self.estimate: RunEstimate | None = None
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="napari-dip")
         self._future: Future | None = None
         self._stale = False
@@ -508,10 +516,21 @@ class _EstimateLine:
     def _show(self, line: str, tooltip: str) -> None:
         self._label.value, self._label.tooltip = line, tooltip
 
+    def _show_estimate(self, estimate: RunEstimate, what: str = "Estimate") -> None:
+        line = f"{what}: {estimate.describe()}"
+        self._show(line, f"{line}; the automatic stop usually ends fits sooner")
+
+    def measured(self, seconds_per_iteration: float) -> None:
+        """Correct the estimate with the speed a run measures."""
+        if self.estimate is not None:
+            measured = replace(self.estimate, seconds_per_iteration=seconds_per_iteration)
+            self._show_estimate(measured, "Measured")
+
     def _start(self) -> None:
         if self._future is not None:
             self._stale = True
             return
+        self.estimate = None
         try:
             plan = self._plan()
         except (ValueError, TypeError, MemoryError) as error:
@@ -532,8 +551,12 @@ class _EstimateLine:
         if self._stale:
             self._stale = False
             self._start()
+        elif isinstance(result, Exception):
+            self.estimate = None
+            self._show(*_no_estimate(result))
         else:
-            self._show(*result)
+            self.estimate = result
+            self._show_estimate(result)
 
 
 class _CloseWatcher(QObject):
@@ -555,14 +578,12 @@ class _CloseWatcher(QObject):
         return False
 
 
-def _estimate(plan: Plan) -> tuple[str, str]:
-    """In a background thread: the estimate line for ``plan``, and its tooltip."""
+def _estimate(plan: Plan) -> RunEstimate | Exception:
+    """In a background thread: the estimate of ``plan``, or why there is none."""
     try:
-        estimate = plan.estimate()
+        return plan.estimate()
     except Exception as error:  # shown in the line, never raised
-        return _no_estimate(error)
-    line = f"Estimate: {estimate.describe()}"
-    return line, f"{line}; the automatic stop usually ends fits sooner"
+        return error
 
 
 def _no_estimate(error: Exception) -> tuple[str, str]:

@@ -26,7 +26,7 @@ import torch
 
 from .allocator import reuse_freed_memory
 from .data_terms import DataTerm, Gaussian
-from .holdout import HoldoutStop, hole_size
+from .holdout import HoldoutStop
 from .nets import SkipNet, level_strides, padded_shape
 from .operators import Operator
 from .presets import Recipe
@@ -52,7 +52,8 @@ class Snapshot:
     for an ensemble, the members' mean of each.
     ``done`` is True on the last snapshot, whose ``smoothed`` is the result.
     A run of several fits numbers them: the snapshot comes from ``fit`` (from
-    1) of ``fits``.
+    1) of ``fits``.  With the automatic stop, ``held_out`` is its score and
+    ``best_iteration`` the iteration it scores best so far.
     """
 
     iteration: int
@@ -64,6 +65,10 @@ class Snapshot:
     done: bool = False
     fit: int = 1
     fits: int = 1
+    #: The data term on the pixels held out to decide when to stop, and the iteration the
+    #: rule scores best so far (its pick, on the last snapshot); None without the rule.
+    held_out: float | None = None
+    best_iteration: int | None = None
 
 
 def available_devices() -> list[str]:
@@ -164,6 +169,12 @@ class _Checkpoint:
             ]
         self.loss = loss
 
+    def back_off(self) -> None:
+        """After a diverging step: back to this checkpoint, at half the learning rate."""
+        self.restore()
+        for group in self.optimizer.param_groups:
+            group["lr"] *= 0.5
+
     def restore(self) -> None:
         with torch.no_grad():
             for kept, p in zip(self.params, self.net.parameters()):
@@ -259,6 +270,8 @@ class Fit:
         self._member_weights: torch.Tensor | None = None
         #: Side of the holes the automatic stop held out (None without it).
         self.stop_hole: int | None = None
+        self._detector: HoldoutStop | None = None
+        self._held_out = math.nan
 
     def stop(self) -> None:
         """Ask the loop to stop after the current iteration (thread-safe)."""
@@ -327,7 +340,7 @@ class Fit:
 
     def _iterate(self, every: int) -> Iterator[Snapshot]:
         checkpoint = _Checkpoint(self.net, self.optimizer)
-        detector = self._stopping_rule() if self.auto_stop else None
+        self._detector = detector = self._stopping_rule() if self.auto_stop else None
         weights = None if detector is None else detector.fitted
         smoothing = _Smoothing(self.recipe.ema)
         loss, output, failures = math.nan, None, 0
@@ -341,7 +354,13 @@ class Fit:
             value = total.item()
             if not math.isfinite(value) or value > self.JUMP * checkpoint.loss:
                 failures += 1
-                self._backtrack(checkpoint, failures)
+                self.backtracks += 1
+                if failures > self.MAX_BACKTRACKS:
+                    raise RuntimeError(
+                        f"the fit diverged {failures} times in a row at iteration "
+                        f"{self.iteration}; try a lower learning rate or another preset"
+                    )
+                checkpoint.back_off()
                 continue
             failures = 0
             if self.iteration % self.CHECKPOINT_EVERY == 0:
@@ -352,8 +371,8 @@ class Fit:
             estimate = smoothing.update(output, self.iteration)
             if detector is not None:
                 with torch.no_grad():
-                    held_out = float(self._loss(estimate, detector.held))
-                if detector.update(held_out, self.iteration):
+                    self._held_out = float(self._loss(estimate, detector.held))
+                if detector.update(self._held_out, self.iteration):
                     smoothing.keep_best(estimate)
                 if detector.should_stop(self.iteration):
                     self.stop_reason = StopReason.AUTO
@@ -375,41 +394,17 @@ class Fit:
         yield from self._handing_out(self._snapshot(output, final, loss, done=True))
 
     def _stopping_rule(self) -> HoldoutStop:
-        """The hold-out rule, and the members' weights in the mean (see ``_member_mean``).
-
-        A warm start begins near a good estimate: its best comes early, so the
-        rule may pick from the first iteration and waits half as long.
-        """
-        recipe = self.recipe
-        patience, min_iter = recipe.stop_patience, recipe.stop_min_iter
-        if self.warm_started:
-            patience, min_iter = max(1, patience // 2), 1
-        block = recipe.stop_block
-        if block is None:
-            observed = self.operator.observed
-            block = hole_size(self.target, None if observed is None else observed > 0)
-        detector = HoldoutStop(
-            self.target, recipe.stop_holdout, patience, min_iter, self.seed, recipe.members, block
+        """The hold-out rule, and the members' weights in the mean (see ``_member_mean``)."""
+        detector = HoldoutStop.for_fit(
+            self.target, self.recipe, self.seed, self.warm_started, self.operator.observed
         )
-        self.stop_hole = block
+        self.stop_hole = detector.block
         fitted = detector.fitted
-        if self.operator.pixelwise and recipe.members > 1:
+        if self.operator.pixelwise and self.recipe.members > 1:
             # Where every member held a pixel out, all of them count.
             seen = fitted.sum(0, keepdim=True) > 0
             self._member_weights = torch.where(seen, fitted, torch.ones_like(fitted))
         return detector
-
-    def _backtrack(self, checkpoint: _Checkpoint, failures: int) -> None:
-        """After a diverging step: back to the last checkpoint, at half the learning rate."""
-        checkpoint.restore()
-        for group in self.optimizer.param_groups:
-            group["lr"] *= 0.5
-        self.backtracks += 1
-        if failures > self.MAX_BACKTRACKS:
-            raise RuntimeError(
-                f"the fit diverged {failures} times in a row at iteration {self.iteration}; "
-                "try a lower learning rate or another preset"
-            )
 
     def _snapshot(
         self, current: torch.Tensor, smoothed: torch.Tensor | None, loss: float, done=False
@@ -420,8 +415,17 @@ class Fit:
             smoothed_image = _to_numpy(_member_mean(smoothed, self._member_weights))
         else:
             smoothed_image = image
+        detector = self._detector
         return Snapshot(
-            self.iteration, self.max_iter, loss, image, smoothed_image, self.elapsed, done
+            self.iteration,
+            self.max_iter,
+            loss,
+            image,
+            smoothed_image,
+            self.elapsed,
+            done,
+            held_out=None if detector is None else self._held_out,
+            best_iteration=None if detector is None else detector.best_iteration,
         )
 
 

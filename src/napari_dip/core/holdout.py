@@ -110,9 +110,27 @@ class HoldoutStop:
             padding = tuple(n // 2 for n in window)
             unfitted = pool(self.held, window, stride=1, padding=padding)
         self.fitted = 1.0 - unfitted
+        self.block = block
         self.patience, self.min_iter = patience, min_iter
         self.best_loss = math.inf
         self.best_iteration = 0
+
+    @classmethod
+    def for_fit(cls, target, recipe, seed, warm_started: bool, observed=None) -> HoldoutStop:
+        """The rule a fit of ``recipe`` uses on ``target`` (``observed``: its known pixels).
+
+        A warm start begins near a good estimate: its best comes early, so the
+        rule may pick from the first iteration and waits half as long.  Holes
+        of ``recipe.stop_block`` pixels, or of the size the noise calls for
+        (``hole_size``) when it is None.
+        """
+        patience, min_iter = recipe.stop_patience, recipe.stop_min_iter
+        if warm_started:
+            patience, min_iter = max(1, patience // 2), 1
+        block = recipe.stop_block
+        if block is None:
+            block = hole_size(target, None if observed is None else observed > 0)
+        return cls(target, recipe.stop_holdout, patience, min_iter, seed, recipe.members, block)
 
     def update(self, loss: float, iteration: int) -> bool:
         """Take the data term on the held-out pixels (each member on its own) of one
