@@ -11,3 +11,6 @@ def test_manifest_is_registered_valid_and_importable():
     assert {s.key for s in manifest.contributions.sample_data} == {"noisy_cells", "damaged_cells"}
     filter_menu = manifest.contributions.menus["napari/layers/filter"]
     assert [item.command for item in filter_menu] == ["napari-dip.make_widget"]
+    assert [w.command for w in manifest.contributions.writers] == ["napari-dip.write_ome_tiff"]
+    (reader,) = manifest.contributions.readers
+    assert reader.filename_patterns == ["*.ome.tif", "*.ome.tiff"]

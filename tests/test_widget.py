@@ -4,12 +4,14 @@ Run under a virtual X server: ``xvfb-run -a python -m pytest tests/test_widget.p
 Images are tiny and fits short, so the whole file runs in well under a minute.
 """
 
+import json
 import threading
 import time
 from dataclasses import replace
 
 import numpy as np
 import pytest
+import tifffile
 
 pytest.importorskip("napari")
 pytest.importorskip("pytestqt")
@@ -721,3 +723,36 @@ def test_the_plot_shows_the_current_fit_of_several(viewer, widget, qtbot):
     wait_for(run, qtbot)
     assert widget.plot.title.startswith("fit 2/2, iteration 40")
     assert [point[0] for point in widget.plot.points] == [25, 30, 35]  # the second fit's
+
+
+def test_a_saved_result_reopens_with_its_settings_and_reruns_bit_for_bit(
+    viewer, widget, qtbot, tmp_path
+):
+    stack = viewer.add_image(blobs((2, 24, 24)), name="stack", scale=(2.0, 0.5, 0.5), units="um")
+    run = restore_layer(viewer, stack, "denoise", preset="fast", max_iter=5, seed=4, threads=1)
+    result = run.wait(60)
+    viewer.layers.selection = {result}
+    path = str(tmp_path / "denoised.ome.tif")
+    assert viewer.layers.save(path, selected=True, plugin="napari-dip") == [path]
+    (opened,) = viewer.open(path, plugin="napari-dip")
+    assert np.array_equal(opened.data, result.data) and opened.name.startswith("stack denoised")
+    np.testing.assert_allclose(opened.scale, result.scale)
+    np.testing.assert_allclose(opened.translate, result.translate)
+    assert opened.units == result.units
+    assert opened.metadata["napari_dip"] == json.loads(json.dumps(result.metadata["napari_dip"]))
+    assert np.array_equal(napari_dip.rerun(opened, stack.data), result.data)
+
+    configure(widget, task="inpaint", preset="quality", seed=-1, axes="YX")
+    viewer.layers.selection.active = opened
+    widget.settings_button.native.click()
+    assert widget.task.value == "denoise" and widget.image.value is stack
+    assert (widget.preset.value, widget.seed.value, widget.max_iter.value) == ("fast", 4, 5)
+    assert widget.axes.value == "ZYX" and "Run restores stack again" in widget.status.value
+
+
+def test_the_reader_leaves_other_files_to_other_readers(tmp_path):
+    from napari_dip._io import get_reader
+
+    plain = tmp_path / "plain.ome.tif"
+    tifffile.imwrite(plain, blobs(), ome=True)
+    assert get_reader(str(plain)) is None and get_reader(str(tmp_path / "a.png")) is None

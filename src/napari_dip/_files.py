@@ -234,7 +234,7 @@ def write_result(
     partial = path.with_name(f".{path.name}{PARTIAL}{uuid.uuid4().hex[:8]}")
     text = json.dumps({RECORD_KEY: record})
     try:
-        if path.name.endswith(".ome.tif"):
+        if path.name.lower().endswith((".ome.tif", ".ome.tiff")):
             _write_tiff(partial, array, axes, sizes, text)
         elif path.suffix == ".png":
             _write_png(partial, array, text)
@@ -262,9 +262,12 @@ def _remove(path: Path) -> None:
 
 
 def _write_tiff(path: Path, array, axes: str, sizes: dict, text: str) -> None:
+    """OME-TIFF, its axes in OME's order (T, Z, C, Y, X): ``read_image`` gives them back."""
     import tifffile
 
-    metadata: dict[str, Any] = {"axes": axes, "Description": text}
+    order = "".join(letter for letter in "TZCYX" if letter in axes)  # OME's XYCZT, reversed
+    array = np.transpose(array, [axes.index(letter) for letter in order])
+    metadata: dict[str, Any] = {"axes": order, "Description": text}
     for letter, (value, unit) in sizes.items():
         if letter in "XYZ":
             metadata[f"PhysicalSize{letter}"] = value
@@ -325,7 +328,7 @@ def _write_zarr(path: Path, array, axes: str, sizes: dict, text: str, ome: bool)
 def read_record(path: Path) -> dict | None:
     """The record a result holds (``write_result``), or None when it is missing or unreadable."""
     try:
-        if path.name.endswith(".ome.tif"):
+        if path.name.lower().endswith((".ome.tif", ".ome.tiff")):
             import tifffile
 
             with tifffile.TiffFile(path) as tif:

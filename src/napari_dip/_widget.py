@@ -196,6 +196,50 @@ class _Form(Container):
         source = read_layer(self._viewer, self.image.value, task, axes=options.axes, **data)
         return source.plan(task, replace(options, axes=source.axes))
 
+    def apply_record(self, record: dict) -> None:
+        """Fill the form with a result's recorded settings (``metadata["napari_dip"]``).
+
+        The input layer it names is chosen when it is open, and the plane,
+        if the result was of one plane, is left to the user.  A recipe that
+        is not one of the presets cannot be put in the form: run it again
+        with ``napari_dip.rerun`` or the result's Python instead.
+        """
+        from .core.presets import PRESETS, Recipe
+
+        recipe = Recipe.from_dict(record["recipe"])
+        if PRESETS.get(recipe.name) != recipe:
+            raise ValueError(
+                f"the result's recipe {recipe.name!r} is not a preset: run it again with "
+                "napari_dip.rerun(layer, image) or its Python (Copy as Python)"
+            )
+        self.task.value = record["task"]
+        source = record.get("source")
+        if source in self._viewer.layers and isinstance(self._viewer.layers[source], Image):
+            self.image.value = self._viewer.layers[source]
+        if record.get("mask_layer") in self._viewer.layers:
+            self.mask.value = self._viewer.layers[record["mask_layer"]]
+        self.preset.value = recipe.name
+        settings = {
+            "axes": record["axes"],
+            "noise": record["noise"],
+            "channels": record["channels"],
+            "stack": record["stack"],
+            "warm_start": record["warm_start"],
+            "max_iter": record["max_iter"],
+            "auto_stop": record["auto_stop"],
+            "seed": record["seed"],
+            "memory_budget": f"{record['memory_budget_bytes']}B",
+            "current_plane": False,
+        }
+        if record["device"] in self.device.choices:
+            settings["device"] = record["device"]
+        if record["task"] == "super_resolve":
+            settings.update(factor=record["factor"], kernel=record["kernel"])
+        if record.get("psf_sigma") is not None:
+            settings.update(psf=PSF_GAUSSIAN, psf_sigma=record["psf_sigma"])
+        for name, value in settings.items():
+            getattr(self, name).value = value
+
     def _letters(self) -> set[str]:
         return set(self.axes.value.strip().upper())
 
@@ -292,13 +336,26 @@ class DeepImagePriorWidget(_Form):
         self.status = Label(value="")
         for label in (self.estimate, self.status):
             label.native.setWordWrap(True)  # long messages must not widen the dock
+        self.settings_button = PushButton(
+            text="Settings from result",
+            tooltip="Fill the form with the settings of the selected result layer (saved or not)",
+        )
         buttons = Container(
-            widgets=[self.run_button, self.stop_button, self.copy_button],
-            layout="horizontal",
-            labels=False,
+            widgets=[self.run_button, self.stop_button], layout="horizontal", labels=False
+        )
+        records = Container(
+            widgets=[self.copy_button, self.settings_button], layout="horizontal", labels=False
         )
         self.extend(
-            [self.every, self.new_layer, self.uncertainty, self.estimate, buttons, self.status]
+            [
+                self.every,
+                self.new_layer,
+                self.uncertainty,
+                self.estimate,
+                buttons,
+                records,
+                self.status,
+            ]
         )
         self.plot = ScorePlot()
         self.native.layout().addWidget(self.plot)
@@ -309,6 +366,7 @@ class DeepImagePriorWidget(_Form):
         self.run_button.changed.connect(self._on_run_clicked)
         self.stop_button.changed.connect(self.stop)
         self.copy_button.changed.connect(self._on_copy_clicked)
+        self.settings_button.changed.connect(self._on_settings_clicked)
         for event in ("inserted", "removed", "reordered", "renamed"):
             getattr(viewer.layers.events, event).connect(self.reset_choices)
         viewer.dims.events.current_step.connect(self._on_position_changed)
@@ -396,6 +454,20 @@ class DeepImagePriorWidget(_Form):
             self.status.value = f"Nothing copied: {error}"
         else:
             self.status.value = "Copied Python that reproduces this run to the clipboard"
+
+    def _on_settings_clicked(self) -> None:
+        layer = self._viewer.layers.selection.active
+        record = {} if layer is None else layer.metadata.get("napari_dip", {})
+        if "recipe" not in record:
+            self.status.value = "Select a result layer of napari-dip (e.g. a saved one, reopened)"
+            return
+        try:
+            self.apply_record(record)
+        except ValueError as error:
+            self.status.value = f"Settings not applied: {error}"
+        else:
+            source = self.image.value.name if self.image.value is not None else "its input"
+            self.status.value = f"Settings of {layer.name}: Run restores {source} again"
 
     def _apply_preset(self):
         recipe = super()._apply_preset()
