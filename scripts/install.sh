@@ -9,7 +9,8 @@ SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq xvfb xauth libxcb-icccm4 libxcb-keysyms1 libxcb-xinerama0 \
-    libgl1 libegl1 libxkbcommon-x11-0 libdbus-1-3 >/dev/null
+    libxcb-cursor0 libxcb-shape0 libxcb-randr0 libxcb-render-util0 libxcb-image0 \
+    libgl1 libegl1 libxkbcommon-x11-0 libdbus-1-3 libfontconfig1 >/dev/null
 
 python -m pip install -q torch==2.13.0
-python -m pip install -q -e ".[testing]"
+python -m pip install -q -e ".[testing,docs]"

@@ -17,7 +17,8 @@ import os
 import time
 from pathlib import Path
 
-# Keep napari's notice about the PyQt5 backend out of the picture (for this process only).
+# Qt6, as the tests (napari 0.9 deprecates PyQt5); no notification in the picture.
+os.environ.setdefault("QT_API", "pyqt6")
 os.environ.setdefault("NAPARI_APPLICATION_GUI_NOTIFICATION_LEVEL", "error")
 
 import napari

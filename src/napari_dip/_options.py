@@ -58,6 +58,16 @@ class Options:
     Built from keywords (``Options(noise="poisson", seed=0)``); invalid values
     raise ``ValueError`` or ``TypeError`` here, before any fit.  The parameter
     sections of ``Restoration`` and ``denoise`` document each field.
+
+    Examples
+    --------
+    >>> from napari_dip import Options
+    >>> options = Options(noise="poisson", seed=0)
+    >>> options.noise, options.channels  # the others keep their defaults
+    ('poisson', 'joint')
+    >>> Options(kernel="bicubic")
+    Traceback (most recent call last):
+    ValueError: unknown kernel 'bicubic'; choose one of 'lanczos2', 'box'
     """
 
     axes: str | None = _option(

@@ -76,6 +76,15 @@ class RunEstimate:
     automatic stop usually ends them sooner).  ``tile`` is the YX tile size
     on the input grid when the image is cut into tiles to stay within
     ``budget_bytes``, else None.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import napari_dip
+    >>> image = np.zeros((2048, 2048), np.uint16)
+    >>> estimate = napari_dip.Restoration("denoise", image, memory_budget="1GB").estimate()
+    >>> estimate.tile is not None and estimate.fits > 1 and estimate.peak_bytes <= 2**30
+    True
     """
 
     fits: int
@@ -112,6 +121,15 @@ class Plan:
     when none was given), the cap and stopping rule, whether a stack is
     fitted as a volume, the result's dtype, the memory budget, the tile
     size (None: whole planes) and the blocks.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import napari_dip
+    >>> movie = np.zeros((3, 64, 64), np.uint16)  # not read: only its shape and dtype count
+    >>> plan = napari_dip.Restoration("denoise", movie, axes="TYX", seed=1).plan
+    >>> plan.fits, plan.recipe.name, plan.seed, plan.output_dtype
+    (3, 'fast-denoising', 1, dtype('float32'))
     """
 
     task: str

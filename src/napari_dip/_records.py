@@ -41,6 +41,20 @@ class RunInfo:
     ``as_dict()`` is the JSON-ready form stored in a napari layer's metadata;
     ``RunInfo.from_dict`` reads it back and ``napari_dip.rerun`` runs it again.
     ``stop_reason`` is None before a run.
+
+    Examples
+    --------
+    >>> import json
+    >>> import numpy as np
+    >>> import napari_dip
+    >>> image = np.random.default_rng(0).poisson(50, (32, 32)).astype(np.uint16)
+    >>> run = napari_dip.Restoration("denoise", image, max_iter=10, seed=3)
+    >>> _ = run.run()
+    >>> info = run.info
+    >>> info.iterations, info.stop_reason.value, info.seed, info.recipe["members"]
+    (10, 'max_iter', 3, 2)
+    >>> napari_dip.RunInfo.from_dict(json.loads(json.dumps(info.as_dict()))) == info
+    True
     """
 
     task: str

@@ -446,9 +446,10 @@ def _document_restoration() -> None:
         P("mask", P.KEYWORD_ONLY, default=None, annotation="ArrayLike | None"),
         P("psf", P.KEYWORD_ONLY, default=None, annotation="ArrayLike | None"),
     ]
-    Restoration.__signature__ = inspect.Signature(
-        data + [option_parameter(name) for name in Options.names()]
-    )
+    parameters = data + [option_parameter(name) for name in Options.names()]
+    Restoration.__signature__ = inspect.Signature(parameters)
+    self = P("self", P.POSITIONAL_OR_KEYWORD)
+    Restoration.__init__.__signature__ = inspect.Signature([self, *parameters])
     parameters = "\n".join(
         [
             DATA_DOCS["image"],

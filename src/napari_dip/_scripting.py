@@ -358,10 +358,26 @@ restore_layer.__doc__ = f"""Restore an image layer of ``viewer`` in a background
         "<result> uncertainty"; only presets with several members make one.
 {parameters_doc(LAYER_OPTIONS)}
 
+    Notes
+    -----
     The layer's axes are guessed with ``napari_dip.guess_axes`` from its shape
     and ``axis_labels`` when ``axes`` is None (the guess is recorded in the
     metadata).  With ``threads=None`` the fit adapts its threads in the worker
     thread only.  The result layer's ``metadata["napari_dip"]`` holds the
     run's record (``RunInfo.as_dict()``) and this call's settings;
     ``napari_dip.rerun`` runs it again.
+
+    Examples
+    --------
+    In a script or a notebook with an open viewer (not run as a doctest: it
+    needs a window):
+
+    >>> import napari  # doctest: +SKIP
+    >>> from napari_dip import restore_layer
+    >>> viewer = napari.Viewer()  # doctest: +SKIP
+    >>> (image,) = viewer.open_sample("napari-dip", "noisy_cells")  # doctest: +SKIP
+    >>> run = restore_layer(viewer, image, "denoise", seed=0)  # doctest: +SKIP
+    >>> result = run.wait()  # doctest: +SKIP
+    >>> result.metadata["napari_dip"]["seed"]  # doctest: +SKIP
+    0
     """

@@ -53,7 +53,18 @@ SUFFIXES = {
 
 @dataclass(frozen=True)
 class Job:
-    """One file to restore: where from and to, with what, and the mask or PSF it needs."""
+    """One file to restore: where from and to, with what, and the mask or PSF it needs.
+
+    Made by ``make_jobs``.
+
+    Examples
+    --------
+    >>> from pathlib import Path
+    >>> from napari_dip.batch import Job
+    >>> job = Job("denoise", Path("cells.tif"), Path("cells_denoised.ome.tif"), {"seed": 0})
+    >>> job.resume, job.mask
+    (True, None)
+    """
 
     task: str
     input: Path
@@ -87,7 +98,15 @@ def _identity(path: Path) -> dict:
 
 @dataclass(frozen=True)
 class FileReport:
-    """How one file went: ``status`` is "restored", "skipped" or "failed" (``reason`` says why)."""
+    """How one file went: ``status`` is "restored", "skipped" or "failed" (``reason`` says why).
+
+    Examples
+    --------
+    >>> from napari_dip.batch import FileReport
+    >>> report = FileReport("a.tif", "a_denoised.ome.tif", "failed", "cannot be read as an image")
+    >>> report.status, report.seed
+    ('failed', None)
+    """
 
     input: str
     output: str
@@ -110,7 +129,59 @@ def make_jobs(
     resume: bool = True,
     **options,
 ) -> list[Job]:
-    """The jobs of ``restore_files`` (same arguments); options are checked here."""
+    """The jobs of a batch run: one per input file; the options are checked here.
+
+    Files among the inputs that are the results this run would write (an
+    earlier run's, beside their inputs) are not inputs.
+
+    Parameters
+    ----------
+    task : {"denoise", "inpaint", "super_resolve", "deconvolve"}
+    inputs : str, Path or list of them
+        Files, globs (``"data/*.tif"``) or folders (their TIFF, PNG, JPEG and
+        Zarr images).
+    out : str or Path, optional
+        Folder of the results; by default each lies beside its input, named
+        ``<name>_<suffix>`` (``cells_denoised.ome.tif``).
+    suffix : str, optional
+        Default: the task's ("denoised", "inpainted", ...).
+    mask : str, for "inpaint"
+        Each image's mask file as a pattern: ``"{stem}_mask.tif"`` is
+        ``cells_mask.tif`` for ``cells.tif``, beside it (relative paths are
+        relative to the image's folder); ``{name}`` is the image's file name.
+    psf, psf_sigma : for "deconvolve"
+        A PSF image file, or the sigma in pixels of a 2D Gaussian PSF.
+    resume : bool
+        Skip a file whose result exists and was made from the same input,
+        mask, PSF and settings (its record says so).
+    **options
+        The options of ``napari_dip.Restoration`` (``axes`` defaults to what
+        each file's metadata says, else to ``napari_dip.guess_axes``);
+        ``threads`` defaults to 1 here.
+
+    Returns
+    -------
+    list of Job
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> import numpy as np
+    >>> import tifffile
+    >>> from napari_dip import batch
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> tifffile.imwrite(folder / "cells.tif", np.random.default_rng(0).poisson(50, (32, 32)))
+    >>> jobs = batch.make_jobs("denoise", folder, max_iter=5, seed=0)
+    >>> [(job.input.name, job.output.name) for job in jobs]
+    [('cells.tif', 'cells_denoised.ome.tif')]
+    >>> print(batch.plan_files(jobs)[0][1])  # doctest: +ELLIPSIS
+    YX (32, 32): 1 fit, ~... each, ~... s/iteration, at most ~...
+    >>> [report.status for report in batch.run_jobs(jobs)]
+    ['restored']
+    >>> [job.input.name for job in batch.make_jobs("denoise", folder, max_iter=5, seed=0)]
+    ['cells.tif']
+    """
     options.setdefault("threads", 1)
     Options(**options)  # refused before any file is read
     if task == "inpaint" and mask is None:
@@ -122,6 +193,8 @@ def make_jobs(
     patterns = [inputs] if isinstance(inputs, (str, os.PathLike)) else list(inputs)
     out_dir = None if out is None else Path(out)
     suffix = suffix or SUFFIXES[task]
+    found = find_inputs([str(p) for p in patterns])
+    outputs = {output_path(path, out_dir, suffix).resolve() for path in found}
     return [
         Job(
             task,
@@ -133,7 +206,8 @@ def make_jobs(
             psf_sigma=psf_sigma,
             resume=resume,
         )
-        for path in find_inputs([str(p) for p in patterns])
+        for path in found
+        if path not in outputs  # an earlier run's result beside its input is not an input
     ]
 
 
@@ -163,20 +237,6 @@ def restore_files(
     inputs : str, Path or list of them
         Files, globs (``"data/*.tif"``) or folders (their TIFF, PNG, JPEG and
         Zarr images).
-    out : str or Path, optional
-        Folder of the results; by default each lies beside its input, named
-        ``<name>_<suffix>`` (``cells_denoised.ome.tif``).
-    suffix : str, optional
-        Default: the task's ("denoised", "inpainted", ...).
-    mask : str, for "inpaint"
-        Each image's mask file as a pattern: ``"{stem}_mask.tif"`` is
-        ``cells_mask.tif`` for ``cells.tif``, beside it (relative paths are
-        relative to the image's folder); ``{name}`` is the image's file name.
-    psf, psf_sigma : for "deconvolve"
-        A PSF image file, or the sigma in pixels of a 2D Gaussian PSF.
-    resume : bool
-        Skip a file whose result exists and was made from the same input,
-        mask, PSF and settings (its record says so).
     workers : int, optional
         Run on a ``dask.distributed.LocalCluster`` of this many worker
         processes (one file per task; each writes its results itself).
@@ -185,18 +245,31 @@ def restore_files(
     progress : bool
         Show progress bars (tqdm) over the files and the current file's
         iterations.
-    **options
-        The options of ``napari_dip.Restoration`` (``axes`` defaults to what
-        each file's metadata says, else to ``napari_dip.guess_axes``);
-        ``threads`` defaults to 1 here.
-
-    ``out``, ``suffix``, ``mask``, ``psf``, ``psf_sigma``, ``resume`` and the
-    options go to ``make_jobs``, which checks them before any file is read.
+    **settings
+        ``out``, ``suffix``, ``mask``, ``psf``, ``psf_sigma``, ``resume`` and
+        the options of ``napari_dip.Restoration``: see ``make_jobs``, which
+        checks them before any file is read.
 
     Returns
     -------
     list of FileReport
         One per file, in the order of the files.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> import numpy as np
+    >>> import tifffile
+    >>> from napari_dip import batch
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> for i in range(2):
+    ...     tifffile.imwrite(folder / f"cell{i}.tif", np.random.default_rng(i).poisson(50, (32, 32)))
+    >>> reports = batch.restore_files("denoise", folder / "*.tif", max_iter=5, seed=0)
+    >>> [(Path(report.output).name, report.status) for report in reports]
+    [('cell0_denoised.ome.tif', 'restored'), ('cell1_denoised.ome.tif', 'restored')]
+    >>> [r.status for r in batch.restore_files("denoise", folder / "*.tif", max_iter=5, seed=0)]
+    ['skipped', 'skipped']
     """
     jobs = make_jobs(task, inputs, **settings)
     return run_jobs(jobs, workers=workers, scheduler=scheduler, progress=progress)
@@ -205,14 +278,32 @@ def restore_files(
 def run_jobs(
     jobs: list[Job], *, workers: int | None = None, scheduler: str | None = None, progress=False
 ) -> list[FileReport]:
-    """Run ``jobs`` in a plain loop, or on a Dask cluster (see ``restore_files``)."""
+    """Run ``jobs`` in a plain loop, or on a Dask cluster (see ``restore_files``).
+
+    ``make_jobs`` shows it on a file.
+
+    Examples
+    --------
+    >>> from napari_dip import batch
+    >>> batch.run_jobs([], workers=None)
+    []
+    """
     if workers is not None or scheduler is not None:
         return _on_cluster(jobs, workers, scheduler, progress)
     return _in_a_loop(jobs, progress)
 
 
 def plan_files(jobs: list[Job]) -> list[tuple[Job, str]]:
-    """For a dry run: each job with what it would do, read from the files' headers only."""
+    """For a dry run: each job with what it would do, read from the files' headers only.
+
+    ``make_jobs`` shows it on a file.
+
+    Examples
+    --------
+    >>> from napari_dip import batch
+    >>> batch.plan_files([])
+    []
+    """
     from ._plan import make_plan
     from .imaging.psf import gaussian_psf
 
@@ -285,6 +376,18 @@ def restore_file(job: Job, progress=None) -> FileReport:
     """Restore one file and write its result; never raises for a bad file (see ``FileReport``).
 
     ``progress(snapshot)``, when given, is called every 10 iterations.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from napari_dip import batch
+    >>> broken = Path(tempfile.mkdtemp()) / "broken.tif"
+    >>> _ = broken.write_bytes(b"not an image")
+    >>> (job,) = batch.make_jobs("denoise", broken)
+    >>> report = batch.restore_file(job)
+    >>> report.status, report.reason.split(":")[0]
+    ('failed', 'cannot be read as an image')
     """
     from ._restoration import Restoration
     from .imaging.psf import gaussian_psf
@@ -380,6 +483,16 @@ def restore_dask(array, task: str = "denoise", *, tile: int = 512, overlap: int 
     ``.to_zarr(...)``.  ``options`` are those of ``napari_dip.Restoration``
     (the same seed for every tile; ``threads`` 1 by default, as tiles run side
     by side).
+
+    Examples
+    --------
+    >>> import dask.array as da
+    >>> import numpy as np
+    >>> from napari_dip import batch
+    >>> image = da.from_array(np.random.default_rng(0).poisson(50, (64, 64)).astype(np.float32))
+    >>> lazy = batch.restore_dask(image, tile=32, overlap=8, max_iter=3, seed=0)
+    >>> lazy.numblocks, lazy.compute().shape
+    ((2, 2), (64, 64))
     """
     import dask
     import dask.array as da

@@ -54,6 +54,16 @@ class Snapshot:
     A run of several fits numbers them: the snapshot comes from ``fit`` (from
     1) of ``fits``.  With the automatic stop, ``held_out`` is its score and
     ``best_iteration`` the iteration it scores best so far.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import napari_dip
+    >>> image = np.random.default_rng(0).poisson(50, (32, 32)).astype(np.uint16)
+    >>> run = napari_dip.Restoration("denoise", image, max_iter=60, seed=0)
+    >>> last = list(run.snapshots(every=20))[-1]
+    >>> last.done, last.iteration, last.image.shape, last.held_out is not None
+    (True, 60, (32, 32), True)
     """
 
     iteration: int
@@ -72,7 +82,15 @@ class Snapshot:
 
 
 def available_devices() -> list[str]:
-    """Device names usable on this machine: "auto", then every CUDA GPU, MPS, the CPU."""
+    """Device names usable on this machine: "auto", then every CUDA GPU, MPS, the CPU.
+
+    Examples
+    --------
+    >>> from napari_dip import available_devices
+    >>> devices = available_devices()
+    >>> devices[0], devices[-1]
+    ('auto', 'cpu')
+    """
     names = ["auto"]
     names += [f"cuda:{i}" for i in range(torch.cuda.device_count())]
     if torch.backends.mps.is_available():

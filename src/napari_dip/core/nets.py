@@ -21,7 +21,15 @@ __all__ = ["NetSpec", "SkipNet", "halvings", "level_strides", "padded_shape"]
 
 @dataclass(frozen=True)
 class NetSpec:
-    """Architecture of a ``SkipNet``; one entry per level, finest first."""
+    """Architecture of a ``SkipNet``; one entry per level, finest first.
+
+    Examples
+    --------
+    >>> from napari_dip import NetSpec
+    >>> spec = NetSpec(down=(16, 32), up=(16, 32), skip=(4, 4))
+    >>> spec.levels, spec.upsample
+    (2, 'bilinear')
+    """
 
     down: tuple[int, ...] = (128, 128, 128, 128, 128)
     up: tuple[int, ...] = (128, 128, 128, 128, 128)

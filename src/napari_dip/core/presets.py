@@ -23,8 +23,8 @@ class Recipe:
     """Everything a fit needs besides the data.
 
     ``ema`` is the decay of the moving average of outputs (None: no
-    averaging).  ``members`` networks, each from its own seed, are fitted at
-    once (grouped convolutions: one pass of every layer for all of them); the
+    averaging).  ``members`` networks, each from its own seed and input code,
+    are fitted side by side (one after the other at each iteration); the
     estimate is their mean and their spread is the result's uncertainty.
     With ``flips`` each member sees the image mirrored its own way (X, Y,
     both, ...), so the members' grid-bound artefacts fall in different places
@@ -34,6 +34,17 @@ class Recipe:
     the centres of (1: single pixels; None: 1, or 5 when the noise is
     correlated between neighbours), its patience (iterations without a new
     best before stopping) and the first iteration it may pick.
+
+    Examples
+    --------
+    >>> from dataclasses import asdict, replace
+    >>> from napari_dip import PRESETS, NetSpec, Recipe
+    >>> net = NetSpec(down=(16,) * 3, up=(16,) * 3, skip=(4,) * 3)
+    >>> small = replace(PRESETS["fast"], name="small", net=net, max_iter=500)
+    >>> small.net.levels, small.auto_stop
+    (3, True)
+    >>> Recipe.from_dict(asdict(small)) == small  # e.g. read back from a run's record
+    True
     """
 
     name: str
@@ -273,12 +284,28 @@ _ALIASES = {
 
 
 def preset_names() -> list[str]:
-    """Every name ``resolve_preset`` accepts."""
+    """Every name ``resolve_preset`` accepts.
+
+    Examples
+    --------
+    >>> from napari_dip import preset_names
+    >>> preset_names()[:2], "quality" in preset_names()
+    (['default', 'paper'], True)
+    """
     return ["default", "paper", *PRESETS]
 
 
 def resolve_preset(preset: str | Recipe, task: str, factor: int | None = None) -> Recipe:
-    """The recipe for ``preset`` on ``task``; aliases depend on the task."""
+    """The recipe for ``preset`` on ``task``; aliases depend on the task.
+
+    Examples
+    --------
+    >>> from napari_dip import resolve_preset
+    >>> resolve_preset("default", "denoise").name, resolve_preset("default", "inpaint").name
+    ('fast-denoising', 'fast')
+    >>> resolve_preset("paper", "super_resolve", factor=8).name
+    'paper-sr8'
+    """
     if isinstance(preset, Recipe):
         return preset
     if not isinstance(preset, str):

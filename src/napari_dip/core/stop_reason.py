@@ -8,7 +8,16 @@ __all__ = ["StopReason"]
 
 
 class StopReason(str, Enum):
-    """Why a fit, or a run of fits, ended (compares equal to its value)."""
+    """Why a fit, or a run of fits, ended (compares equal to its value).
+
+    Examples
+    --------
+    >>> from napari_dip import StopReason
+    >>> StopReason("auto") is StopReason.AUTO, StopReason.AUTO == "auto"
+    (True, True)
+    >>> StopReason.MAX_ITER.description
+    'iteration cap reached'
+    """
 
     MAX_ITER = "max_iter"
     AUTO = "auto"

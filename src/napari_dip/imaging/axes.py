@@ -208,6 +208,16 @@ def guess_axes(shape, rgb: bool = False, axis_labels=None) -> tuple[str, str]:
     ``(1, 2, 30, Y, X)`` TCZYX.
 
     Raises ValueError for fewer than 2 or more than 5 axes.
+
+    Examples
+    --------
+    >>> from napari_dip import guess_axes
+    >>> guess_axes((50, 3, 256, 256))[0]
+    'ZCYX'
+    >>> guess_axes((512, 512, 3), rgb=True)[0]
+    'YXC'
+    >>> guess_axes((10, 64, 64), axis_labels=("t", "y", "x"))[0]
+    'TYX'
     """
     if isinstance(shape, (str, bytes)) or not all(
         isinstance(n, numbers.Integral) and not isinstance(n, bool) and n >= 0

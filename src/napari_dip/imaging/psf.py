@@ -30,6 +30,15 @@ def gaussian_psf(sigma, size=None, ndim: int | None = None) -> np.ndarray:
     Returns
     -------
     psf : ndarray of float32
+
+    Examples
+    --------
+    >>> from napari_dip import gaussian_psf
+    >>> psf = gaussian_psf(1.5)
+    >>> psf.shape, round(float(psf.sum()), 6)
+    ((11, 11), 1.0)
+    >>> gaussian_psf((2.0, 1.0, 1.0)).shape  # ZYX, elongated along Z
+    (13, 7, 7)
     """
     try:
         sigmas = np.atleast_1d(np.asarray(sigma, dtype=float))
