@@ -19,7 +19,9 @@ DATA = {"PRESETS", "TASKS"}
 def on_pre_build(config) -> None:
     reference = (Path(config["docs_dir"]) / "reference.md").read_text()
     public = [(f"napari_dip.{name}", getattr(napari_dip, name)) for name in napari_dip.__all__]
-    public += [(f"napari_dip.batch.{n}", getattr(napari_dip.batch, n)) for n in napari_dip.batch.__all__]
+    public += [
+        (f"napari_dip.batch.{n}", getattr(napari_dip.batch, n)) for n in napari_dip.batch.__all__
+    ]
     problems = []
     for path, value in public:
         if path.split(".")[-1] in DATA:

@@ -233,10 +233,8 @@ def restore_files(
 
     Parameters
     ----------
-    task : {"denoise", "inpaint", "super_resolve", "deconvolve"}
-    inputs : str, Path or list of them
-        Files, globs (``"data/*.tif"``) or folders (their TIFF, PNG, JPEG and
-        Zarr images).
+    task, inputs
+        The task, and the files, globs or folders: see ``make_jobs``.
     workers : int, optional
         Run on a ``dask.distributed.LocalCluster`` of this many worker
         processes (one file per task; each writes its results itself).
@@ -257,18 +255,21 @@ def restore_files(
 
     Examples
     --------
-    >>> import tempfile
+    Two PNG files, restored into another folder, then found done:
+
     >>> from pathlib import Path
-    >>> import numpy as np
-    >>> import tifffile
-    >>> from napari_dip import batch
-    >>> folder = Path(tempfile.mkdtemp())
+    >>> from tempfile import mkdtemp
+    >>> import imageio.v3 as iio
+    >>> from numpy.random import default_rng
+    >>> from napari_dip.batch import restore_files
+    >>> folder = Path(mkdtemp())
     >>> for i in range(2):
-    ...     tifffile.imwrite(folder / f"cell{i}.tif", np.random.default_rng(i).poisson(50, (32, 32)))
-    >>> reports = batch.restore_files("denoise", folder / "*.tif", max_iter=5, seed=0)
+    ...     iio.imwrite(folder / f"cell{i}.png", default_rng(i).poisson(50, (32, 32)).astype("uint8"))
+    >>> reports = restore_files("denoise", folder, out=folder / "out", max_iter=5, seed=0)
     >>> [(Path(report.output).name, report.status) for report in reports]
-    [('cell0_denoised.ome.tif', 'restored'), ('cell1_denoised.ome.tif', 'restored')]
-    >>> [r.status for r in batch.restore_files("denoise", folder / "*.tif", max_iter=5, seed=0)]
+    [('cell0_denoised.png', 'restored'), ('cell1_denoised.png', 'restored')]
+    >>> again = restore_files("denoise", folder, out=folder / "out", max_iter=5, seed=0)
+    >>> [report.status for report in again]
     ['skipped', 'skipped']
     """
     jobs = make_jobs(task, inputs, **settings)

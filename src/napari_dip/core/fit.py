@@ -57,11 +57,10 @@ class Snapshot:
 
     Examples
     --------
-    >>> import numpy as np
-    >>> import napari_dip
-    >>> image = np.random.default_rng(0).poisson(50, (32, 32)).astype(np.uint16)
-    >>> run = napari_dip.Restoration("denoise", image, max_iter=60, seed=0)
-    >>> last = list(run.snapshots(every=20))[-1]
+    >>> from numpy.random import default_rng
+    >>> from napari_dip import Restoration
+    >>> run = Restoration("denoise", default_rng(1).random((32, 32)), max_iter=60, seed=0)
+    >>> *_, last = run.snapshots(every=20)
     >>> last.done, last.iteration, last.image.shape, last.held_out is not None
     (True, 60, (32, 32), True)
     """
