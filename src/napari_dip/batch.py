@@ -129,58 +129,41 @@ def make_jobs(
     resume: bool = True,
     **options,
 ) -> list[Job]:
-    """The jobs of a batch run: one per input file; the options are checked here.
+    """The jobs of a batch run, one per input file; the options are checked here.
 
-    Files among the inputs that are the results this run would write (an
-    earlier run's, beside their inputs) are not inputs.
+    An earlier run's results beside their inputs are not inputs.
 
     Parameters
     ----------
     task : {"denoise", "inpaint", "super_resolve", "deconvolve"}
     inputs : str, Path or list of them
-        Files, globs (``"data/*.tif"``) or folders (their TIFF, PNG, JPEG and
-        Zarr images).
+        Files, globs (``"data/*.tif"``) or folders (their TIFF, PNG, JPEG, Zarr).
     out : str or Path, optional
-        Folder of the results; by default each lies beside its input, named
+        Folder of the results (default: beside each input), named
         ``<name>_<suffix>`` (``cells_denoised.ome.tif``).
     suffix : str, optional
         Default: the task's ("denoised", "inpainted", ...).
     mask : str, for "inpaint"
-        Each image's mask file as a pattern: ``"{stem}_mask.tif"`` is
-        ``cells_mask.tif`` for ``cells.tif``, beside it (relative paths are
-        relative to the image's folder); ``{name}`` is the image's file name.
+        Each image's mask as a pattern, relative to the image's folder:
+        ``"{stem}_mask.tif"`` is ``cells_mask.tif`` for ``cells.tif``.
     psf, psf_sigma : for "deconvolve"
         A PSF image file, or the sigma in pixels of a 2D Gaussian PSF.
     resume : bool
-        Skip a file whose result exists and was made from the same input,
-        mask, PSF and settings (its record says so).
+        Skip files whose result exists and was made from the same request.
     **options
-        The options of ``napari_dip.Restoration`` (``axes`` defaults to what
-        each file's metadata says, else to ``napari_dip.guess_axes``);
-        ``threads`` defaults to 1 here.
-
-    Returns
-    -------
-    list of Job
+        Those of ``napari_dip.Restoration``; ``axes`` defaults to the file's
+        metadata, else ``napari_dip.guess_axes``; ``threads`` to 1.
 
     Examples
     --------
-    >>> import tempfile
     >>> from pathlib import Path
-    >>> import numpy as np
+    >>> from tempfile import mkdtemp
     >>> import tifffile
     >>> from napari_dip import batch
-    >>> folder = Path(tempfile.mkdtemp())
-    >>> tifffile.imwrite(folder / "cells.tif", np.random.default_rng(0).poisson(50, (32, 32)))
-    >>> jobs = batch.make_jobs("denoise", folder, max_iter=5, seed=0)
-    >>> [(job.input.name, job.output.name) for job in jobs]
-    [('cells.tif', 'cells_denoised.ome.tif')]
-    >>> print(batch.plan_files(jobs)[0][1])  # doctest: +ELLIPSIS
-    YX (32, 32): 1 fit, ~... each, ~... s/iteration, at most ~...
-    >>> [report.status for report in batch.run_jobs(jobs)]
-    ['restored']
-    >>> [job.input.name for job in batch.make_jobs("denoise", folder, max_iter=5, seed=0)]
-    ['cells.tif']
+    >>> folder = Path(mkdtemp())
+    >>> tifffile.imwrite(folder / "cells.tif", [[0] * 32] * 32)
+    >>> [job.output.name for job in batch.make_jobs("denoise", folder, seed=0)]
+    ['cells_denoised.ome.tif']
     """
     options.setdefault("threads", 1)
     Options(**options)  # refused before any file is read
@@ -281,7 +264,7 @@ def run_jobs(
 ) -> list[FileReport]:
     """Run ``jobs`` in a plain loop, or on a Dask cluster (see ``restore_files``).
 
-    ``make_jobs`` shows it on a file.
+    ``restore_files`` is ``make_jobs``, then this.
 
     Examples
     --------
@@ -297,7 +280,7 @@ def run_jobs(
 def plan_files(jobs: list[Job]) -> list[tuple[Job, str]]:
     """For a dry run: each job with what it would do, read from the files' headers only.
 
-    ``make_jobs`` shows it on a file.
+    The command line's ``--dry-run`` prints it.
 
     Examples
     --------
@@ -498,35 +481,71 @@ def restore_dask(array, task: str = "denoise", *, tile: int = 512, overlap: int 
     import dask
     import dask.array as da
 
-    from .imaging.tiling import Blender, blend_weights
-
     if array.ndim != 2:
         raise ValueError(f"restore_dask takes a 2D (YX) array, got {array.ndim} axes")
     if not 0 <= overlap < tile:
         raise ValueError(f"overlap must be at least 0 and less than tile ({tile}), got {overlap}")
     options.setdefault("threads", 1)
     Options(**options)
-    height, width = array.shape
-    starts = [range(0, n, tile) for n in (height, width)]
+    grid = _TileGrid(array.shape, tile, overlap)
+    restored = {
+        key: dask.delayed(_restore_tile)(array[grid.extended(*key)], task, options)
+        for key in grid.keys()
+    }
+    rows = []
+    for y in grid.starts[0]:
+        row = []
+        for x in grid.starts[1]:
+            tiles = [restored[key] for key in grid.neighbours(y, x)]
+            block = dask.delayed(grid.assemble)(y, x, *tiles)
+            row.append(da.from_delayed(block, grid.block_shape(y, x), dtype=np.float32))
+        rows.append(row)
+    return da.block(rows)
 
-    def extended(y, x):
-        return (
-            slice(max(0, y - overlap), min(height, y + tile + overlap)),
-            slice(max(0, x - overlap), min(width, x + tile + overlap)),
+
+@dataclass(frozen=True)
+class _TileGrid:
+    """``restore_dask``'s tiles: blocks of ``tile`` pixels, each fitted with ``overlap`` more
+    around it, keyed by their first pixel (Y, X)."""
+
+    shape: tuple[int, int]
+    tile: int
+    overlap: int
+
+    @property
+    def starts(self) -> list[range]:
+        return [range(0, n, self.tile) for n in self.shape]
+
+    def keys(self) -> list[tuple[int, int]]:
+        return [(y, x) for y in self.starts[0] for x in self.starts[1]]
+
+    def block_shape(self, y: int, x: int) -> tuple[int, int]:
+        return (min(self.tile, self.shape[0] - y), min(self.tile, self.shape[1] - x))
+
+    def extended(self, y: int, x: int) -> tuple[slice, slice]:
+        """The region fitted for the block at (y, x): the block and its overlap."""
+        return tuple(
+            slice(max(0, start - self.overlap), min(n, start + self.tile + self.overlap))
+            for start, n in zip((y, x), self.shape)
         )
 
-    restored = {
-        (y, x): dask.delayed(_restore_tile)(array[extended(y, x)], task, options)
-        for y in starts[0]
-        for x in starts[1]
-    }
+    def neighbours(self, y: int, x: int) -> list[tuple[int, int]]:
+        """The blocks whose fitted region covers part of the block at (y, x)."""
+        return [
+            (ny, nx)
+            for ny, nx in self.keys()
+            if abs(ny - y) <= self.tile and abs(nx - x) <= self.tile
+        ]
 
-    def assemble(y, x, *tiles):
-        own = (slice(y, min(height, y + tile)), slice(x, min(width, x + tile)))
-        blender = Blender((own[0].stop - own[0].start, own[1].stop - own[1].start))
-        for (ny, nx), image in zip(neighbours(y, x), tiles):
-            region = extended(ny, nx)
-            weight = blend_weights(region, (height, width), overlap)
+    def assemble(self, y: int, x: int, *tiles: np.ndarray) -> np.ndarray:
+        """The block at (y, x): the blend of the restorations of ``neighbours(y, x)``."""
+        from .imaging.tiling import Blender, blend_weights
+
+        own = tuple(slice(start, start + n) for start, n in zip((y, x), self.block_shape(y, x)))
+        blender = Blender(self.block_shape(y, x))
+        for key, image in zip(self.neighbours(y, x), tiles):
+            region = self.extended(*key)
+            weight = blend_weights(region, self.shape, self.overlap)
             crop = tuple(
                 slice(max(o.start, r.start) - r.start, min(o.stop, r.stop) - r.start)
                 for o, r in zip(own, region)
@@ -537,25 +556,6 @@ def restore_dask(array, task: str = "denoise", *, tile: int = 512, overlap: int 
             )
             blender.add(image[crop], place, weight[crop])
         return blender.result()
-
-    def neighbours(y, x):
-        return [
-            (ny, nx)
-            for ny in starts[0]
-            for nx in starts[1]
-            if abs(ny - y) <= tile and abs(nx - x) <= tile
-        ]
-
-    rows = []
-    for y in starts[0]:
-        row = []
-        for x in starts[1]:
-            shape = (min(tile, height - y), min(tile, width - x))
-            tiles = [restored[key] for key in neighbours(y, x)]
-            block = dask.delayed(assemble)(y, x, *tiles)
-            row.append(da.from_delayed(block, shape, dtype=np.float32))
-        rows.append(row)
-    return da.block(rows)
 
 
 def _restore_tile(part: np.ndarray, task: str, options: dict) -> np.ndarray:
