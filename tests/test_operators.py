@@ -144,3 +144,11 @@ def test_gaussian_psf_per_axis_sigma():
         gaussian_psf(0)
     with pytest.raises(ValueError):
         gaussian_psf((1.0, 2.0), ndim=3)
+
+
+def test_the_kernels_are_those_the_options_offer():
+    """The core cannot import the API's definition (it would import upward): they must agree."""
+    from napari_dip._options import KERNELS as OFFERED
+    from napari_dip.core.operators import KERNELS
+
+    assert KERNELS == OFFERED == ("lanczos2", "box")
