@@ -192,3 +192,35 @@ def test_poisson_mode_beats_gaussian_mode_on_photon_counts(one_thread):
     poisson = denoised_psnr(noisy, clean, "poisson", 150)
     noisy_psnr = 10 * np.log10(clean.max() ** 2 / np.mean((noisy - clean) ** 2))
     assert noisy_psnr < gaussian < poisson - 1.0
+
+
+# --- which noise the data look like ------------------------------------------------------
+
+
+def waves(shape=(160, 160)):
+    y, x = np.mgrid[: shape[0], : shape[1]]
+    return 0.5 + 0.3 * np.sin(x / 9) * np.cos(y / 7)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_photon_counts_are_suggested_poisson_and_an_offset_is_named(seed):
+    from napari_dip.imaging.noise import suggest_noise
+
+    rng = np.random.default_rng(seed)
+    for photons in (30, 1000):
+        noise, why = suggest_noise(rng.poisson(waves() * photons))
+        assert noise == "poisson" and "from zero" in why
+    noise, why = suggest_noise(rng.poisson(waves() * 300) + 100)  # a camera offset of 100
+    assert noise == "gaussian" and "offset of about" in why
+    assert 80 < float(why.split("about ")[1].split(":")[0]) < 120
+
+
+def test_other_data_are_suggested_gaussian_with_the_reason():
+    from napari_dip.imaging.noise import suggest_noise
+
+    rng = np.random.default_rng(0)
+    noisy = waves() + rng.normal(0, 0.05, waves().shape)
+    assert suggest_noise(noisy) == ("gaussian", "not integer counts")
+    levels = np.round(noisy * 1000).astype(np.int32) + 500  # integers, constant noise
+    assert suggest_noise(levels) == ("gaussian", "the noise does not grow with the signal")
+    assert suggest_noise(np.zeros((16, 16), np.uint8)) == ("gaussian", "too small to tell")

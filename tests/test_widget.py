@@ -756,3 +756,14 @@ def test_the_reader_leaves_other_files_to_other_readers(tmp_path):
     plain = tmp_path / "plain.ome.tif"
     tifffile.imwrite(plain, blobs(), ome=True)
     assert get_reader(str(plain)) is None and get_reader(str(tmp_path / "a.png")) is None
+
+
+def test_the_noise_model_is_suggested_from_the_image_and_why_is_shown(viewer, widget):
+    counts = np.random.default_rng(0).poisson(np.linspace(1, 60, 96 * 96).reshape(96, 96))
+    viewer.add_image(counts.astype(np.uint16), name="counts")
+    assert widget.noise.value == "poisson"
+    assert "counts: integer counts whose noise grows" in widget.noise.tooltip
+    assert "Noise: Poisson (photon counts)" in widget.status.value
+    (sample,) = viewer.open_sample("napari-dip", "noisy_cells")
+    widget.image.value = sample
+    assert widget.noise.value == "gaussian" and "offset of about" in widget.noise.tooltip

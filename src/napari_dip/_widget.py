@@ -15,6 +15,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+import numpy as np
 from magicgui.widgets import (
     CheckBox,
     ComboBox,
@@ -40,6 +41,7 @@ from ._scripting import LayerRestoration, restore_layer
 from ._worker import fit_pool
 from .core.estimate import format_duration
 from .core.stop_reason import StopReason
+from .imaging.noise import suggest_noise
 
 if TYPE_CHECKING:
     import napari
@@ -281,7 +283,10 @@ class _Form(Container):
             axes, reason = "", str(error)
         self.axes.value = axes
         self.axes.tooltip = f"{AXES_HELP}.\n{layer.name}: {reason}"
-        return f"Axes of {layer.name}: {reason}"
+        noise, why = suggest_noise(_middle_plane(layer))
+        self.noise.value = noise
+        self.noise.tooltip = f"{describe('noise')}\n{layer.name}: {why}"
+        return f"Axes of {layer.name}: {reason}. Noise: {LABELS[noise]} ({why})"
 
     def _show_controls(self) -> None:
         """Show the controls that apply to the task and the axes."""
@@ -648,6 +653,18 @@ class _CloseWatcher(QObject):
         if removed or event.type() == QEvent.Type.Close:
             self._on_closed()
         return False
+
+
+def _middle_plane(layer: Image, size: int = 512):
+    """The middle plane of ``layer`` (its first colour), at most ``size`` pixels wide around its centre."""
+    data = layer.data
+    lead = data.ndim - (3 if layer.rgb else 2)
+    plane = data[tuple(n // 2 for n in data.shape[:lead])]
+    if layer.rgb:
+        plane = plane[..., 0]
+    return np.asarray(
+        plane[tuple(slice(max(0, n // 2 - size // 2), n // 2 + size // 2) for n in plane.shape)]
+    )
 
 
 def _estimate(plan: Plan) -> RunEstimate | Exception:
