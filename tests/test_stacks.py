@@ -172,7 +172,7 @@ def test_tiles_when_over_the_memory_budget_blend_without_seams():
     clean = smooth((144, 144))
     noisy = clean + np.random.default_rng(0).normal(0, 0.05, clean.shape).astype(np.float32)
     budget = estimate_fit(TINY, (128, 128), 1).peak_bytes
-    kwargs = {"preset": TINY, "max_iter": 400, "seed": 0, "threads": 1}
+    kwargs = {"preset": TINY, "max_iter": 300, "seed": 0, "threads": 1}  # margins: 0.53, 0.78, 1.23
     tiled_run = Restoration("denoise", noisy, memory_budget=budget, **kwargs)
     assert tiled_run.tile == (128, 128) and tiled_run.info.fits == 4
     tiled = tiled_run.run()
