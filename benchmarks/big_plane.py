@@ -78,8 +78,8 @@ def main():
     tile = run.tile
     steps_x = np.abs(np.diff(result, axis=1))
     steps_y = np.abs(np.diff(result, axis=0))
-    cuts_x = edges(tile_starts(big.shape[1], tile[1], run._overlap), tile[1], big.shape[1])
-    cuts_y = edges(tile_starts(big.shape[0], tile[0], run._overlap), tile[0], big.shape[0])
+    cuts_x = edges(tile_starts(big.shape[1], tile[1], run.plan.overlap), tile[1], big.shape[1])
+    cuts_y = edges(tile_starts(big.shape[0], tile[0], run.plan.overlap), tile[0], big.shape[0])
     at_x = np.zeros(steps_x.shape[1], bool)
     at_y = np.zeros(steps_y.shape[0], bool)
     for cut in cuts_x:
@@ -95,7 +95,7 @@ def main():
         "date": time.strftime("%Y-%m-%d %H:%M"),
         "shape": list(big.shape),
         "budget": args.budget,
-        "budget_bytes": run.budget_bytes,
+        "budget_bytes": run.plan.budget_bytes,
         "tile": list(tile) if tile else None,
         "fits": estimate.fits,
         "estimated_peak_bytes_per_fit": estimate.peak_bytes,
