@@ -8,7 +8,7 @@ API takes, in the main thread, without reading or copying the image.
 from __future__ import annotations
 
 import numbers
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -33,10 +33,11 @@ class LayerInput:
     ``settings`` go into the result's metadata (the layer names, the axes'
     guess, the plane, a Gaussian PSF's sigma); ``origin`` is the index, in
     the layer, of the restored region's first pixel (None: the whole layer).
+    ``options`` are the caller's, with the layer's axes.
     """
 
     image: Any
-    axes: str
+    options: Options
     mask: Any
     psf: Any
     settings: dict
@@ -46,28 +47,33 @@ class LayerInput:
         """The data keywords of ``Restoration`` for this input."""
         return {"image": self.image, "mask": self.mask, "psf": self.psf}
 
-    def plan(self, task: str, options: Options) -> Plan:
+    def plan(self, task: str) -> Plan:
         """The restoration's plan, from the shapes only (for estimates and early checks)."""
         return make_plan(
             task,
             self.image.shape,
             self.image.dtype,
-            options,
+            self.options,
             mask_shape=None if self.mask is None else np.shape(self.mask),
             psf=self.psf,
         )
 
 
 def read_layer(
-    viewer, layer, task: str, *, mask=None, psf=None, axes=None, plane=None
+    viewer, layer, task: str, options: Options, *, mask=None, psf=None, plane=None
 ) -> LayerInput:
-    """Check ``layer`` and what comes with it for ``task``; see ``restore_layer``."""
+    """Check ``layer`` and what comes with it for ``task``; see ``restore_layer``.
+
+    ``options`` have been checked already (built); their ``axes``, when None,
+    are guessed from the layer.
+    """
     if not isinstance(layer, Image):
         raise TypeError(f"layer must be a napari Image layer, got {type(layer).__name__}")
     if layer.multiscale:
         raise ValueError(f"layer {layer.name!r} is multiscale; pick a single-resolution image")
     data = layer.data
     settings = {"source": layer.name}
+    axes = options.axes
     if axes is None:
         axes, settings["axes_guess"] = napari_dip.guess_axes(
             data.shape, rgb=layer.rgb, axis_labels=layer.axis_labels
@@ -102,7 +108,7 @@ def read_layer(
         data = data[tuple(_one(where.get(axis)) for axis in range(data.ndim))]
     return LayerInput(
         image=data,
-        axes=axes,
+        options=replace(options, axes=axes),
         mask=mask if task == "inpaint" else None,
         psf=psf if task == "deconvolve" else None,
         settings=settings,

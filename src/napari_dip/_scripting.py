@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import inspect
 import time
-from dataclasses import replace
 
 import numpy as np
 from napari.layers import Image
@@ -289,12 +288,10 @@ def restore_layer(*args, **kwargs) -> LayerRestoration:
     uncertainty = check_flag("uncertainty", values.pop("uncertainty"))
     new_layer = check_flag("new_layer", values.pop("new_layer"))
     data = {name: values.pop(name) for name in ("mask", "psf", "plane")}
-    options = Options(**values)  # checked before the layer is read
-    source = read_layer(viewer, layer, task, axes=options.axes, **data)
-    options = replace(options, axes=source.axes)
-    restoration = Restoration(task, **source.data(), **options.keywords())
+    source = read_layer(viewer, layer, task, Options(**values), **data)  # options checked first
+    restoration = Restoration(task, **source.data(), **source.options.keywords())
     placement = result_placement(
-        layer, restoration.plan.factor, axes=source.axes, origin=source.origin
+        layer, restoration.plan.factor, axes=source.options.axes, origin=source.origin
     )
     return LayerRestoration(
         viewer,

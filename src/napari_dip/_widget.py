@@ -193,10 +193,10 @@ class _Form(Container):
             return None
         settings = self.options()
         data = {name: settings.pop(name) for name in ("mask", "psf", "plane")}
-        options = Options(**settings)
         task = self.task.value
-        source = read_layer(self._viewer, self.image.value, task, axes=options.axes, **data)
-        return source.plan(task, replace(options, axes=source.axes))
+        return read_layer(self._viewer, self.image.value, task, Options(**settings), **data).plan(
+            task
+        )
 
     def apply_record(self, record: dict) -> None:
         """Fill the form with a result's recorded settings (``metadata["napari_dip"]``).

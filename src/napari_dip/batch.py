@@ -394,9 +394,9 @@ def restore_file(job: Job, progress=None) -> FileReport:
             letter: (value / factor if letter in "YX" else value, unit)
             for letter, (value, unit) in image.sizes.items()
         }
-        record = {"request": job.request(), "run": run.info.as_dict()}
-        write_result(job.output, result, run.axes, sizes, record, ome=image.ome)
         info = run.info
+        record = {"request": job.request(), "run": info.as_dict()}
+        write_result(job.output, result, run.axes, sizes, record, ome=image.ome)
         return replace(
             report, seconds=time.perf_counter() - start, seed=info.seed, iterations=info.iterations
         )
