@@ -244,3 +244,14 @@ def test_job_requests_are_plain_json(folder):
     request = job.request()
     assert json.loads(json.dumps(request)) == request
     assert request["options"]["preset"]["name"] == TINY.name and request["options"]["threads"] == 1
+
+
+def test_an_earlier_run_s_results_beside_their_inputs_are_not_inputs(tmp_path):
+    tifffile.imwrite(tmp_path / "cells.tif", counts((32, 32)))
+    (first,) = batch.restore_files("denoise", tmp_path, preset=TINY, seed=0)
+    assert Path(first.output).parent == tmp_path  # the result lies beside its input
+    jobs = batch.make_jobs("denoise", tmp_path / "*.tif", preset=TINY, seed=0)
+    assert [job.input.name for job in jobs] == ["cells.tif"]
+    assert [r.status for r in batch.restore_files("denoise", tmp_path, preset=TINY, seed=0)] == [
+        "skipped"
+    ]
