@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 import tifffile
-from _pages import replace_table
+from _pages import replace_table, source_of
 from skimage import io
 
 from napari_dip import batch
@@ -34,6 +34,8 @@ from napari_dip import batch
 HERE = Path(__file__).resolve().parent
 DATA = HERE.parent.parent / "shared" / "data" / "microscopy"
 DOCS = HERE.parent / "docs" / "batch.md"
+#: This script as it is when the run begins: the docs page names it.
+SOURCE = source_of(__file__)
 CONFIGURATIONS = [
     ("loop, 1 thread per fit", {"threads": 1}),
     ("LocalCluster, 1 worker", {"threads": 1, "workers": 1}),
@@ -140,7 +142,7 @@ def main() -> None:
     text = render(report)
     print(text)
     if args.docs:
-        replace_table(DOCS, "batch table", text)
+        replace_table(DOCS, "batch table", text, SOURCE)
 
 
 if __name__ == "__main__":

@@ -30,10 +30,12 @@ import sys
 import time
 from pathlib import Path
 
-from _pages import replace_table
+from _pages import replace_table, source_of
 
 HERE = Path(__file__).resolve().parent
 DOCS = HERE.parent / "docs" / "threads.md"
+#: This script as it is when the run begins: the docs page names it.
+SOURCE = source_of(__file__)
 #: Iterations timed per size (after the first 10): about 15-25 s of fitting alone.
 ITERATIONS = {256: 60, 128: 160, 64: 400}
 
@@ -141,7 +143,7 @@ def main() -> None:
     print(table)
     if args.docs:
         stamp = f"Measured {results['date']} ({results['machine']}; torch's default: {results['torch_threads_default']} threads)."
-        replace_table(DOCS, "contention table", f"{stamp}\n\n{table}")
+        replace_table(DOCS, "contention table", f"{stamp}\n\n{table}", SOURCE)
 
 
 if __name__ == "__main__":

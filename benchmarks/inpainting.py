@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from _pages import replace_table
+from _pages import replace_table, source_of
 from skimage import io
 from skimage.metrics import peak_signal_noise_ratio
 from skimage.restoration import inpaint_biharmonic
@@ -32,6 +32,8 @@ import napari_dip
 HERE = Path(__file__).resolve().parent
 DATA = HERE.parent.parent / "shared" / "data"
 DOCS = HERE.parent / "docs" / "inpainting.md"
+#: This script as it is when the run begins: the docs page names it.
+SOURCE = source_of(__file__)
 SIZE = 128
 
 
@@ -158,7 +160,7 @@ def main() -> None:
     print(table)
     if args.docs:
         stamp = f"Measured {results['date']}, {SIZE}x{SIZE} crops, one seed, 2-core CPU."
-        replace_table(DOCS, "inpainting table", f"{stamp}\n\n{table}")
+        replace_table(DOCS, "inpainting table", f"{stamp}\n\n{table}", SOURCE)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Gaussian versus Poisson data term on photon-limited synthetic images (CPU, ~15 min on 2 cores).
 
-    python benchmarks/noise_models.py --jobs 2 [--out benchmarks/results]
+    python benchmarks/noise_models.py --jobs 2 [--out benchmarks/results] [--docs]
 
 Two 64x64 test images, scaled to a peak of a few photons and drawn with Poisson
 noise: "spots" (sparse bright spots and dim filaments on a dark background,
@@ -17,7 +17,7 @@ iterations; each fit is then repeated with the automatic stop on, which needs
 no ground truth.
 
 Writes noise_models.md (the table, mean +- standard deviation over the seeds)
-and noise_models.json to the output folder.
+and noise_models.json to the output folder; --docs also rewrites the tables in docs/noise.md.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from _pages import replace_table, source_of
 
 from napari_dip.core.data_terms import DataTerm, data_term, poisson_deviance
 from napari_dip.core.fit import Fit
@@ -45,6 +46,9 @@ RECIPE = Recipe(
     net=NetSpec(down=(16, 16, 16), up=(16, 16, 16), skip=(4, 4, 4)),
     input_depth=8,
 )
+DOCS = Path(__file__).resolve().parents[1] / "docs" / "noise.md"
+#: This script as it is when the run begins: the docs page names it.
+SOURCE = source_of(__file__)
 ITERATIONS = 800
 CHECK = 150  # the iteration count of the test in tests/test_noise.py
 CASES = [  # image, photon peak, read noise rms (photons)
@@ -236,6 +240,7 @@ def main():
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--jobs", type=int, default=1, help="processes in parallel")
+    parser.add_argument("--docs", action="store_true", help="rewrite the tables in docs/noise.md")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
@@ -252,6 +257,9 @@ def main():
     (args.out / "noise_models.md").write_text(header + table + "\n")
     (args.out / "noise_models.json").write_text(json.dumps(rows, indent=1))
     print(header + table)
+    if args.docs:
+        stamp = f"Measured {time.strftime('%Y-%m-%d %H:%M')}; {header}"
+        replace_table(DOCS, "noise models tables", stamp + table, SOURCE)
 
 
 if __name__ == "__main__":

@@ -42,7 +42,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from _pages import replace_table
+from _pages import replace_table, source_of
 from skimage import color, io
 
 import napari_dip
@@ -62,6 +62,8 @@ GRIDS = {
 }
 NLM_PATCH = {"patch_size": 5, "patch_distance": 6, "fast_mode": True}
 UNCERTAINTY_BINS = 10
+#: This script as it is now, when the run begins: the docs pages name it.
+SOURCE = source_of(__file__)
 
 
 # --------------------------------------------------------------------------- cases and scores
@@ -287,6 +289,7 @@ def calibration(case: dict, result: np.ndarray, spread: np.ndarray) -> dict:
 
 def measure(size: int, max_iter: int | None, zs_iterations: int) -> dict:
     report = {
+        "source": SOURCE,
         "date": time.strftime("%Y-%m-%d %H:%M"),
         "machine": f"{platform.processor() or platform.machine()}, "
         f"{len(os.sched_getaffinity(0))} CPUs, torch {torch.__version__}",
@@ -433,12 +436,14 @@ def main() -> None:
             "quality table",
             f"{stamp}\n\n{comparison}\n\nUncertainty against the actual error "
             f"([uncertainty.md](uncertainty.md)):\n\n{uncertainty}",
+            report["source"],
         )
         plot(report, PLOT)
         replace_table(
             UNCERTAINTY_DOCS,
             "uncertainty table",
             f"{stamp}\n\n![Actual error against predicted spread]({PLOT.name})\n\n{uncertainty}",
+            report["source"],
         )
 
 

@@ -1,11 +1,12 @@
 """Quick end-to-end check of the default preset on the CPU (a few minutes on 2 cores).
 
-    python benchmarks/quick_check.py [--out benchmarks/results]
+    python benchmarks/quick_check.py [--out benchmarks/results] [--docs]
 
 Measures, in one run: denoising a noisy 128x128 image (scikit-image's camera, sigma=25/255 Gaussian noise),
 filling 50% missing pixels of a smooth image, and super-resolution x4 of a smooth image, each with the
 default preset; and the paper's denoising preset for the same 128x128 image and wall time, as the anchor.
-Writes quick_check.md and quick_check.json to the output folder.
+Writes quick_check.md and quick_check.json to the output folder; --docs also rewrites the table in
+docs/quick-check.md.
 """
 
 from __future__ import annotations
@@ -18,11 +19,16 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from _pages import replace_table, source_of
 from skimage import data
 from skimage.metrics import peak_signal_noise_ratio as psnr
 
 import napari_dip
 from napari_dip.core.operators import Downsample
+
+DOCS = Path(__file__).resolve().parents[1] / "docs" / "quick-check.md"
+#: This script as it is when the run begins: the docs page names it.
+SOURCE = source_of(__file__)
 
 
 def smooth(shape):
@@ -40,6 +46,9 @@ def timed(*args, **kwargs):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
+    parser.add_argument(
+        "--docs", action="store_true", help="rewrite the table in docs/quick-check.md"
+    )
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     rows = []
@@ -108,8 +117,6 @@ def main():
         f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads"
     )
     lines = [
-        "# Quick check of the default preset",
-        "",
         f"Machine: {machine}; torch {torch.__version__}; device cpu; one run, "
         f"{time.strftime('%Y-%m-%d %H:%M')}.",
         "",
@@ -122,9 +129,12 @@ def main():
             f"{row['output_psnr'] - row['input_psnr']:+.2f} | {row['seconds']:.1f} | "
             f"{row['iterations']} | {row['stop_reason']} |"
         )
-    (args.out / "quick_check.md").write_text("\n".join(lines) + "\n")
+    table = "\n".join(lines)
+    (args.out / "quick_check.md").write_text(f"# Quick check of the default preset\n\n{table}\n")
     (args.out / "quick_check.json").write_text(json.dumps(rows, indent=2, default=float))
-    print("\n".join(lines))
+    print(table)
+    if args.docs:
+        replace_table(DOCS, "quick check table", table, SOURCE)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ d. BM3D, non-local means and total variation on the same crops, with the estimat
    with the best parameter of a small grid chosen against the clean image.
 
 This file measures and writes report.json into --out; ``render.py`` turns it into report.md and
-psnr_vs_time.png there, and with --docs into docs/benchmarks.md (and
+psnr_vs_time.png there, and with --docs into its section of docs/benchmarks.md (and
 docs/benchmarks-psnr-vs-time.png).  --docs-only (or ``python benchmarks/render.py
 benchmarks/results/report.json --docs``) re-renders the docs from an existing report.json without
 measuring.  --quick uses tiny crops and short budgets (a smoke test, about 3 minutes); its numbers
@@ -37,6 +37,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from _pages import source_of
 from _run_settings import GRIDS, NLM_PATCH, REPO, TARGET_GAP_DB
 from render import _shape, write_docs, write_report
 
@@ -47,6 +48,8 @@ from napari_dip.core.nets import SkipNet, padded_shape
 from napari_dip.core.presets import PRESETS
 
 REFERENCE = REPO / "benchmarks" / "paper_reference.json"
+#: This script as it is when the run begins: the docs page names it.
+SOURCE = source_of(__file__)
 
 # Everything that differs between the full benchmark and the --quick smoke test.
 SETTINGS = {
@@ -613,6 +616,7 @@ def main() -> None:
         settings["default_budget_s"] = args.default_budget
     args.out.mkdir(parents=True, exist_ok=True)
     report = {
+        "source": SOURCE,
         "mode": mode,
         "started": time.strftime("%Y-%m-%d %H:%M"),
         "settings": settings,

@@ -1,13 +1,14 @@
 """Warm start against cold start, plane by plane, on a real Z-stack (a few minutes on 2 cores).
 
-    python benchmarks/warm_start.py [--out benchmarks/results] [--planes 8]
+    python benchmarks/warm_start.py [--out benchmarks/results] [--planes 8] [--docs]
 
 The stack is ``../shared/data/microscopy/neuron_3d.tif`` (widefield neuron, 128x128 planes), with
 Gaussian noise (sigma = 10% of its range) added.  Its middle planes are denoised plane by plane
 (``stack="planes"``) with the default preset and automatic stopping, once with each plane starting
 from the previous plane's weights (``warm_start=True``) and once from scratch.  For every plane after
 the first, the report gives the iterations each run needed, and the iterations the warm run needed to
-reach the PSNR the cold run ended with ("same quality").  Writes warm_start.md and warm_start.json.
+reach the PSNR the cold run ended with ("same quality").  Writes warm_start.md and warm_start.json;
+--docs also rewrites the table in docs/warm-start.md.
 """
 
 from __future__ import annotations
@@ -21,10 +22,14 @@ from pathlib import Path
 import numpy as np
 import tifffile
 import torch
+from _pages import replace_table, source_of
 
 import napari_dip
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "microscopy" / "neuron_3d.tif"
+DOCS = Path(__file__).resolve().parents[1] / "docs" / "warm-start.md"
+#: This script as it is when the run begins: the docs page names it.
+SOURCE = source_of(__file__)
 
 
 def psnr(estimate, clean):
@@ -65,6 +70,9 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
     parser.add_argument("--planes", type=int, default=8)
+    parser.add_argument(
+        "--docs", action="store_true", help="rewrite the table in docs/warm-start.md"
+    )
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
 
@@ -106,8 +114,6 @@ def main():
     (args.out / "warm_start.json").write_text(json.dumps(report, indent=1))
 
     lines = [
-        "# Warm start against cold start, plane by plane",
-        "",
         f"Machine: {report['machine']}; one run, {report['date']}. Data: {args.planes} middle planes "
         "of neuron_3d.tif (128x128), Gaussian noise sigma 0.1 of the range; default preset, "
         'automatic stop, `stack="planes"`, seed 0.',
@@ -132,8 +138,13 @@ def main():
         f"{totals['warm_iterations_to_cold_psnr']} iterations in all. Whole runs, first plane "
         f"included: {cold:.0f} s cold, {warm:.0f} s warm (x{cold / warm:.2f}).",
     ]
-    (args.out / "warm_start.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    table = "\n".join(lines)
+    (args.out / "warm_start.md").write_text(
+        f"# Warm start against cold start, plane by plane\n\n{table}\n"
+    )
+    print(table)
+    if args.docs:
+        replace_table(DOCS, "warm start table", table, SOURCE)
 
 
 if __name__ == "__main__":
