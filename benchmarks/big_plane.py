@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import resource
 import shutil
@@ -73,6 +74,7 @@ def main():
     run = napari_dip.Restoration(
         "denoise", noisy, memory_budget=args.budget, max_iter=args.max_iter, auto_stop=False, seed=0
     )
+    load_start = os.getloadavg()[0]
     estimate = run.estimate()
     print("plan:", estimate.describe(), flush=True)
     if run.tile is None:
@@ -140,7 +142,9 @@ def main():
 
     text = "\n".join(
         [
-            f"Machine: {report['machine']}; one run, {report['date']}.",
+            f"Machine: {report['machine']}; one run, {report['date']}; 1-minute load average "
+            f"{load_start:.2f} at the start, {os.getloadavg()[0]:.2f} at the end (the run itself "
+            "adds about its thread count; more means other work shared the CPU).",
             "",
             "| budget | tile | fits | estimated peak per fit | measured peak RSS (process) | "
             "iterations per tile | time | mean step at tile edges | mean step elsewhere |",
