@@ -172,6 +172,8 @@ def test_usage_errors_exit_with_2(folder, capsys):
     assert main(["denoise", str(folder / "nothing*.tif")]) == 2
     assert "no file matches" in capsys.readouterr().err
     assert main(["denoise", str(folder), "--noise", "gaussian", "--max-iter", "0"]) == 2
+    assert main(["denoise", str(folder), "--offset", "100"]) == 2  # Gaussian has no offset
+    assert "applies to noise='poisson' only" in capsys.readouterr().err
     with pytest.raises(SystemExit) as exit_:
         main(["deconvolve", str(folder)])  # a PSF is required
     assert exit_.value.code == 2
@@ -185,6 +187,7 @@ def test_python_m_napari_dip_is_the_command_line():
         check=True,
     )
     assert "--factor FACTOR" in done.stdout and "--kernel {lanczos2,box}" in done.stdout
+    assert "--offset OFFSET" in done.stdout
 
 
 def test_a_local_cluster_of_two_processes_writes_the_same_files(folder, tmp_path):

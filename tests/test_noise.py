@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 
+import napari_dip
 from napari_dip import NetSpec, Recipe
 from napari_dip.core.data_terms import data_term
 from napari_dip.core.fit import Fit
@@ -208,11 +209,11 @@ def test_photon_counts_are_suggested_poisson_and_an_offset_is_named(seed):
 
     rng = np.random.default_rng(seed)
     for photons in (30, 1000):
-        noise, why = suggest_noise(rng.poisson(waves() * photons))
-        assert noise == "poisson" and "from zero" in why
-    noise, why = suggest_noise(rng.poisson(waves() * 300) + 100)  # a camera offset of 100
-    assert noise == "gaussian" and "offset of about" in why
-    assert 80 < float(why.split("about ")[1].split(":")[0]) < 120
+        noise, offset, why = suggest_noise(rng.poisson(waves() * photons))
+        assert (noise, offset) == ("poisson", 0.0) and "from zero" in why
+    noise, offset, why = suggest_noise(rng.poisson(waves() * 300) + 100)  # a camera offset of 100
+    assert noise == "gaussian" and 80 < offset < 120
+    assert why.startswith(f"camera counts on an offset of about {offset:g}, whose read noise")
 
 
 def test_other_data_are_suggested_gaussian_with_the_reason():
@@ -220,7 +221,31 @@ def test_other_data_are_suggested_gaussian_with_the_reason():
 
     rng = np.random.default_rng(0)
     noisy = waves() + rng.normal(0, 0.05, waves().shape)
-    assert suggest_noise(noisy) == ("gaussian", "not integer counts")
+    assert suggest_noise(noisy) == ("gaussian", 0.0, "not integer counts")
     levels = np.round(noisy * 1000).astype(np.int32) + 500  # integers, constant noise
-    assert suggest_noise(levels) == ("gaussian", "the noise does not grow with the signal")
-    assert suggest_noise(np.zeros((16, 16), np.uint8)) == ("gaussian", "too small to tell")
+    assert suggest_noise(levels) == ("gaussian", 0.0, "the noise does not grow with the signal")
+    assert suggest_noise(np.zeros((16, 16), np.uint8)) == ("gaussian", 0.0, "too small to tell")
+
+
+# --- the camera's offset ------------------------------------------------------------
+
+
+def test_the_offset_is_the_zero_of_a_pure_scale():
+    image = pattern((64, 64)) + 40  # counts on an offset of 100, read noise below it
+    intensity = Intensity(image[None], zero_floor=True, zero=100.0)
+    assert intensity.low.item() == 100 and intensity.span.item() == image.max() - 100
+    normalised = intensity.normalise(image[None])
+    assert np.allclose(normalised * (image.max() - 100), image[None] - 100, atol=1e-4)
+    assert np.allclose(intensity.denormalise(normalised), image[None], atol=1e-3)
+    with pytest.raises(ValueError, match="no value above the offset 500"):
+        Intensity(image[None], zero_floor=True, zero=500.0)
+
+
+def test_poisson_with_an_offset_fits_the_counts_above_it():
+    counts = np.random.default_rng(0).poisson(20 * waves((48, 48))).astype(np.uint16)
+    settings = dict(noise="poisson", max_iter=8, seed=0, threads=1, device="cpu")
+    plain = napari_dip.denoise(counts, **settings)
+    on_offset = napari_dip.denoise(counts + np.uint16(100), offset=100, **settings)
+    assert np.allclose(on_offset - 100, plain, atol=1e-3)  # the same fit, in the input's units
+    ignored = napari_dip.denoise(counts + np.uint16(100), **settings)  # zero photons read as 100
+    assert not np.allclose(ignored - 100, plain, atol=0.5)

@@ -76,6 +76,9 @@ def test_unknown_keyword_is_a_type_error_naming_it():
     [
         ({"kernel": "bicubic"}, ValueError, "unknown kernel 'bicubic'"),
         ({"noise": "laplace"}, ValueError, "unknown noise"),
+        ({"offset": 100}, ValueError, "applies to noise='poisson' only"),
+        ({"noise": "poisson", "offset": "100"}, TypeError, "offset must be a number"),
+        ({"noise": "poisson", "offset": float("nan")}, ValueError, "offset must be finite"),
         ({"channels": "split"}, ValueError, "unknown channels"),
         ({"stack": "cube"}, ValueError, "unknown stack"),
         ({"warm_start": 1}, TypeError, "warm_start must be True or False"),

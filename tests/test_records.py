@@ -48,6 +48,8 @@ def test_record_round_trips_through_json():
     record = json.loads(json.dumps(run.info.as_dict()))
     assert record["stop_reason"] == "max_iter" and record["fit_iterations"] == [25]
     assert RunInfo.from_dict({**record, "source": "a layer's own setting"}) == run.info
+    del record["offset"]  # a record from before the option: zero photons read as 0
+    assert RunInfo.from_dict(record).offset == 0.0
 
 
 @pytest.mark.parametrize(
@@ -55,6 +57,7 @@ def test_record_round_trips_through_json():
     [
         ("denoise", {}, {"preset": CUSTOM}),
         ("denoise", {}, {"noise": "poisson", "max_iter": 12}),
+        ("denoise", {}, {"noise": "poisson", "offset": 10.0, "max_iter": 12}),
         ("inpaint", {"mask": np.eye(24, dtype=bool)}, {"keep_known": False, "max_iter": 12}),
         ("super_resolve", {"factor": 2}, {"kernel": "box", "max_iter": 12}),
         ("deconvolve", {"psf": napari_dip.gaussian_psf(1.0)}, {"max_iter": 12}),

@@ -729,8 +729,8 @@ def test_a_saved_result_reopens_with_its_settings_and_reruns_bit_for_bit(
     viewer, widget, qtbot, tmp_path
 ):
     stack = viewer.add_image(blobs((2, 24, 24)), name="stack", scale=(2.0, 0.5, 0.5), units="um")
-    run = restore_layer(viewer, stack, "denoise", preset="fast", max_iter=5, seed=4, threads=1)
-    result = run.wait(60)
+    settings = dict(preset="fast", noise="poisson", offset=50.0, max_iter=5, seed=4, threads=1)
+    result = restore_layer(viewer, stack, "denoise", **settings).wait(60)
     viewer.layers.selection = {result}
     path = str(tmp_path / "denoised.ome.tif")
     assert viewer.layers.save(path, selected=True, plugin="napari-dip") == [path]
@@ -747,6 +747,7 @@ def test_a_saved_result_reopens_with_its_settings_and_reruns_bit_for_bit(
     widget.settings_button.native.click()
     assert widget.task.value == "denoise" and widget.image.value is stack
     assert (widget.preset.value, widget.seed.value, widget.max_iter.value) == ("fast", 4, 5)
+    assert (widget.noise.value, widget.offset.value) == ("poisson", 50.0)
     assert widget.axes.value == "ZYX" and "Run restores stack again" in widget.status.value
 
 
@@ -764,6 +765,11 @@ def test_the_noise_model_is_suggested_from_the_image_and_why_is_shown(viewer, wi
     assert widget.noise.value == "poisson"
     assert "counts: integer counts whose noise grows" in widget.noise.tooltip
     assert "Noise: Poisson (photon counts)" in widget.status.value
-    (sample,) = viewer.open_sample("napari-dip", "noisy_cells")
+    assert shown(widget, "offset") and widget.offset.value == 0
+    (sample,) = viewer.open_sample("napari-dip", "noisy_cells")  # counts on an offset of 100
     widget.image.value = sample
-    assert widget.noise.value == "gaussian" and "offset of about" in widget.noise.tooltip
+    assert widget.noise.value == "gaussian" and 90 <= widget.offset.value <= 110
+    assert f"offset of about {widget.offset.value:g}" in widget.noise.tooltip
+    assert not shown(widget, "offset") and widget.options()["offset"] == 0.0
+    widget.noise.value = "poisson"  # the offset found is ready for a Poisson fit
+    assert shown(widget, "offset") and widget.options()["offset"] == widget.offset.value

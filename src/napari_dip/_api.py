@@ -33,6 +33,7 @@ __all__ = [
 #: Options every task takes, in the order the signatures list them.
 COMMON_OPTIONS = (
     "noise",
+    "offset",
     "axes",
     "channel_axis",
     "channels",

@@ -103,6 +103,8 @@ def _add_option(command: argparse.ArgumentParser, name: str) -> None:
         )
     elif annotation in (int, int | None):
         command.add_argument(flag, type=int, default=argparse.SUPPRESS, help=help_text)
+    elif annotation is float:
+        command.add_argument(flag, type=float, default=argparse.SUPPRESS, help=help_text)
     else:
         command.add_argument(flag, default=argparse.SUPPRESS, help=help_text)
 

@@ -94,8 +94,15 @@ class Options:
     noise: Noise = _option(
         "gaussian",
         """Noise model of the data term: Gaussian (squared error) or Poisson
-        (photon counts; values must be proportional to counts above a zero
-        level of 0, so subtract a camera offset first).  See docs/noise.md.""",
+        (photon counts; values must be proportional to counts above the zero
+        level ``offset``).  See docs/noise.md.""",
+    )
+    offset: float = _option(
+        0.0,
+        """With ``noise="poisson"``: the value that zero photons read as (the
+        camera's offset or dark level, in the image's units).  The counts are
+        the image minus it; the result keeps the image's units.""",
+        kind="float",
     )
     factor: int | None = _option(
         None,
@@ -186,6 +193,7 @@ class Options:
             check_flag(name, getattr(self, name))
         if self.auto_stop is not None:
             check_flag("auto_stop", self.auto_stop)
+        self._check_offset()
         if self.axes is not None and not isinstance(self.axes, str):
             raise TypeError(f"axes must be a string such as 'ZYX', got {self.axes!r}")
         if self.channel_axis is not None and not _is_integer(self.channel_axis):
@@ -197,6 +205,17 @@ class Options:
                 f"device must be a string such as 'auto', 'cpu', 'cuda', 'mps'; got {self.device!r}"
             )
         self._check_with_core()
+
+    def _check_offset(self) -> None:
+        if not isinstance(self.offset, numbers.Real) or isinstance(self.offset, bool):
+            raise TypeError(f"offset must be a number, got {self.offset!r}")
+        if not np.isfinite(self.offset):
+            raise ValueError(f"offset must be finite, got {self.offset!r}")
+        if self.offset != 0 and self.noise != "poisson":
+            raise ValueError(
+                f"offset={self.offset!r} is the zero level of photon counts: it applies to "
+                "noise='poisson' only"
+            )
 
     def _check_with_core(self) -> None:
         """The checks that live beside what they check (imported here: they load torch)."""

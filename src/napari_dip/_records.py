@@ -80,6 +80,7 @@ class RunInfo:
     seed: int
     device: str
     threads: int | None
+    offset: float = 0.0
     iterations: int = 0
     fit_iterations: tuple[int, ...] = ()
     stop_reason: StopReason | None = None
@@ -138,6 +139,7 @@ class RunInfo:
             seed=plan.seed,
             device=str(plan.device),
             threads=options.threads,
+            offset=options.offset,
             iterations=sum(fit.iterations for fit in fits),
             fit_iterations=tuple(fit.iterations for fit in fits),
             stop_reason=stop_reason,
@@ -187,6 +189,8 @@ class RunInfo:
             "device": self.device,
             "threads": self.threads,
         }
+        if self.noise == "poisson":
+            options["offset"] = self.offset
         if self.task == "super_resolve":
             options.update(factor=self.factor, kernel=self.kernel)
         if self.task == "inpaint":

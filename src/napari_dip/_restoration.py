@@ -285,6 +285,7 @@ class _Pixels:
             np.moveaxis(data, 1, 0),
             None if missing is None else np.moveaxis(missing, 1, 0),
             zero_floor=plan.options.noise == "poisson",
+            zero=plan.options.offset,
         )
         target = np.moveaxis(self.intensity.normalise(np.moveaxis(data, 1, 0)), 0, 1)
         if missing is not None:

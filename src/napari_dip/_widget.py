@@ -99,6 +99,7 @@ class _Form(Container):
         self.noise = ComboBox(
             label="Noise", choices=_choices(NOISE_MODELS), tooltip=describe("noise")
         )
+        self.offset = FloatSpinBox(label="Offset", min=-1e9, max=1e9, tooltip=describe("offset"))
         self.channels = ComboBox(
             label="Channels", choices=_choices(CHANNEL_MODES), tooltip=describe("channels")
         )
@@ -137,6 +138,7 @@ class _Form(Container):
             self.psf_sigma,
             self.psf_layer,
             self.noise,
+            self.offset,
             self.channels,
             self.stack,
             self.warm_start,
@@ -156,7 +158,7 @@ class _Form(Container):
         for control in (self.task, self.preset, self.factor):
             control.changed.connect(self._apply_preset)
         self.image.changed.connect(self._guess_axes)
-        for control in (self.task, self.psf, self.axes, self.stack, self.current_plane):
+        for control in (self.task, self.psf, self.axes, self.stack, self.current_plane, self.noise):
             control.changed.connect(self._show_controls)
 
     def options(self) -> dict:
@@ -167,6 +169,7 @@ class _Form(Container):
         if task == "deconvolve" and self.psf.value == PSF_LAYER and self.psf_layer.value is None:
             raise ValueError("choose the image layer that holds the PSF")
         budget = self.memory_budget.value.strip()
+        noise = self.noise.value if task in NOISE_TASKS else "gaussian"
         return {
             "mask": self.mask.value,
             "factor": self.factor.value,
@@ -175,7 +178,8 @@ class _Form(Container):
             "axes": self.axes.value.strip(),
             "channels": self.channels.value,
             "stack": self.stack.value,
-            "noise": self.noise.value if task in NOISE_TASKS else "gaussian",
+            "noise": noise,
+            "offset": self.offset.value if noise == "poisson" else 0.0,
             "preset": self.preset.value,
             "max_iter": self.max_iter.value,
             "auto_stop": self.auto_stop.value,
@@ -224,6 +228,7 @@ class _Form(Container):
         settings = {
             "axes": record["axes"],
             "noise": record["noise"],
+            "offset": record.get("offset", 0.0),
             "channels": record["channels"],
             "stack": record["stack"],
             "warm_start": record["warm_start"],
@@ -283,8 +288,8 @@ class _Form(Container):
             axes, reason = "", str(error)
         self.axes.value = axes
         self.axes.tooltip = f"{AXES_HELP}.\n{layer.name}: {reason}"
-        noise, why = suggest_noise(_middle_plane(layer))
-        self.noise.value = noise
+        noise, offset, why = suggest_noise(_middle_plane(layer))
+        self.noise.value, self.offset.value = noise, offset
         self.noise.tooltip = f"{describe('noise')}\n{layer.name}: {why}"
         return f"Axes of {layer.name}: {reason}. Noise: {LABELS[noise]} ({why})"
 
@@ -299,6 +304,7 @@ class _Form(Container):
         self.psf_sigma.visible = task == "deconvolve" and self.psf.value == PSF_GAUSSIAN
         self.psf_layer.visible = task == "deconvolve" and self.psf.value == PSF_LAYER
         self.noise.visible = task in NOISE_TASKS
+        self.offset.visible = task in NOISE_TASKS and self.noise.value == "poisson"
         self.channels.visible = "C" in letters
         self.stack.visible = "Z" in letters and not one_plane
         planes = "Z" in letters and self.stack.value == "planes"

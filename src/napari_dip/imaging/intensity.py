@@ -11,9 +11,10 @@ however bright and small it is.  Outliers map outside
 ``[0, 1]``, where the sigmoid output of the network cannot follow them.
 
 With ``zero_floor=True`` (for the Poisson noise model) the map is a pure
-scale: ``low`` is 0, so zero photons stay zero.  Negative values (read noise
-once a camera offset is subtracted) are kept, mapped below 0, and the Poisson
-data term keeps them too (see ``core.operators.poisson_deviance``).
+scale from the level ``zero`` that zero photons read as (0, or the camera's
+offset): ``low`` is ``zero``, so zero photons map to 0.  Values below it (read
+noise around the offset) are kept, mapped below 0, and the Poisson data term
+keeps them too (see ``core.data_terms.poisson_deviance``).
 """
 
 from __future__ import annotations
@@ -38,7 +39,10 @@ class Intensity:
         Missing pixels, left out of the range: shape ``(C, *spatial)`` (a mask
         per channel) or broadcastable to it (e.g. ``(1, *spatial)``).
     zero_floor : bool
-        Map ``[0, high]`` to ``[0, 1]`` (a pure scale) instead of ``[low, high]``.
+        Map ``[zero, high]`` to ``[0, 1]`` (a pure scale from ``zero``) instead
+        of ``[low, high]``.
+    zero : float
+        With ``zero_floor``, the level of zero photons.
     percentiles : (float, float)
         Percentiles bounding the bulk of the values, for the outlier rule.
     max_samples : int
@@ -52,6 +56,7 @@ class Intensity:
         missing: np.ndarray | None = None,
         *,
         zero_floor: bool = False,
+        zero: float = 0.0,
         percentiles: tuple[float, float] = (0.1, 99.9),
         max_samples: int = 1_000_000,
     ):
@@ -66,17 +71,18 @@ class Intensity:
                 )
             low, high = _robust_range(channel, mask, percentiles, max_samples)
             if zero_floor:
-                if high <= 0 and low < 0:
+                if high <= zero and low < zero:
                     where = f"channel {c} of the image" if len(image) > 1 else "the image"
                     raise ValueError(
-                        f"noise='poisson' needs photon counts, but {where} has no value above 0 "
-                        f"(its maximum is {high:g}): subtract a smaller camera offset (counts "
-                        "must lie above a zero level of 0), or use noise='gaussian'"
+                        f"noise='poisson' needs photon counts, but {where} has no value above "
+                        f"the offset {zero:g} (its maximum is {high:g}): give the level that "
+                        "zero photons read as (offset=), or use noise='gaussian'"
                     )
-                span = high if low < high else 2 * high  # a constant c > 0 maps to 0.5
+                photons = high - zero
+                span = photons if low < high else 2 * photons  # a constant above zero maps to 0.5
                 if span <= 0:  # no photons at all
                     span = 1.0
-                low = 0.0
+                low = zero
             else:
                 span = high - low
                 if span == 0:

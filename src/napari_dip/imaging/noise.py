@@ -4,16 +4,17 @@ Photon counts have a variance that grows in proportion to their mean, from
 zero at zero photons.  ``suggest_noise`` measures the noise variance against
 the mean in small blocks of a plane (the variance from second differences between
 neighbouring pixels, so that smooth structure does not count), fits a line,
-and reads three things off it: whether the variance grows with the mean,
-where it would reach zero (the camera's offset), and so whether the Poisson
-data term applies as the data stand.
+and reads two things off it: whether the variance grows with the mean, and
+where it would reach zero: the level of zero photons, a camera's offset.
 """
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
-__all__ = ["suggest_noise"]
+__all__ = ["NoiseSuggestion", "suggest_noise"]
 
 #: Side of the blocks whose mean and noise variance are compared.
 BLOCK = 8
@@ -27,30 +28,41 @@ TRACKS_MEAN = 0.8
 NO_OFFSET = 0.2
 
 
-def suggest_noise(plane) -> tuple[str, str]:
-    """``"poisson"`` or ``"gaussian"`` for a 2D plane of intensities, and why in a few words.
+class NoiseSuggestion(NamedTuple):
+    """A noise model, its ``offset`` (the level of zero photons) and why, in a few words."""
 
-    Poisson needs values proportional to photon counts above a zero level of
-    0; counts on a camera offset are suggested Gaussian, with the offset to
-    subtract named in the reason.
+    noise: str
+    offset: float
+    reason: str
+
+
+def suggest_noise(plane) -> NoiseSuggestion:
+    """The noise model that a 2D plane of intensities looks like, with its offset and why.
+
+    Integer counts whose noise variance grows in proportion to their level
+    from about zero are photon counts: ``"poisson"``.  Counts on an offset
+    (the level at which the variance would vanish) come from a camera, whose
+    read noise usually outweighs the few photons of dark areas: ``"gaussian"``
+    (measured on such data in docs/noise.md), with the offset named for a
+    Poisson fit.  Anything else is ``"gaussian"`` with an offset of 0.
 
     Examples
     --------
     >>> import numpy as np
     >>> from napari_dip.imaging.noise import suggest_noise
     >>> counts = np.random.default_rng(0).poisson(np.linspace(1, 50, 128 * 128)).reshape(128, 128)
-    >>> suggest_noise(counts)[0]
-    'poisson'
-    >>> suggest_noise(counts + 100)[1]  # doctest: +ELLIPSIS
-    'photon counts on an offset of about 10...: subtract it to use Poisson'
+    >>> suggest_noise(counts)[:2]
+    ('poisson', 0.0)
+    >>> suggest_noise(counts + 100).reason  # doctest: +ELLIPSIS
+    'camera counts on an offset of about 10...'
     """
     array = np.asarray(plane)
     values = array.astype(np.float64)
     if array.dtype.kind not in "ui" and not np.array_equal(values, np.round(values)):
-        return "gaussian", "not integer counts"
+        return NoiseSuggestion("gaussian", 0.0, "not integer counts")
     height, width = (n // BLOCK * BLOCK for n in values.shape[-2:])
     if height < 4 * BLOCK or width < 4 * BLOCK:
-        return "gaussian", "too small to tell"
+        return NoiseSuggestion("gaussian", 0.0, "too small to tell")
     values = values[:height, :width]
     # Second differences along X cancel smooth gradients; for independent noise of variance v
     # their square is 6 v on average.
@@ -66,14 +78,19 @@ def suggest_noise(plane) -> tuple[str, str]:
     means = np.array([block_means[group].mean() for group in groups])
     variances = np.array([np.median(block_steps[group]) for group in groups]) / MEDIAN_OF_CHI2
     if np.ptp(means) == 0 or np.ptp(variances) == 0:
-        return "gaussian", "flat: nothing to tell"
+        return NoiseSuggestion("gaussian", 0.0, "flat: nothing to tell")
     if np.corrcoef(means, variances)[0, 1] < TRACKS_MEAN:
-        return "gaussian", "the noise does not grow with the signal"
+        return NoiseSuggestion("gaussian", 0.0, "the noise does not grow with the signal")
     slope, intercept = np.polyfit(means, variances, 1)
     zero = -intercept / slope  # the level at which the variance would vanish
     if zero > NO_OFFSET * values.mean():
-        return (
+        offset = float(round(zero))
+        return NoiseSuggestion(
             "gaussian",
-            f"photon counts on an offset of about {zero:.0f}: subtract it to use Poisson",
+            offset,
+            f"camera counts on an offset of about {offset:g}, whose read noise likely outweighs "
+            "the dark areas' photons; Poisson would fit the counts above the offset",
         )
-    return "poisson", "integer counts whose noise grows with the signal, from zero"
+    return NoiseSuggestion(
+        "poisson", 0.0, "integer counts whose noise grows with the signal, from zero"
+    )
