@@ -3,8 +3,9 @@
     python benchmarks/render.py benchmarks/results/report.json [--docs]
 
 Writes report.md and psnr_vs_time.png next to the JSON; --docs also rewrites the run's section of
-docs/benchmarks.md (and docs/benchmarks-psnr-vs-time.png), stamped with the run.py that measured.  Measures nothing, and needs neither torch nor napari-dip:
-``run.py`` calls the same functions after measuring.
+docs/benchmarks.md (and docs/benchmarks-psnr-vs-time.png), stamped with the run.py that measured.
+Measures nothing, and needs neither torch nor napari-dip: ``run.py`` calls the same functions after
+measuring.
 """
 
 from __future__ import annotations
