@@ -25,11 +25,14 @@ class FitRecord:
     backtracks: int
     stop_hole: int | None
     threads: tuple[int, ...]
+    #: What the fusion with the Wiener filter chose (``core.fusion.Fusion``'s fields), or None.
+    fusion: dict | None = None
 
     @classmethod
     def of(cls, fit: Fit) -> FitRecord:
         threads = tuple(sorted(fit.threads.used)) if fit.threads is not None else ()
-        return cls(fit.iteration, fit.stop_reason, fit.backtracks, fit.stop_hole, threads)
+        fusion = None if fit.fusion is None else dataclasses.asdict(fit.fusion)
+        return cls(fit.iteration, fit.stop_reason, fit.backtracks, fit.stop_hole, threads, fusion)
 
 
 @dataclass(frozen=True)
@@ -87,6 +90,9 @@ class RunInfo:
     stop_holes: tuple[int, ...] = ()
     backtracks: int = 0
     threads_used: tuple[int, ...] = ()
+    #: Per fit that ended with the fusion (``Recipe.fuse``): the filter's patch side and
+    #: noise scale, the weight of the filtered image and the held-out scores it chose by.
+    fusions: tuple[dict, ...] = ()
     wall_time_s: float = 0.0
     finished_at: str | None = None
     version: str = ""
@@ -146,6 +152,7 @@ class RunInfo:
             stop_holes=tuple(sorted({f.stop_hole for f in fits if f.stop_hole is not None})),
             backtracks=sum(fit.backtracks for fit in fits),
             threads_used=tuple(sorted({n for fit in fits for n in fit.threads})),
+            fusions=tuple(fit.fusion for fit in fits if fit.fusion is not None),
             wall_time_s=round(elapsed, 3),
             finished_at=finished_at,
             version=__version__,
@@ -165,7 +172,7 @@ class RunInfo:
         values = {key: value for key, value in record.items() if key in names}
         if values.get("stop_reason") is not None:
             values["stop_reason"] = StopReason(values["stop_reason"])
-        for key in ("psf_shape", "tile", "fit_iterations", "stop_holes", "threads_used"):
+        for key in ("psf_shape", "tile", "fit_iterations", "stop_holes", "threads_used", "fusions"):
             if values.get(key) is not None:
                 values[key] = tuple(values[key])
         return cls(**values)

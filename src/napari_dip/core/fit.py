@@ -26,9 +26,10 @@ import torch
 
 from .allocator import reuse_freed_memory
 from .data_terms import DataTerm, Gaussian
+from .fusion import Fusion, fuse_members
 from .holdout import HoldoutStop
 from .nets import SkipNet, level_strides, padded_shape
-from .operators import Operator
+from .operators import Identity, Operator
 from .presets import Recipe
 from .seeding import seeded
 from .stop_reason import StopReason
@@ -287,7 +288,13 @@ class Fit:
         self._member_weights: torch.Tensor | None = None
         #: Side of the holes the automatic stop held out (None without it).
         self.stop_hole: int | None = None
-        self._detector: HoldoutStop | None = None
+        #: What the fusion with the Wiener filter chose (None where it did not run).
+        self.fusion: Fusion | None = None
+        #: The automatic stop's rule, with the pixels it held out (None without it).
+        self.holdout: HoldoutStop | None = None
+        #: The members' estimates ``(members, C, *spatial)`` after the fit (fused, with
+        #: ``Recipe.fuse``): ``result`` is their mean and ``uncertainty`` their spread.
+        self.estimates: torch.Tensor | None = None
         self._held_out = math.nan
 
     def stop(self) -> None:
@@ -357,7 +364,7 @@ class Fit:
 
     def _iterate(self, every: int) -> Iterator[Snapshot]:
         checkpoint = _Checkpoint(self.net, self.optimizer)
-        self._detector = detector = self._stopping_rule() if self.auto_stop else None
+        self.holdout = detector = self._stopping_rule() if self.auto_stop else None
         weights = None if detector is None else detector.fitted
         smoothing = _Smoothing(self.recipe.ema)
         loss, output, failures = math.nan, None, 0
@@ -404,11 +411,28 @@ class Fit:
             with torch.no_grad():
                 output = torch.cat([self.members.output(k) for k in range(self.recipe.members)])
         final = smoothing.final(output)
+        if self._fuses(detector):
+            with torch.no_grad():
+                final, self.fusion = fuse_members(
+                    final, self.target, detector.held, detector.fitted, self.data_term, detector.block
+                )
+        self.estimates = final
         self.result = _to_numpy(_member_mean(final, self._member_weights))
         if len(final) > 1:
             self.uncertainty = _to_numpy(final.std(0, keepdim=True))
         self.finished_at = time.strftime("%Y-%m-%dT%H:%M:%S")
         yield from self._handing_out(self._snapshot(output, final, loss, done=True))
+
+    def _fuses(self, detector: HoldoutStop | None) -> bool:
+        """Whether this fit ends with the fusion: a recipe asking for it, denoising of
+        Gaussian noise, and held-out pixels that scored an estimate."""
+        return (
+            self.recipe.fuse
+            and detector is not None
+            and detector.best_iteration > 0
+            and isinstance(self.operator, Identity)
+            and isinstance(self.data_term, Gaussian)
+        )
 
     def _stopping_rule(self) -> HoldoutStop:
         """The hold-out rule, and the members' weights in the mean (see ``_member_mean``)."""
@@ -432,7 +456,7 @@ class Fit:
             smoothed_image = _to_numpy(_member_mean(smoothed, self._member_weights))
         else:
             smoothed_image = image
-        detector = self._detector
+        detector = self.holdout
         return Snapshot(
             self.iteration,
             self.max_iter,

@@ -14,7 +14,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-__all__ = ["NoiseSuggestion", "suggest_noise"]
+__all__ = ["NoiseSuggestion", "noise_levels", "suggest_noise"]
 
 #: Side of the blocks whose mean and noise variance are compared.
 BLOCK = 8
@@ -63,27 +63,14 @@ def suggest_noise(plane) -> NoiseSuggestion:
     height, width = (n // BLOCK * BLOCK for n in values.shape[-2:])
     if height < 4 * BLOCK or width < 4 * BLOCK:
         return NoiseSuggestion("gaussian", 0.0, "too small to tell")
-    values = values[:height, :width]
-    # Second differences along X cancel smooth gradients; for independent noise of variance v
-    # their square is 6 v on average.
-    curvature = np.zeros_like(values)
-    curvature[:, 1:-1] = values[:, :-2] - 2 * values[:, 1:-1] + values[:, 2:]
-    curvature[:, 0], curvature[:, -1] = curvature[:, 1], curvature[:, -2]
-    steps = curvature**2 / 6
-    shape = (height // BLOCK, BLOCK, width // BLOCK, BLOCK)
-    block_means = values.reshape(shape).mean(axis=(1, 3)).ravel()
-    block_steps = steps.reshape(shape).transpose(0, 2, 1, 3).reshape(block_means.size, -1)
-    # Blocks pooled by level: the variance of each group of similar means, robust to edges.
-    groups = np.array_split(np.argsort(block_means), GROUPS)
-    means = np.array([block_means[group].mean() for group in groups])
-    variances = np.array([np.median(block_steps[group]) for group in groups]) / MEDIAN_OF_CHI2
+    means, variances = noise_levels(values)
     if np.ptp(means) == 0 or np.ptp(variances) == 0:
         return NoiseSuggestion("gaussian", 0.0, "flat: nothing to tell")
     if np.corrcoef(means, variances)[0, 1] < TRACKS_MEAN:
         return NoiseSuggestion("gaussian", 0.0, "the noise does not grow with the signal")
     slope, intercept = np.polyfit(means, variances, 1)
     zero = -intercept / slope  # the level at which the variance would vanish
-    if zero > NO_OFFSET * values.mean():
+    if zero > NO_OFFSET * values[:height, :width].mean():
         offset = float(round(zero))
         return NoiseSuggestion(
             "gaussian",
@@ -94,3 +81,28 @@ def suggest_noise(plane) -> NoiseSuggestion:
     return NoiseSuggestion(
         "poisson", 0.0, "integer counts whose noise grows with the signal, from zero"
     )
+
+
+def noise_levels(plane) -> tuple[np.ndarray, np.ndarray]:
+    """The noise variance against the mean intensity of a 2D plane: ``GROUPS`` levels.
+
+    The plane is cut into ``BLOCK``-sided blocks, pooled into groups of similar
+    mean; each group's variance is the median (robust to edges) of the squared
+    second differences along X, which cancel smooth gradients (for independent
+    noise of variance v their square is 6 v on average).  A line fitted through
+    them gives the gain and the offset of Poisson-Gaussian noise.
+    """
+    values = np.asarray(plane, dtype=np.float64)
+    height, width = (n // BLOCK * BLOCK for n in values.shape[-2:])
+    values = values[:height, :width]
+    curvature = np.zeros_like(values)
+    curvature[:, 1:-1] = values[:, :-2] - 2 * values[:, 1:-1] + values[:, 2:]
+    curvature[:, 0], curvature[:, -1] = curvature[:, 1], curvature[:, -2]
+    steps = curvature**2 / 6
+    shape = (height // BLOCK, BLOCK, width // BLOCK, BLOCK)
+    block_means = values.reshape(shape).mean(axis=(1, 3)).ravel()
+    block_steps = steps.reshape(shape).transpose(0, 2, 1, 3).reshape(block_means.size, -1)
+    groups = np.array_split(np.argsort(block_means), GROUPS)
+    means = np.array([block_means[group].mean() for group in groups])
+    variances = np.array([np.median(block_steps[group]) for group in groups]) / MEDIAN_OF_CHI2
+    return means, variances

@@ -1,0 +1,161 @@
+"""Denoising's fusion: the Wiener filter the network steers, chosen on held-out pixels."""
+
+import json
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+
+import napari_dip
+from napari_dip.core.data_terms import Gaussian
+from napari_dip.core.fusion import (
+    fill_unseen,
+    fitted_residual_power,
+    fuse_members,
+    residual_power,
+    wiener_filter,
+)
+from napari_dip.core.holdout import HoldoutStop
+from napari_dip.core.nets import NetSpec
+from napari_dip.core.presets import PRESETS
+
+TINY = replace(
+    PRESETS["fast-denoising"],
+    name="tiny-fused",
+    net=NetSpec(down=(8, 8, 8), up=(8, 8, 8), skip=(2, 2, 2)),
+    max_iter=80,
+    stop_patience=10,
+)
+
+
+def pattern(shape=(64, 64)):
+    y, x = np.mgrid[: shape[0], : shape[1]]
+    return 0.5 + 0.3 * np.sin(y / 5.0) * np.cos(x / 7.0)
+
+
+def noisy(clean, sigma=0.1, seed=0):
+    return clean + np.random.default_rng(seed).normal(0, sigma, clean.shape)
+
+
+def tensor(array):
+    return torch.as_tensor(np.asarray(array), dtype=torch.float64)
+
+
+def mse(a, b):
+    return float(((np.asarray(a) - np.asarray(b)) ** 2).mean())
+
+
+def test_the_filter_steered_by_a_good_pilot_removes_most_of_the_noise():
+    clean = pattern()
+    y = noisy(clean)
+    pilot = noisy(clean, sigma=0.03, seed=1)  # a rough estimate, far better than the data
+    out = wiener_filter(tensor(y)[None], tensor(pilot)[None], patch=8).numpy()[0]
+    assert mse(out, clean) < 0.2 * mse(y, clean)
+    assert mse(out, clean) < mse(pilot, clean)  # the data corrected the pilot's errors
+
+
+def test_a_constant_passes_unchanged_and_channels_and_slices_are_filtered_alike():
+    constant = torch.full((1, 20, 24), 0.7, dtype=torch.float64)
+    assert torch.allclose(wiener_filter(constant, constant), constant)
+    y = tensor(noisy(np.stack([pattern((20, 24))] * 3)))  # (Z, Y, X) slices
+    pilot = tensor(np.stack([pattern((20, 24))] * 3))
+    power = residual_power(y[None], pilot[None], 8)
+    volume = wiener_filter(y[None], pilot[None], 8, 1.0, power)[0]
+    for z in range(3):
+        plane = wiener_filter(y[z][None], pilot[z][None], 8, 1.0, power)[0]
+        assert torch.allclose(volume[z], plane)
+
+
+def test_the_noise_power_follows_noise_shared_between_neighbours():
+    white = tensor(noisy(np.zeros((64, 64))))[None]
+    shared = (white + torch.roll(white, 1, -1)) / 2  # correlated: low frequencies carry it
+    zero = torch.zeros_like(white)
+    flat, low_pass = residual_power(white, zero, 8)[0], residual_power(shared, zero, 8)[0]
+    assert flat[1:].std() / flat[1:].mean() < 0.3
+    assert low_pass[1] > 5 * low_pass[7]  # DCT coefficient (0, 1) against (0, 7) along X
+
+
+@pytest.mark.parametrize("block", [1, 3])
+def test_the_scored_estimate_never_sees_the_held_out_pixels(block):
+    """The filter run on a member's filled image, at a held-out pixel, does not move
+    when that pixel's value (and its hole's) changes: the score is honest."""
+    clean = pattern()
+    y = tensor(noisy(clean))[None, None]
+    stop = HoldoutStop(y, 0.1, 10, 1, seed=0, members=1, block=block)
+    held, fitted = stop.held[0], stop.fitted[0]
+    estimate = tensor(clean)[None] + 0.01
+    q = tuple(int(i) for i in torch.nonzero(held[0])[0])
+    hole = tuple(slice(max(i - block // 2, 0), i + block // 2 + 1) for i in q)
+
+    def scored(target):
+        fill = fill_unseen(target, estimate, fitted)
+        power = fitted_residual_power(target, estimate, fitted, 12)
+        return wiener_filter(fill, estimate, 12, 1.4, power)[(0, *q)]
+
+    changed = y[0].clone()
+    changed[(0, *hole)] += 5.0
+    assert torch.equal(scored(y[0]), scored(changed))
+    # while the filter on the data itself, which the result uses, does see it
+    assert wiener_filter(changed, estimate)[(0, *q)] != wiener_filter(y[0], estimate)[(0, *q)]
+
+
+def fuse(members, y, seed=0, block=1, **kw):
+    stop = HoldoutStop(y, 0.1, 10, 1, seed=seed, members=len(members), block=block)
+    return fuse_members(members, y, stop.held, stop.fitted, Gaussian(), block, **kw)
+
+
+def test_fusion_weighs_the_filter_in_when_the_held_out_pixels_say_it_helps():
+    clean = pattern()
+    y = tensor(noisy(clean))[None, None]
+    members = tensor(np.stack([noisy(clean, 0.04, seed=s) for s in (1, 2)]))[:, None]
+    fused, choice = fuse(members, y)
+    assert 0 < choice.weight <= 1 and choice.held_out_fused < choice.held_out_network
+    assert mse(fused.mean(0)[0], clean) < 0.5 * mse(members.mean(0)[0], clean)
+
+
+def test_fusion_leaves_the_members_alone_when_no_filter_fits_the_plane():
+    y = tensor(noisy(pattern((20, 20))))[None, None]  # half the plane is under 12 pixels
+    members = tensor(np.stack([pattern((20, 20))] * 2))[:, None]
+    fused, choice = fuse(members, y, grid=((12, 1.0),))
+    assert fused is members and choice.weight == 0 and choice.patch == 0
+
+
+def run(image, preset=TINY, **options):
+    restoration = napari_dip.Restoration("denoise", image, preset=preset, seed=0, threads=1, **options)
+    return restoration, restoration.run()
+
+
+def test_denoising_records_its_fusion_and_is_deterministic_per_seed():
+    image = (noisy(pattern()) * 1000).astype(np.float32)
+    first, result = run(image)
+    (choice,) = first.info.fusions
+    assert set(choice) == {"patch", "scale", "weight", "held_out_network", "held_out_fused"}
+    assert choice["held_out_fused"] <= choice["held_out_network"]
+    _, again = run(image)
+    assert np.array_equal(result, again)
+    _, unfused = run(image, preset=replace(TINY, fuse=False))
+    assert not np.array_equal(result, unfused) or choice["weight"] == 0
+    assert first.uncertainty is not None and np.all(first.uncertainty >= 0)
+    record = json.loads(json.dumps(first.info.as_dict()))
+    assert napari_dip.RunInfo.from_dict(record) == first.info
+    rerun = napari_dip.rerun(record, image)
+    assert np.array_equal(rerun, result)
+
+
+def test_a_record_from_before_the_fusion_reruns_without_it():
+    image = (noisy(pattern((48, 48))) * 1000).astype(np.float32)
+    restoration, result = run(image, preset=replace(TINY, fuse=False))
+    record = restoration.info.as_dict()
+    del record["fusions"], record["recipe"]["fuse"]
+    info = napari_dip.RunInfo.from_dict(record)
+    assert info.fusions == () and info.recipe.get("fuse") is None
+    rerun = napari_dip.rerun(record, image)
+    assert np.array_equal(rerun, result)
+
+
+@pytest.mark.parametrize("options", [{"noise": "poisson"}, {"auto_stop": False}])
+def test_no_fusion_without_gaussian_noise_and_held_out_pixels(options):
+    image = np.random.default_rng(0).poisson(50 * pattern((48, 48))).astype(np.uint16)
+    restoration, _ = run(image, **options)
+    assert restoration.info.fusions == ()
