@@ -122,7 +122,9 @@ def test_fusion_leaves_the_members_alone_when_no_filter_fits_the_plane():
 
 
 def run(image, preset=TINY, **options):
-    restoration = napari_dip.Restoration("denoise", image, preset=preset, seed=0, threads=1, **options)
+    restoration = napari_dip.Restoration(
+        "denoise", image, preset=preset, seed=0, threads=1, **options
+    )
     return restoration, restoration.run()
 
 
@@ -159,3 +161,23 @@ def test_no_fusion_without_gaussian_noise_and_held_out_pixels(options):
     image = np.random.default_rng(0).poisson(50 * pattern((48, 48))).astype(np.uint16)
     restoration, _ = run(image, **options)
     assert restoration.info.fusions == ()
+
+
+def test_a_volume_is_fused_slice_by_slice_and_its_record_says_so():
+    volume = np.stack([pattern((40, 40)) * (1 + z / 10) for z in range(4)])
+    image = (noisy(volume) * 1000).astype(np.float32)
+    restoration, result = run(image, axes="ZYX", stack="volume")
+    (choice,) = restoration.info.fusions
+    assert choice["held_out_fused"] <= choice["held_out_network"]
+    assert result.shape == image.shape and np.isfinite(result).all()
+
+
+def test_a_stopped_fit_returns_its_best_estimate_at_once_unfused():
+    image = (noisy(pattern((48, 48))) * 1000).astype(np.float32)
+    patient = replace(TINY, stop_patience=1000, max_iter=200)  # its best is in before the stop
+    restoration = napari_dip.Restoration("denoise", image, preset=patient, seed=0, threads=1)
+    for snapshot in restoration.snapshots(every=10):
+        if snapshot.iteration == 70:
+            assert snapshot.best_iteration >= 50
+            restoration.stop()
+    assert restoration.info.stop_reason.value == "stopped" and restoration.info.fusions == ()

@@ -413,8 +413,9 @@ class Fit:
         final = smoothing.final(output)
         if self._fuses(detector):
             with torch.no_grad():
+                held, fitted = detector.held, detector.fitted
                 final, self.fusion = fuse_members(
-                    final, self.target, detector.held, detector.fitted, self.data_term, detector.block
+                    final, self.target, held, fitted, self.data_term, detector.block
                 )
         self.estimates = final
         self.result = _to_numpy(_member_mean(final, self._member_weights))
@@ -425,9 +426,11 @@ class Fit:
 
     def _fuses(self, detector: HoldoutStop | None) -> bool:
         """Whether this fit ends with the fusion: a recipe asking for it, denoising of
-        Gaussian noise, and held-out pixels that scored an estimate."""
+        Gaussian noise, held-out pixels that scored an estimate, and no stop request
+        (a stop is honoured at once, with the best estimate as it is)."""
         return (
             self.recipe.fuse
+            and not self._stop.is_set()
             and detector is not None
             and detector.best_iteration > 0
             and isinstance(self.operator, Identity)

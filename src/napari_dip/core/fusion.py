@@ -88,7 +88,7 @@ def wiener_filter(
     if noise_power is None:
         noise_power = residual_power(noisy, pilot, patch)
     noise_power = noise_power.clone()
-    noise_power[:, 0] = 0.0  # each patch's mean passes whole: 0.03 dB better measured
+    noise_power[:, 0] = 0.0  # each patch's mean passes whole (0.03 dB better on the FISH crop)
     planes_in, planes_pilot = _as_planes(noisy), _as_planes(pilot)
     channels = []
     basis = _dct_basis(patch, noisy.dtype, noisy.device)
@@ -97,8 +97,9 @@ def wiener_filter(
         y = _mirrored(planes_in[c], patch)
         p = _mirrored(planes_pilot[c], patch)
         chunks = [
-            (basis[first : first + COEFFICIENT_CHUNK], noise_power[c, first : first + COEFFICIENT_CHUNK])
+            (basis[first:last], noise_power[c, first:last])
             for first in range(0, patch * patch, COEFFICIENT_CHUNK)
+            for last in [first + COEFFICIENT_CHUNK]
         ]
 
         def gain(filters, power):  # the Wiener gain of each coefficient of each patch
@@ -184,8 +185,8 @@ def fuse_members(
     ``members`` is ``(K, C, *spatial)``, ``target`` ``(1, C, *spatial)``;
     ``held`` and ``fitted`` ``(K, 1, *spatial)`` are the automatic stop's
     held-out pixels and the pixels each member fitted, ``block`` the side of its
-    holes.  ``data_term`` scores an estimate on them.  The patch,
-    scale and weight are those whose filter, run on each member's filled image
+    holes.  ``data_term`` scores an estimate on them.  The patch, scale and
+    weight are those whose filter, run on each member's filled image
     (``fill_unseen``), scores best on its held-out pixels; the weight is the
     least-squares blend there, within [0, 1]: the fusion scores no worse there
     than the network alone, and where nothing scores better the members come
@@ -210,7 +211,8 @@ def fuse_members(
                 fitted_residual_power(y, members[k], fitted[k], patch) for k in range(count)
             ]
         filtered = [
-            wiener_filter(fills[k], members[k], patch, scale, powers[patch][k]) for k in range(count)
+            wiener_filter(fills[k], members[k], patch, scale, powers[patch][k])
+            for k in range(count)
         ]
         weight = _blend_weight(filtered, members, y, held)
         fused = held_out([weight * f + (1 - weight) * m for f, m in zip(filtered, members)])
