@@ -107,3 +107,13 @@ def test_options_keep_their_values_and_give_them_back_as_keywords():
     assert list(keywords) == list(Options.names())
     assert keywords["noise"] == "poisson" and keywords["seed"] == 3
     assert Options(**keywords) == options
+
+
+def test_a_torch_device_is_taken_by_its_name_and_recorded_as_such():
+    import torch
+
+    assert Options(device=torch.device("cpu")).device == "cpu"
+    image = np.random.default_rng(0).random((24, 24)).astype(np.float32)
+    run = napari_dip.Restoration("denoise", image, device=torch.device("cpu"), max_iter=2, seed=0)
+    run.run()
+    assert run.info.device == "cpu" and run.info.options()["device"] == "cpu"

@@ -169,8 +169,9 @@ class Options:
     )
     device: str = _option(
         "auto",
-        '``"auto"`` (CUDA, then Apple MPS, then CPU), ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"mps"``.',
-        kind="str",
+        '''``"auto"`` (CUDA, then Apple MPS, then CPU), ``"cpu"``, ``"cuda"``,
+        ``"cuda:N"`` or ``"mps"``; a ``torch.device`` is taken by its name.''',
+        kind="str or torch.device",
     )
     threads: int | None = _option(
         None,
@@ -200,6 +201,8 @@ class Options:
             raise TypeError(f"channel_axis must be an integer or None, got {self.channel_axis!r}")
         if self.max_iter is not None and not (_is_integer(self.max_iter) and self.max_iter >= 1):
             raise ValueError(f"max_iter must be a positive integer, got {self.max_iter!r}")
+        if type(self.device).__module__ == "torch" and type(self.device).__name__ == "device":
+            object.__setattr__(self, "device", str(self.device))  # recorded and re-run by name
         if not isinstance(self.device, str):
             raise TypeError(
                 f"device must be a string such as 'auto', 'cpu', 'cuda', 'mps'; got {self.device!r}"
