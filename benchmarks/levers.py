@@ -44,6 +44,7 @@ from napari_dip.core.data_terms import Gaussian
 from napari_dip.core.fit import Fit, _member_mean
 from napari_dip.core.fusion import (
     FUSION_GRID,
+    blend_weight,
     fill_unseen,
     fitted_residual_power,
     fuse_members,
@@ -96,17 +97,10 @@ class Case:
         term = Gaussian()
         return sum(float(term(e[None], self.held[k : k + 1])) for k, e in enumerate(estimates))
 
-    def blend(self, scored, final) -> tuple[float, list[torch.Tensor]]:
-        """The held-out least-squares weight of ``scored`` against the members, and
-        ``final`` blended with the members by it."""
-        along = across = 0.0
-        for k, (f, m) in enumerate(zip(scored, self.members)):
-            where = self.held[k].expand_as(m) > 0
-            step = (f - m)[where]
-            along += float((step * (self.y[0] - m)[where]).sum())
-            across += float((step * step).sum())
-        weight = min(max(along / across, 0.0), 1.0)
-        return weight, [weight * f + (1 - weight) * m for f, m in zip(final, self.members)]
+    def blend(self, scored, final) -> list[torch.Tensor]:
+        """``final`` blended with the members by the held-out weight of ``scored``."""
+        weight = blend_weight(scored, self.members, self.y[0], self.held)
+        return [weight * f + (1 - weight) * m for f, m in zip(final, self.members)]
 
 
 def _timed(function):
@@ -123,38 +117,42 @@ def levers(case: Case) -> list[dict]:
 
     row("network alone (the library's mean of members)", case.mean(case.members), 0.0)
     row("network alone, plain mean of members", case.members.mean(0), 0.0)
-    (fused, choice), seconds = _timed(
-        lambda: fuse_members(case.members, case.y, case.held, case.fitted, Gaussian(), case.fit.holdout.block)
-    )
+    def fuse(grid=FUSION_GRID):
+        block = case.fit.holdout.block
+        return fuse_members(case.members, case.y, case.held, case.fitted, Gaussian(), block, grid)
+
+    (fused, choice), seconds = _timed(fuse)
     note = f"patch {choice.patch}, scale {choice.scale}, weight {choice.weight:.2f}"
     row("**fusion with the Wiener filter it steers (shipped)**", case.mean(fused), seconds, note)
     row("fusion as shipped, plain mean of members", fused.mean(0), seconds)
-    oracle = []
-    for patch, scale in FUSION_GRID:
-        (out, _), _ = _timed(
-            lambda: fuse_members(
-                case.members, case.y, case.held, case.fitted, Gaussian(), case.fit.holdout.block,
-                grid=((patch, scale),),
-            )
-        )
-        oracle.append((case.score(case.mean(out)), patch, scale))
+    oracle = [
+        (case.score(case.mean(fuse(grid=(setting,))[0])), *setting) for setting in FUSION_GRID
+    ]
     best = max(oracle)
     rows.append(
-        {"lever": "the same filter at the best grid point (oracle)", "psnr": best[0],
-         "time_s": float("nan"), "note": f"patch {best[1]}, scale {best[2]}"}
+        {
+            "lever": "the same filter at the best grid point (oracle)",
+            "psnr": best[0],
+            "time_s": float("nan"),
+            "note": f"patch {best[1]}, scale {best[2]}",
+        }
     )
     patch, scale = (choice.patch, choice.scale) if choice.weight else FUSION_GRID[0]
     second, seconds = _timed(
         lambda: torch.stack([wiener_filter(case.y[0], f, patch, scale) for f in fused])
     )
-    row("the filter run twice (the fused result steering a second pass)", case.mean(second), seconds)
-    row("filter after a variance-stabilising transform", *_timed(lambda: _vst_filter(case, patch, scale)))
+    twice = "the filter run twice (the fused result steering a second pass)"
+    row(twice, case.mean(second), seconds)
+    vst = _timed(lambda: _vst_filter(case, patch, scale))
+    row("filter after a variance-stabilising transform", *vst)
     try:
         import bm3d  # noqa: F401
     except ImportError:
         return rows
-    row("blend with BM3D (sigma and weight chosen on held-out pixels)", *_timed(lambda: _bm3d_blend(case)))
-    row("BM3D's Wiener stage steered by the network (sigma on held-out)", *_timed(lambda: _bm3d_wiener(case)))
+    blend = _timed(lambda: _bm3d_blend(case))
+    row("blend with BM3D (sigma and weight chosen on held-out pixels)", *blend)
+    steered = _timed(lambda: _bm3d_wiener(case))
+    row("BM3D's Wiener stage steered by the network (sigma on held-out)", *steered)
     return rows
 
 
@@ -207,7 +205,7 @@ def _bm3d_chosen(case: Case, pilot_of) -> tuple[list, list]:
 
 def _bm3d_blend(case: Case) -> torch.Tensor:
     scored, final = _bm3d_chosen(case, lambda k: None)
-    _, blended = case.blend(scored, final)
+    blended = case.blend(scored, final)
     return case.mean(torch.stack(blended))
 
 
@@ -242,7 +240,9 @@ def render(report: dict) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", type=Path)
-    parser.add_argument("--docs", action="store_true", help="rewrite docs/benchmarks.md's levers table")
+    parser.add_argument(
+        "--docs", action="store_true", help="rewrite docs/benchmarks.md's levers table"
+    )
     parser.add_argument("--quick", action="store_true", help="64x64 crops, 60 iterations")
     args = parser.parse_args()
     size, max_iter = (64, 60) if args.quick else (256, None)
@@ -261,7 +261,12 @@ def main() -> None:
         for lever in rows:
             print(f"  {lever['psnr']:.2f}  {lever['lever']}", flush=True)
         report["cases"].append(
-            {"name": case["name"], "fit_s": fitted.fit_seconds, "iterations": fitted.iterations, "levers": rows}
+            {
+                "name": case["name"],
+                "fit_s": fitted.fit_seconds,
+                "iterations": fitted.iterations,
+                "levers": rows,
+            }
         )
     if args.json:
         args.json.write_text(json.dumps(report, indent=2))

@@ -32,6 +32,7 @@ from .data_terms import DataTerm
 __all__ = [
     "FUSION_GRID",
     "Fusion",
+    "blend_weight",
     "fill_unseen",
     "fitted_residual_power",
     "fuse_members",
@@ -214,10 +215,10 @@ def fuse_members(
             wiener_filter(fills[k], members[k], patch, scale, powers[patch][k])
             for k in range(count)
         ]
-        weight = _blend_weight(filtered, members, y, held)
-        fused = held_out([weight * f + (1 - weight) * m for f, m in zip(filtered, members)])
-        if fused < best.held_out_fused:
-            best = Fusion(patch, scale, weight, network, fused)
+        weight = blend_weight(filtered, members, y, held)
+        score = held_out([weight * f + (1 - weight) * m for f, m in zip(filtered, members)])
+        if score < best.held_out_fused:
+            best = Fusion(patch, scale, weight, network, score)
     if best.weight == 0:
         return members, best
     fused = [
@@ -228,8 +229,9 @@ def fuse_members(
     return torch.stack(fused), best
 
 
-def _blend_weight(filtered, members, y, held) -> float:
-    """The weight ``w`` in [0, 1] minimising ``|w f + (1 - w) m - y|^2`` on held-out pixels."""
+def blend_weight(filtered, members, y, held) -> float:
+    """The weight ``w`` in [0, 1] minimising ``|w f + (1 - w) m - y|^2`` over the held-out
+    pixels of each member ``m`` (``held[k]``) and its filtered counterpart ``f``."""
     along, across = 0.0, 0.0
     for k, (f, m) in enumerate(zip(filtered, members)):
         where = held[k].expand_as(y) > 0
