@@ -25,7 +25,7 @@ import napari_dip
 from napari_dip import NetSpec, Recipe, _scripting
 from napari_dip._placement import result_placement
 from napari_dip._scripting import restore_layer
-from napari_dip._worker import FitError, fit_pool, fit_snapshots
+from napari_dip._worker import FitError, PendingRestoration, fit_pool, fit_snapshots
 from napari_dip.core.presets import PRESETS
 
 SHAPE = (32, 32)
@@ -311,7 +311,6 @@ def test_validation_errors_raise_from_scripts(viewer, image):
     [
         ({"kernel": "bicubic"}, ValueError, "unknown kernel 'bicubic'"),
         ({"preset": "nope"}, ValueError, "unknown preset 'nope'"),
-        ({"preset": "paper", "memory_budget": "20MB"}, MemoryError, "more than the budget"),
         ({"preset": 3}, TypeError, "preset must be a name or a Recipe"),
         ({"max_iter": 0}, ValueError, "max_iter"),
         ({"channel_axis": -1}, TypeError, "unexpected keyword argument 'channel_axis'"),
@@ -326,6 +325,22 @@ def test_invalid_options_are_refused_before_any_fit_starts(
     with pytest.raises(error, match=match):
         restore_layer(viewer, image, "super_resolve", factor=2, **options)
     assert started == [] and [layer.name for layer in viewer.layers] == ["cells"]
+
+
+def test_a_budget_too_small_fails_the_run_in_its_thread_and_adds_no_layer(viewer, image, qtbot):
+    """The memory model needs PyTorch's cost model (seconds, the first time): not in the GUI
+    thread, so its MemoryError arrives as the run's error."""
+    records = len(notification_manager.records)
+    run = restore_layer(
+        viewer, image, "super_resolve", factor=2, preset="paper", memory_budget="20MB"
+    )
+    wait_for(run, qtbot)
+    assert isinstance(run.error, MemoryError) and "more than the budget" in str(run.error)
+    assert run.restoration is None and run.result_layer is None
+    assert any("more than the budget" in message for message in new_messages(records))
+    with pytest.raises(MemoryError, match="more than the budget"):
+        run.wait()
+    assert [layer.name for layer in viewer.layers] == ["cells"]
 
 
 @pytest.mark.parametrize("plane", [None, (1,)])
@@ -433,10 +448,11 @@ def test_two_runs_at_once_keep_the_viewer_responsive(viewer, qtbot, monkeypatch)
     own work); a plain Python thread stops them 0.5 s after the measurement,
     so a frozen GUI fails the test instead of hanging it.
     """
-    began, restorations = [], []  # when each fit started, in its worker thread
-    stopper = threading.Timer(TOGETHER_S + 0.5, lambda: [r.stop() for r in restorations])
+    began, pending = [], []  # when each fit started, in its worker thread, and its restoration
+    stopper = threading.Timer(TOGETHER_S + 0.5, lambda: [r.stop() for r in pending])
 
     def fit_for_a_while(restoration, every):
+        pending.append(restoration)
         began.append(time.perf_counter())
         if len(began) == 2:
             stopper.start()
@@ -456,7 +472,6 @@ def test_two_runs_at_once_keep_the_viewer_responsive(viewer, qtbot, monkeypatch)
             )
             for layer in layers
         ]
-        restorations.extend(run.restoration for run in runs)
         returned = time.perf_counter()  # building the runs is the main thread's own work
         for run in runs:
             wait_for(run, qtbot, timeout=120_000)
@@ -473,6 +488,22 @@ def test_two_runs_at_once_keep_the_viewer_responsive(viewer, qtbot, monkeypatch)
     ]
     assert gaps and max(gaps) < MAX_GAP_S, f"the GUI thread stalled while two fits ran: {gaps}"
     assert len(gaps) > 5, f"too few timer ticks while the fits ran together: {gaps}"
+
+
+def test_a_stop_before_the_restoration_is_built_stops_it_once_built():
+    pending = PendingRestoration(lambda: napari_dip.Restoration("denoise", blobs(), max_iter=50))
+    pending.stop()
+    restoration = pending.build()
+    restoration.run()
+    assert restoration.info.iterations == 0 and restoration.info.stop_reason == "stopped"
+
+
+def test_stop_right_after_the_start_ends_the_run_with_a_result(viewer, image, qtbot):
+    run = restore_layer(viewer, image, "denoise", preset=TINY, max_iter=100_000, device="cpu")
+    run.stop()  # most likely before the worker has built the restoration
+    wait_for(run, qtbot)
+    info = run.result_layer.metadata["napari_dip"]
+    assert info["stop_reason"] == "stopped" and info["iterations"] < 100_000
 
 
 def test_a_run_waits_for_a_free_thread_and_stop_ends_it_at_once(viewer, tiny_widget, qtbot):
@@ -550,10 +581,12 @@ def test_time_lapse_restores_each_frame(viewer, tiny_widget, qtbot):
     assert not shown(widget, "stack") and not shown(widget, "channels")
     configure(widget, max_iter=4, noise="poisson")
     run = widget.run()
-    assert run._progress.total == 3 * 4  # all fits
-    statuses = []
+    assert run._progress.total == 0  # indeterminate until the worker has made the plan
+    totals, statuses = [], []
+    run.planned.connect(lambda _: totals.append(run._progress.total))
     run.snapshot.connect(lambda _: statuses.append(widget.status.value))
     wait_for(run, qtbot)
+    assert totals == [3 * 4]  # all fits
     result = run.result_layer
     assert result.data.shape == (3, 32, 32)
     info = result.metadata["napari_dip"]
@@ -606,8 +639,10 @@ def test_estimate_line_follows_the_settings(viewer, widget, image, qtbot):
     widget.memory_budget.value = "1MB"
     qtbot.waitUntil(lambda: "more than the budget" in widget.estimate.value, timeout=10_000)
     records = len(notification_manager.records)
-    widget.run_button.native.click()  # a MemoryError: reported, not raised
+    widget.run_button.native.click()  # a MemoryError, in the run's thread: reported, not raised
+    wait_for(widget.current_run, qtbot)
     assert any("more than the budget" in message for message in new_messages(records))
+    assert widget.status.value.startswith("Failed: a 32x32 tile") and widget.run_button.enabled
     assert [layer.name for layer in viewer.layers] == ["cells"]
 
 

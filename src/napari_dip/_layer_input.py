@@ -18,7 +18,7 @@ import napari_dip
 
 from ._options import Options
 from ._placement import current_indices
-from ._plan import Plan, make_plan
+from ._plan import Plan, check_plan, make_plan
 from .imaging.axes import axes_of_mask, check_axes
 
 __all__ = ["LayerInput", "read_layer"]
@@ -47,16 +47,16 @@ class LayerInput:
         """The data keywords of ``Restoration`` for this input."""
         return {"image": self.image, "mask": self.mask, "psf": self.psf}
 
+    def check(self, task: str) -> int:
+        """Check the restoration's plan but for its memory (``check_plan``); its factor."""
+        return check_plan(task, self.image.shape, self.image.dtype, self.options, **self._shapes())
+
     def plan(self, task: str) -> Plan:
-        """The restoration's plan, from the shapes only (for estimates and early checks)."""
-        return make_plan(
-            task,
-            self.image.shape,
-            self.image.dtype,
-            self.options,
-            mask_shape=None if self.mask is None else np.shape(self.mask),
-            psf=self.psf,
-        )
+        """The restoration's plan, from the shapes only (for estimates)."""
+        return make_plan(task, self.image.shape, self.image.dtype, self.options, **self._shapes())
+
+    def _shapes(self) -> dict:
+        return {"mask_shape": None if self.mask is None else np.shape(self.mask), "psf": self.psf}
 
 
 def read_layer(

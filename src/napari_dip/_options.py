@@ -169,8 +169,8 @@ class Options:
     )
     device: str = _option(
         "auto",
-        '''``"auto"`` (CUDA, then Apple MPS, then CPU), ``"cpu"``, ``"cuda"``,
-        ``"cuda:N"`` or ``"mps"``; a ``torch.device`` is taken by its name.''',
+        """``"auto"`` (CUDA, then Apple MPS, then CPU), ``"cpu"``, ``"cuda"``,
+        ``"cuda:N"`` or ``"mps"``; a ``torch.device`` is taken by its name.""",
         kind="str or torch.device",
     )
     threads: int | None = _option(

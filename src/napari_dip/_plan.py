@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
     from .core.presets import Recipe
 
-__all__ = ["Block", "Plan", "RunEstimate", "make_plan"]
+__all__ = ["Block", "Plan", "RunEstimate", "check_plan", "make_plan"]
 
 #: Overlap of neighbouring tiles, in input pixels (more for a wide PSF).
 TILE_OVERLAP = 32
@@ -198,6 +198,25 @@ class Plan:
         return ", ".join(parts) or "the image"
 
 
+def check_plan(
+    task: str,
+    shape: tuple[int, ...],
+    dtype,
+    options: Options,
+    *,
+    mask_shape: tuple[int, ...] | None = None,
+    psf=None,
+) -> int:
+    """The checks of ``make_plan`` that need no memory estimate: quick, for the GUI thread.
+
+    Raises what ``make_plan`` raises, but for the ``MemoryError`` of an image
+    whose smallest tile needs more than the memory budget: that check needs
+    PyTorch's cost model (its first use in a process takes seconds).  Returns
+    the upscaling factor (1 but for super-resolution), which places the result.
+    """
+    return _checked(task, shape, dtype, options, mask_shape, psf).factor
+
+
 def make_plan(
     task: str,
     shape: tuple[int, ...],
@@ -213,8 +232,67 @@ def make_plan(
     point spread function (read: it is small).  Raises ValueError, TypeError,
     or MemoryError when even the smallest tile needs more than the budget.
     """
-    from .core.estimate import choose_tile, default_memory_budget, parse_memory
-    from .core.fit import new_seed, resolve_device
+    from .core.estimate import choose_tile, default_memory_budget
+    from .core.fit import new_seed
+
+    checked = _checked(task, shape, dtype, options, mask_shape, psf)
+    recipe, psf, canonical = (
+        checked.recipe,
+        checked.psf,
+        to_canonical_shape(checked.shape, checked.axes),
+    )
+    _, n_channels, depth, height, width = canonical
+    budget = default_memory_budget(checked.device) if checked.budget is None else checked.budget
+    overlap = TILE_OVERLAP + (max(psf.shape[-2:]) if psf is not None else 0)
+    fitted = n_channels if options.channels == "joint" else 1
+    tile = choose_tile(
+        recipe,
+        (height, width),
+        fitted,
+        budget,
+        depth=depth if checked.volume else None,
+        factor=checked.factor,
+        overlap=overlap,
+    )
+    return Plan(
+        task=task,
+        options=options,
+        axes=checked.axes,
+        shape=checked.shape,
+        dtype=np.dtype(dtype),
+        recipe=recipe,
+        device=checked.device,
+        seed=new_seed() if options.seed is None else int(options.seed),
+        max_iter=int(options.max_iter or recipe.max_iter),
+        auto_stop=recipe.auto_stop if options.auto_stop is None else bool(options.auto_stop),
+        volume=checked.volume,
+        factor=checked.factor,
+        psf=psf,
+        output_dtype=output_dtype(options.output_dtype, np.dtype(dtype)),
+        budget_bytes=budget,
+        overlap=overlap,
+        tile=tile,
+        blocks=_blocks(canonical, checked.volume, fitted, tile, overlap),
+    )
+
+
+@dataclass(frozen=True)
+class _Checked:
+    """What ``_checked`` resolved: the plan's fields that need no cost model."""
+
+    shape: tuple[int, ...]
+    axes: str
+    volume: bool
+    factor: int
+    psf: np.ndarray | None
+    recipe: Recipe
+    device: torch.device
+    budget: int | None  # None: the device's default, read by make_plan
+
+
+def _checked(task, shape, dtype, options: Options, mask_shape, psf) -> _Checked:
+    from .core.estimate import parse_memory
+    from .core.fit import resolve_device
     from .core.presets import resolve_preset
 
     check_choice("task", task, TASKS)
@@ -222,7 +300,7 @@ def make_plan(
     check_image_type(shape, dtype)
     axes = _resolve_axes(shape, options.axes, options.channel_axis)
     check_axis_sizes(shape, axes)
-    _, n_channels, depth, height, width = to_canonical_shape(shape, axes)
+    _, _, depth, height, width = to_canonical_shape(shape, axes)
     volume = options.stack == "volume" and depth > 1
     if task == "inpaint":
         if mask_shape is None:
@@ -238,41 +316,11 @@ def make_plan(
     recipe = resolve_preset(options.preset, task, factor if task == "super_resolve" else None)
     device = resolve_device(options.device)
     budget = (
-        default_memory_budget(device)
+        None
         if options.memory_budget is None
         else parse_memory(options.memory_budget, "memory_budget")
     )
-    overlap = TILE_OVERLAP + (max(psf.shape[-2:]) if psf is not None else 0)
-    fitted = n_channels if options.channels == "joint" else 1
-    tile = choose_tile(
-        recipe,
-        (height, width),
-        fitted,
-        budget,
-        depth=depth if volume else None,
-        factor=factor,
-        overlap=overlap,
-    )
-    return Plan(
-        task=task,
-        options=options,
-        axes=axes,
-        shape=shape,
-        dtype=np.dtype(dtype),
-        recipe=recipe,
-        device=device,
-        seed=new_seed() if options.seed is None else int(options.seed),
-        max_iter=int(options.max_iter or recipe.max_iter),
-        auto_stop=recipe.auto_stop if options.auto_stop is None else bool(options.auto_stop),
-        volume=volume,
-        factor=factor,
-        psf=psf,
-        output_dtype=output_dtype(options.output_dtype, np.dtype(dtype)),
-        budget_bytes=budget,
-        overlap=overlap,
-        tile=tile,
-        blocks=_blocks(to_canonical_shape(shape, axes), volume, fitted, tile, overlap),
-    )
+    return _Checked(shape, axes, volume, factor, psf, recipe, device, budget)
 
 
 def _resolve_axes(shape: tuple[int, ...], axes, channel_axis) -> str:

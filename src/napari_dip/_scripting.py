@@ -1,14 +1,18 @@
 """Restore napari layers in a thread worker: the run behind the widget, usable from scripts.
 
-``restore_layer`` validates its input, starts the fit in a napari
-``GeneratorWorker`` and returns a ``LayerRestoration`` at once.  While the fit
-runs, a preview layer follows it and a napari progress bar counts iterations;
-at the end a result layer appears (or replaces the previous result of the same
-input and task).  ``LayerRestoration.wait()`` blocks, keeping the viewer
-responsive, until then.
+``restore_layer`` checks its input from the layer's shapes and options,
+starts a napari ``GeneratorWorker`` and returns a ``LayerRestoration`` at
+once: the worker builds the ``napari_dip.Restoration`` (reading the pixels,
+choosing the tiles) and runs it, so that nothing which scales with the image
+runs in the GUI thread.  While the fit runs, a preview layer follows it and a
+napari progress bar counts iterations; at the end the preview layer becomes
+the result layer (or the previous result of the same input and task shows
+the preview and is then replaced: napari pauses for a garbage collection each
+time a layer is removed).  ``LayerRestoration.wait()`` blocks, keeping the
+viewer responsive, until then.
 
-Only plain values (a ``napari_dip.Restoration`` and an int) go into the worker
-thread; layers are read and written in the main thread, from its signals.
+Only plain values go into the worker thread; layers are read and written in
+the main thread, from its signals.
 The layer's axes (``"ZYX"``, ``"TZCYX"``, ...) are guessed from its shape and
 axis labels unless given; one plane (or frame) can be restored on its own, its
 result landing on that plane.
@@ -16,6 +20,7 @@ result landing on that plane.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import time
 
@@ -31,7 +36,11 @@ from ._layer_input import read_layer
 from ._options import Options, check_every, check_flag, option_parameter, parameters_doc
 from ._placement import result_placement
 from ._restoration import Restoration
-from ._worker import RUNNING, FitWorker, fit_pool, fit_snapshots
+from ._worker import RUNNING, FitWorker, PendingRestoration, fit_pool, fit_snapshots
+
+# PyTorch and the modules a plan's checks use (a second or two, once), imported
+# with this module: starting a run then imports nothing in the GUI thread.
+from .core import estimate, fit, presets  # noqa: F401
 
 __all__ = ["LayerRestoration", "restore_layer", "result_placement"]
 
@@ -54,13 +63,19 @@ class LayerRestoration:
 
     Attributes
     ----------
-    restoration : napari_dip.Restoration
-        The fit; its ``info`` ends up in the result layer's metadata.
+    task : str
+    restoration : napari_dip.Restoration or None
+        The fit, built in the worker thread when the run starts (None until
+        then, and when building it failed); its ``info`` ends up in the
+        result layer's metadata.
     worker : superqt.utils.GeneratorWorker
         Made by ``napari.qt.threading.create_worker`` (so napari lists it as a task).
     source : napari.layers.Image
         The input layer (never modified).
     preview_layer, result_layer : napari.layers.Image or None
+        The preview becomes the result.  A run that replaces an earlier
+        result shows its preview in that layer, and puts the earlier result
+        back if it fails or is cancelled.
     uncertainty_layer : napari.layers.Image or None
         The members' spread, placed over the result, when asked for and the
         preset fits an ensemble.
@@ -77,11 +92,13 @@ class LayerRestoration:
         of them to end.
 
     Signals (emitted in the main thread): ``started()`` when the fit's thread
-    starts; ``snapshot(Snapshot)`` after each preview update and for the
-    final snapshot; ``finished()`` at the end.
+    starts; ``planned(Restoration)`` once the worker has built it;
+    ``snapshot(Snapshot)`` after each preview update and for the final
+    snapshot; ``finished()`` at the end.
     """
 
     started = Signal()
+    planned = Signal(object)
     snapshot = Signal(object)
     finished = Signal()
 
@@ -89,7 +106,8 @@ class LayerRestoration:
         self,
         viewer,
         source: Image,
-        restoration,
+        task: str,
+        pending: PendingRestoration,
         *,
         every: int,
         new_layer: bool,
@@ -99,10 +117,14 @@ class LayerRestoration:
     ):
         self.viewer = viewer
         self.source = source
-        self.restoration = restoration
+        self.task = task
+        self.restoration: Restoration | None = None
+        self._pending = pending
         self.new_layer = new_layer
-        self.name = f"{source.name} {RESULT_SUFFIX[restoration.task]}"
+        self.name = f"{source.name} {RESULT_SUFFIX[task]}"
         self.preview_layer: Image | None = None
+        #: The earlier result the preview is shown in: its data, metadata and placement.
+        self._replaced: tuple | None = None
         self.result_layer: Image | None = None
         self.uncertainty_layer: Image | None = None
         self._wants_uncertainty = uncertainty
@@ -118,13 +140,12 @@ class LayerRestoration:
         }
         if not source.rgb:
             self._display["colormap"] = source.colormap
-        # The snapshots' max_iter: the cap of all fits together.
-        total = restoration.plan.fits * restoration.plan.max_iter
-        self._progress = progress(total=total, desc=f"Deep Image Prior: {self.name}")
+        # Indeterminate until the plan says how many fits there are.
+        self._progress = progress(total=0, desc=f"Deep Image Prior: {self.name}")
         self.worker = create_worker(
-            fit_snapshots, restoration, every, _worker_class=FitWorker, _ignore_errors=True
+            fit_snapshots, pending, every, _worker_class=FitWorker, _ignore_errors=True
         )
-        self.worker.yielded.connect(self._on_snapshot)
+        self.worker.yielded.connect(self._on_yielded)
         self.worker.errored.connect(self._on_error)
         self.worker.finished.connect(self._on_finished)
         self.worker.started.connect(self._on_started)
@@ -138,7 +159,7 @@ class LayerRestoration:
 
         A run still waiting for a thread ends at once, without a result layer.
         """
-        self.restoration.stop()
+        self._pending.stop()
         self._unqueue()
 
     def cancel(self) -> None:
@@ -146,7 +167,7 @@ class LayerRestoration:
         if not self.done:
             self.worker.quit()
             self._unqueue()
-            self._remove_preview()
+            self._drop_preview()
 
     def _unqueue(self) -> None:
         """End a run still waiting for a thread: out of the queue, finished without a result."""
@@ -182,6 +203,18 @@ class LayerRestoration:
         self.queued = False
         self.started.emit()
 
+    def _on_yielded(self, item) -> None:
+        if isinstance(item, Restoration):
+            self._on_planned(item)
+        else:
+            self._on_snapshot(item)
+
+    def _on_planned(self, restoration: Restoration) -> None:
+        self.restoration = restoration
+        # The snapshots' max_iter: the cap of all fits together.
+        self._progress.total = restoration.plan.fits * restoration.plan.max_iter
+        self.planned.emit(restoration)
+
     def _on_snapshot(self, snapshot) -> None:
         if self.done or self.worker.abort_requested:  # cancelled, or the viewer is closing
             return
@@ -194,7 +227,7 @@ class LayerRestoration:
 
     def _on_error(self, error: Exception) -> None:
         self.error = error
-        self._remove_preview()
+        self._drop_preview()
         notification_manager.receive_error(type(error), error, error.__traceback__)
 
     def _on_finished(self) -> None:
@@ -208,19 +241,28 @@ class LayerRestoration:
 
     def _show_preview(self, image) -> None:
         if self.preview_layer is None:
-            self.preview_layer = self.viewer.add_image(
-                image, name=f"{self.name} (preview)", **self._placement, **self._display
-            )
-        else:
-            self.preview_layer.data = image
+            previous = self._previous(self.name)
+            if previous is None:
+                self.preview_layer = self.viewer.add_image(
+                    image, name=f"{self.name} (preview)", **self._placement, **self._display
+                )
+                return
+            placement = {key: getattr(previous, key) for key in self._placement}
+            self._replaced = (previous.data, previous.metadata, placement)
+            self.preview_layer = previous
+            for key, value in self._placement.items():
+                setattr(previous, key, value)
+        self.preview_layer.data = image
 
     def _show_result(self) -> None:
-        self._remove_preview()
         image = self.restoration.result
         info = self.restoration.info
         python = info.python(psf_sigma=self._settings.get("psf_sigma"), source=self._described())
         metadata = {"napari_dip": {**info.as_dict(), **self._settings, "python": python}}
-        self.result_layer = self._put_layer(self.name, image, metadata, self._display)
+        preview, self.preview_layer, self._replaced = self.preview_layer, None, None
+        if preview is not None and preview not in self.viewer.layers:
+            preview = None  # the user removed it
+        self.result_layer = self._put_layer(self.name, image, metadata, self._display, preview)
         spread = self.restoration.uncertainty
         if self._wants_uncertainty and spread is not None:
             high = float(np.nanmax(spread)) if np.isfinite(spread).any() else 0.0
@@ -252,18 +294,22 @@ class LayerRestoration:
         )
         return f"the data of layer {self.source.name!r}{where}"
 
-    def _put_layer(self, name: str, data, metadata: dict, display: dict) -> Image:
-        """Add an image layer over the input, or update the earlier one of that name."""
-        previous = self._previous(name)
-        if previous is None:
+    def _put_layer(
+        self, name: str, data, metadata: dict, display: dict, layer: Image | None = None
+    ) -> Image:
+        """Put ``data`` in ``layer`` (the preview), in the earlier layer ``name`` of this input
+        and task, or in a new layer over the input."""
+        layer = layer or self._previous(name)
+        if layer is None:
             return self.viewer.add_image(
                 data, name=name, metadata=metadata, **self._placement, **display
             )
-        previous.data = data
+        layer.data = data
         for key, value in self._placement.items():
-            setattr(previous, key, value)
-        previous.metadata = metadata
-        return previous
+            setattr(layer, key, value)
+        layer.metadata = metadata
+        layer.name = name  # made unique by napari ("name [1]") when it is a new layer's
+        return layer
 
     def _previous(self, name: str) -> Image | None:
         """The earlier layer ``name`` of this input and task, which a new run replaces."""
@@ -273,10 +319,17 @@ class LayerRestoration:
         mine = isinstance(layer, Image) and "napari_dip" in layer.metadata
         return layer if mine and layer.rgb == self.source.rgb else None
 
-    def _remove_preview(self) -> None:
-        if self.preview_layer is not None and self.preview_layer in self.viewer.layers:
-            self.viewer.layers.remove(self.preview_layer)
-        self.preview_layer = None
+    def _drop_preview(self) -> None:
+        """Remove the preview layer, or put back the earlier result it was shown in."""
+        layer, self.preview_layer = self.preview_layer, None
+        if layer is None or layer not in self.viewer.layers:
+            return
+        if self._replaced is None:
+            self.viewer.layers.remove(layer)
+            return
+        (layer.data, layer.metadata, placement), self._replaced = self._replaced, None
+        for key, value in placement.items():
+            setattr(layer, key, value)
 
 
 def restore_layer(*args, **kwargs) -> LayerRestoration:
@@ -289,14 +342,17 @@ def restore_layer(*args, **kwargs) -> LayerRestoration:
     new_layer = check_flag("new_layer", values.pop("new_layer"))
     data = {name: values.pop(name) for name in ("mask", "psf", "plane")}
     source = read_layer(viewer, layer, task, Options(**values), **data)  # options checked first
-    restoration = Restoration(task, **source.data(), **source.options.keywords())
-    placement = result_placement(
-        layer, restoration.plan.factor, axes=source.options.axes, origin=source.origin
-    )
+    factor = source.check(task)
+    placement = result_placement(layer, factor, axes=source.options.axes, origin=source.origin)
+    inputs = source.data()
+    if inputs["mask"] is not None:  # as painted now, even if the run waits for a thread
+        inputs["mask"] = np.array(inputs["mask"])
+    build = functools.partial(Restoration, task, **inputs, **source.options.keywords())
     return LayerRestoration(
         viewer,
         layer,
-        restoration,
+        task,
+        PendingRestoration(build),
         every=every,
         new_layer=new_layer,
         settings={**source.settings, "every": every},
@@ -324,9 +380,13 @@ restore_layer.__signature__ = inspect.Signature(
 restore_layer.__doc__ = f"""Restore an image layer of ``viewer`` in a background thread, with a live preview.
 
     Returns at once; call ``.wait()`` on the result to block until the result
-    layer is there.  Invalid input raises ``ValueError``, ``TypeError`` (or
-    ``MemoryError`` when even the smallest tile exceeds the memory budget)
-    here, before anything is added to the viewer or any fit starts.
+    layer is there.  Invalid input raises ``ValueError`` or ``TypeError``
+    here, before anything is added to the viewer or any fit starts: the
+    checks read the layer's shape, dtype and the options, not its pixels.
+    What needs the pixels or the memory model, a NaN in the image or a
+    ``MemoryError`` when even the smallest tile exceeds the memory budget,
+    fails the run in its thread: a notification says why, ``.error`` holds
+    it and ``.wait()`` raises it; nothing is added to the viewer.
 
     Parameters
     ----------

@@ -11,6 +11,8 @@ settings will cost, from the plan alone (no pixel is read).
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from typing import TYPE_CHECKING
@@ -38,7 +40,7 @@ from ._options import CHANNEL_MODES, KERNELS, NOISE_MODELS, STACK_MODES, TASKS, 
 from ._plot import ScorePlot
 from ._records import RunInfo
 from ._scripting import LayerRestoration, restore_layer
-from ._worker import fit_pool
+from ._worker import fit_pool, warm_up
 from .core.estimate import format_duration
 from .core.stop_reason import StopReason
 from .imaging.noise import suggest_noise
@@ -193,14 +195,26 @@ class _Form(Container):
     def plan(self) -> Plan | None:
         """The plan of a run with the form's settings (None without an image): checked,
         but no pixel read."""
+        planner = self.planner()
+        return None if planner is None else planner()
+
+    def planner(self) -> Callable[[], Plan] | None:
+        """What makes the form's plan, after the checks that need no memory model.
+
+        Reads the form and checks it against the chosen layer (raising
+        ``ValueError`` or ``TypeError``), and returns a function that makes
+        the plan: choosing its tiles may take seconds the first time in a
+        process (``_worker.warm_up``), so the estimate line calls it in its
+        own thread.  None without an image.
+        """
         if self.image.value is None:
             return None
         settings = self.options()
         data = {name: settings.pop(name) for name in ("mask", "psf", "plane")}
         task = self.task.value
-        return read_layer(self._viewer, self.image.value, task, Options(**settings), **data).plan(
-            task
-        )
+        source = read_layer(self._viewer, self.image.value, task, Options(**settings), **data)
+        source.check(task)
+        return functools.partial(source.plan, task)
 
     def apply_record(self, record: dict) -> None:
         """Fill the form with a result's recorded settings (``metadata["napari_dip"]``).
@@ -371,7 +385,7 @@ class DeepImagePriorWidget(_Form):
         self.plot = ScorePlot()
         self.native.layout().addWidget(self.plot)
         self._closed = False
-        self._estimate_line = _EstimateLine(self.estimate, self.plan)
+        self._estimate_line = _EstimateLine(self.estimate, self.planner)
         for control in self.controls:
             control.changed.connect(self._estimate_line.schedule)
         self.run_button.changed.connect(self._on_run_clicked)
@@ -565,20 +579,22 @@ class _EstimateLine:
     """A label that says what the form's settings will cost, kept up to date.
 
     ``schedule()`` on every change; once the form has not changed for
-    ``ESTIMATE_DELAY_MS``, ``plan()`` is called (cheap: shapes only; its
-    errors are shown in the line) and the plan's estimate is computed in a
-    plain Python thread, polled from here: the first one imports PyTorch and
-    measures the machine's speed (about 3 s).  That thread touches no Qt
-    object, and Python waits for it at exit (a Qt worker thread still running
-    then aborts the process).  One estimate runs at a time; changes meanwhile
-    start another when it ends.
+    ``ESTIMATE_DELAY_MS``, ``planner()`` is called (cheap: shapes only; its
+    errors are shown in the line) and the plan and its estimate are made in a
+    plain Python thread, polled from here.  That thread first warms up what
+    the first plan of a process needs (``warm_up``, about 2 s, when the
+    widget opens) and measures the machine's speed with the first estimate
+    (a fraction of a second).  It touches no Qt object, and Python waits for
+    it at exit (a Qt worker thread still running then aborts the process).
+    One estimate runs at a time; changes meanwhile start another when it ends.
     """
 
-    def __init__(self, label: Label, plan):
-        self._label, self._plan = label, plan
+    def __init__(self, label: Label, planner: Callable[[], Callable[[], Plan] | None]):
+        self._label, self._planner = label, planner
         #: The estimate shown, if any.
         self.estimate: RunEstimate | None = None
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="napari-dip")
+        self._executor.submit(warm_up)
         self._future: Future | None = None
         self._stale = False
         self._timer = QTimer(label.native)
@@ -615,14 +631,14 @@ class _EstimateLine:
             return
         self.estimate = None
         try:
-            plan = self._plan()
-        except (ValueError, TypeError, MemoryError) as error:
+            planner = self._planner()
+        except (ValueError, TypeError) as error:
             self._show(*_no_estimate(error))
             return
-        if plan is None:
+        if planner is None:
             self._show("", "")
             return
-        self._future = self._executor.submit(_estimate, plan)
+        self._future = self._executor.submit(_estimate, planner)
         self._poll.start()
 
     def _check(self) -> None:
@@ -673,10 +689,10 @@ def _middle_plane(layer: Image, size: int = 512):
     )
 
 
-def _estimate(plan: Plan) -> RunEstimate | Exception:
-    """In a background thread: the estimate of ``plan``, or why there is none."""
+def _estimate(planner: Callable[[], Plan]) -> RunEstimate | Exception:
+    """In a background thread: the estimate of the plan ``planner`` makes, or why there is none."""
     try:
-        return plan.estimate()
+        return planner().estimate()
     except Exception as error:  # shown in the line, never raised
         return error
 

@@ -1,6 +1,7 @@
 """The thread that runs the fits behind a layer restoration, off the GUI thread.
 
-``FitWorker`` is a napari/superqt generator worker over a ``Restoration``'s
+``FitWorker`` is a napari/superqt generator worker that builds a
+``Restoration`` (a ``PendingRestoration``) and yields it, then its
 snapshots; ``fit_pool`` is the thread pool it runs on (never Qt's global
 one), and ``RUNNING`` keeps the runs in progress alive until they end.
 """
@@ -8,12 +9,25 @@ one), and ``RUNNING`` keeps the runs in progress alive until they end.
 from __future__ import annotations
 
 import atexit
+import contextlib
+import os
+import sys
+import threading
+from collections.abc import Callable
 
 from qtpy.QtCore import QThread, QThreadPool
 from qtpy.QtWidgets import QApplication
 from superqt.utils import GeneratorWorker
 
-__all__ = ["RUNNING", "FitError", "FitWorker", "fit_pool", "fit_snapshots"]
+__all__ = [
+    "RUNNING",
+    "FitError",
+    "FitWorker",
+    "PendingRestoration",
+    "fit_pool",
+    "fit_snapshots",
+    "warm_up",
+]
 
 
 class FitError(Exception):
@@ -24,12 +38,87 @@ class FitError(Exception):
     """
 
 
-def fit_snapshots(restoration, every: int):
-    """The worker thread's generator: the restoration's snapshots (each says its fit's number)."""
+class PendingRestoration:
+    """A ``Restoration`` built in the worker thread, which can be stopped before it exists.
+
+    ``build`` (called once, in the worker) makes it: reading and checking the
+    pixels and choosing the tiles scale with the image, so they stay out of
+    the GUI thread.  ``stop()``, from any thread, stops it whether it is
+    built already or not.
+    """
+
+    def __init__(self, build: Callable[[], object]):
+        self._build = build
+        self._lock = threading.Lock()
+        self._stopped = False
+        self.restoration = None
+
+    def build(self):
+        restoration = self._build()
+        with self._lock:
+            self.restoration = restoration
+            if self._stopped:
+                restoration.stop()  # its run then returns at once
+        return restoration
+
+    def stop(self) -> None:
+        with self._lock:
+            self._stopped = True
+            restoration = self.restoration
+        if restoration is not None:
+            restoration.stop()
+
+
+def fit_snapshots(pending: PendingRestoration, every: int):
+    """The worker thread's generator: the ``Restoration`` once built, then its snapshots."""
     try:
+        _yield_to_the_gui()
+        warm_up()
+        restoration = pending.build()
+        yield restoration
         yield from restoration.snapshots(every)
     except RuntimeError as error:
         raise FitError(str(error)) from error
+
+
+#: The niceness of the fits' threads on Linux (0 is the GUI's; 19 the lowest).
+FIT_NICENESS = 10
+
+
+def _yield_to_the_gui() -> None:
+    """Give the fit's thread (and the threads PyTorch starts from it) a lower priority.
+
+    On two cores, two fits at full speed leave the GUI thread a third of the
+    CPU: napari's own work (adding a layer) then took 0.2-0.3 s.  Linux only,
+    where a thread has a niceness of its own; it lasts for the pool's thread.
+    """
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError):
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), FIT_NICENESS)
+
+
+_WARM = threading.Lock()
+_warmed = False
+
+
+def warm_up() -> None:
+    """Import and run once what a process's first plan and estimate need, off the GUI thread.
+
+    The cost model behind the tiles (``core.estimate``) uses PyTorch's FLOP
+    counter, its compiler and sympy: some 800 modules, about 2 s, the first
+    time.  Called when the widget opens and before a layer's restoration is
+    built; later calls return at once.  (Python's collector, as those modules'
+    objects pile up, pauses every thread once or twice for 0.2-0.3 s: opening
+    the widget takes that pause before any Run.)
+    """
+    global _warmed
+    with _WARM:
+        if not _warmed:
+            from .core.estimate import estimate_fit
+            from .core.presets import PRESETS
+
+            estimate_fit(PRESETS["fast"], (64, 64), 1, "cpu")
+            _warmed = True
 
 
 class FitWorker(GeneratorWorker):
@@ -42,12 +131,12 @@ class FitWorker(GeneratorWorker):
     is not reached): ``LayerRestoration`` reports errors itself.
     """
 
-    def __init__(self, func, restoration, every):
-        super().__init__(func, restoration, every)
-        self._restoration = restoration
+    def __init__(self, func, pending: PendingRestoration, every: int):
+        super().__init__(func, pending, every)
+        self._pending = pending
 
     def quit(self) -> None:
-        self._restoration.stop()
+        self._pending.stop()
         super().quit()
 
     def start(self) -> None:

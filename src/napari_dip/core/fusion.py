@@ -103,8 +103,8 @@ def wiener_filter(
             for last in [first + COEFFICIENT_CHUNK]
         ]
 
-        def gain(filters, power):  # the Wiener gain of each coefficient of each patch
-            pilot_power = F.conv2d(p, filters) ** 2
+        def gain(filters, power, pilot=p):  # the Wiener gain of each coefficient of each patch
+            pilot_power = F.conv2d(pilot, filters) ** 2
             return pilot_power / (pilot_power + scale * power.view(1, -1, 1, 1)).clamp_min(1e-20)
 
         # Each patch weighs in inversely to its total gain (BM3D's aggregation weights);
