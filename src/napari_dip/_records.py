@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import difflib
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -36,14 +38,18 @@ class FitRecord:
 
 
 @dataclass(frozen=True)
-class RunInfo:
+class RunInfo(Mapping):
     """A restoration's settings, as resolved for its input, and how its run went.
 
     ``recipe`` is the complete recipe (a ``Recipe``'s fields, the network's
     as a dict), so a run with a custom recipe can be reproduced too.
     ``as_dict()`` is the JSON-ready form stored in a napari layer's metadata;
-    ``RunInfo.from_dict`` reads it back and ``napari_dip.rerun`` runs it again.
-    ``stop_reason`` is None before a run.
+    ``RunInfo.from_dict`` reads it back (records of napari-dip 0.1 too) and
+    ``napari_dip.rerun`` runs it again.  ``stop_reason`` is None before a run.
+
+    It is also a read-only mapping, as ``info`` was in napari-dip 0.1:
+    ``info["iterations"]``, ``info.get("stop_holes")``, ``dict(info)`` give
+    the values of ``as_dict()`` (lists, the stop reason's value).
 
     Examples
     --------
@@ -58,6 +64,8 @@ class RunInfo:
     (10, 'max_iter', 3, 2)
     >>> napari_dip.RunInfo.from_dict(json.loads(json.dumps(info.as_dict()))) == info
     True
+    >>> info["stop_reason"], info["fit_iterations"]
+    ('max_iter', [10])
     """
 
     task: str
@@ -165,11 +173,36 @@ class RunInfo:
             record["stop_reason"] = self.stop_reason.value
         return _plain(record)
 
+    def __getitem__(self, key: str):
+        if key not in _FIELDS:
+            close = difflib.get_close_matches(str(key), _FIELDS, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise KeyError(f"{key!r}: a RunInfo has no such field{hint}")
+        return self.as_dict()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(_FIELDS)
+
+    def __len__(self) -> int:
+        return len(_FIELDS)
+
     @classmethod
     def from_dict(cls, record: dict) -> RunInfo:
-        """The record ``as_dict`` wrote; other keys (e.g. a layer's settings) are ignored."""
-        names = {field.name for field in dataclasses.fields(cls)}
-        values = {key: value for key, value in record.items() if key in names}
+        """The record ``as_dict`` wrote; other keys (e.g. a layer's settings) are ignored.
+
+        A record of napari-dip 0.1 (no ``version``) has a recipe without its
+        name, description, cap and stopping rule: they are taken from the
+        record's preset, cap and stopping rule.
+        """
+        values = {key: value for key, value in record.items() if key in _FIELDS}
+        if "version" not in record and "recipe" in values:
+            values["recipe"] = {
+                "name": record["preset"],
+                "description": f"the {record['preset']!r} preset as napari-dip 0.1 recorded it",
+                "max_iter": record["max_iter"],
+                "auto_stop": record["auto_stop"],
+                **values["recipe"],
+            }
         if values.get("stop_reason") is not None:
             values["stop_reason"] = StopReason(values["stop_reason"])
         for key in ("psf_shape", "tile", "fit_iterations", "stop_holes", "threads_used", "fusions"):
@@ -232,6 +265,10 @@ class RunInfo:
         lines.append(f"result = napari_dip.{self.task}(")
         lines += [f"    {argument}," for argument in arguments]
         return "\n".join([*lines, ")", ""])
+
+
+#: The fields of a ``RunInfo``: its keys as a mapping.
+_FIELDS = tuple(field.name for field in dataclasses.fields(RunInfo))
 
 
 def _plain(value):

@@ -226,7 +226,7 @@ class _Form(Container):
         """
         from .core.presets import PRESETS, Recipe
 
-        recipe = Recipe.from_dict(record["recipe"])
+        recipe = Recipe.from_dict(RunInfo.from_dict(record).recipe)  # 0.1's records too
         if PRESETS.get(recipe.name) != recipe:
             raise ValueError(
                 f"the result's recipe {recipe.name!r} is not a preset: run it again with "
