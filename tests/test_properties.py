@@ -24,7 +24,7 @@ from hypothesis import strategies as st  # noqa: E402
 import napari_dip  # noqa: E402
 from napari_dip import NetSpec, Recipe, Restoration  # noqa: E402
 from napari_dip.core.estimate import MAX_MEMORY, parse_memory  # noqa: E402
-from napari_dip.imaging.axes import from_canonical, to_canonical  # noqa: E402
+from napari_dip.imaging.axes import canonical_mask, from_canonical, to_canonical  # noqa: E402
 from napari_dip.imaging.checks import check_psf  # noqa: E402
 from napari_dip.imaging.intensity import cast_result  # noqa: E402
 
@@ -104,6 +104,7 @@ FAULTS = {
     "max_iter": None,
     "seed": None,
     "flag": None,
+    "device": None,
 }
 
 
@@ -189,6 +190,10 @@ def calls(draw, task: str | None = None, fault: str | None = None) -> Call:
             )
             call.fault("mask")
         kw["mask"] = mask.astype(draw(st.sampled_from(["bool", "uint8", "float32"])))
+        if fault == "nan" and call.faults:  # the drawn mask may hide the NaN by chance
+            missing = canonical_mask(mask, axes, image.shape)
+            if not (~np.isfinite(to_canonical(image, axes)) & ~missing).any():
+                call.faults = []
     factor = 1
     if task == "super_resolve":
         factor = draw(st.sampled_from([2, 3, np.int64(2)]))
@@ -256,6 +261,15 @@ def calls(draw, task: str | None = None, fault: str | None = None) -> Call:
         call.every = draw(st.sampled_from([0, "1", 1.5, True]))
         call.fault("every")
     kw["device"] = "cpu"
+    if draw(st.booleans()):
+        import torch
+
+        kw["device"] = torch.device("cpu")  # taken by its name
+    if fault == "device":
+        import torch
+
+        kw["device"] = draw(st.sampled_from(["gpu", "cuda:99", 3, torch.device("meta")]))
+        call.fault("device")
 
     as_tensor = dtype in ("uint8", "int16", "float32", "float64") and draw(st.booleans())
     kw["image"] = image
@@ -467,6 +481,7 @@ RECIPE_FIELDS = {
     "stop_patience": st.integers(-2, 3),
     "stop_min_iter": st.integers(-2, 3),
     "input_depth": st.one_of(st.integers(-1, 3), st.booleans()),
+    "fuse": st.one_of(st.booleans(), st.integers(0, 1), st.just("yes"), st.none()),
 }
 
 
@@ -482,3 +497,72 @@ def test_recipe_fields_are_valid_or_named_in_the_error(field_name, data):
         image = np.linspace(0, 1, 64, dtype=np.float32).reshape(8, 8)
         out = napari_dip.denoise(image, preset=recipe, max_iter=2, seed=0, device="cpu")
         assert np.isfinite(out).all()
+
+
+@fast(30)
+@given(
+    task=st.sampled_from(napari_dip.TASKS),
+    value=st.sampled_from([0.0, 1e-30, 7.0, 4.0, 65535.0, -3.5, 1e30]),
+    dtype=st.sampled_from(["uint16", "float32", "float64"]),
+    noise=st.sampled_from(["gaussian", "poisson"]),
+    others=st.booleans(),
+    seed=st.integers(0, 2**16),
+)
+def test_a_constant_channel_comes_back_constant(task, value, dtype, noise, others, seed):
+    """Blank and saturated channels are common in real stacks: no structure may appear there."""
+    if dtype == "uint16" and not (0 <= value <= 65535 and value == int(value)):
+        value = 7.0
+    if noise == "poisson" and value < 0:
+        noise = "gaussian"
+    rng = np.random.default_rng(seed)
+    image = np.full((3 if others else 1, 12, 12), value, dtype=dtype)
+    if others:  # the constant channel sits among two that are not
+        image[0] = _values(rng, (12, 12), dtype, non_negative=True)
+        image[2] = _values(rng, (12, 12), dtype, non_negative=True)
+    data = {
+        "inpaint": {"mask": rng.random((12, 12)) < 0.3},
+        "super_resolve": {"factor": 2},
+        "deconvolve": {"psf": napari_dip.gaussian_psf(1.0, size=3)},
+    }.get(task, {})
+    if task == "inpaint":
+        data["mask"][0, 0] = False
+    before = image.copy()
+    options = {"preset": SMALL, "max_iter": 3, "seed": 0, "device": "cpu", "noise": noise}
+    result = napari_dip.Restoration(task, image, axes="CYX", **data, **options).run()
+    channel = 1 if others else 0
+    expected = cast_result(np.asarray([value]), result.dtype)[0]
+    assert (result[channel] == expected).all(), (result[channel].min(), result[channel].max())
+    assert np.array_equal(image, before)
+
+
+@fast(20)
+@given(
+    level=st.sampled_from([1e-30, 1.0, 7.0, 1e6]),
+    relative_spread=st.sampled_from([1e-9, 1e-6, 1e-3]),
+    seed=st.integers(0, 2**16),
+)
+def test_near_constant_data_gains_no_noise_beyond_its_own_spread(level, relative_spread, seed):
+    image = level * (1 + relative_spread * np.random.default_rng(seed).standard_normal((16, 16)))
+    low, high = image.min(), image.max()
+    result = napari_dip.denoise(image, preset=SMALL, max_iter=3, seed=0, device="cpu")
+    spread = high - low
+    assert low - spread <= result.min() and result.max() <= high + spread
+
+
+@fast(20)
+@given(
+    outlier=st.floats(1e3, 1e300),
+    sign=st.sampled_from([1, -1]),
+    noise=st.sampled_from(["gaussian", "poisson"]),
+    where=st.integers(0, 255),
+)
+def test_a_far_outlier_does_not_break_the_fit(outlier, sign, noise, where):
+    """One value beyond float32 (1e39 among a few hundred) used to overflow the loss."""
+    image = np.random.default_rng(0).normal(300, 20, (16, 16))
+    if noise == "poisson":
+        sign = 1
+    image.flat[where] = sign * outlier
+    result = napari_dip.denoise(
+        image, preset=SMALL, max_iter=3, seed=0, device="cpu", noise=noise, auto_stop=False
+    )
+    assert result.dtype == np.float64 and np.isfinite(result).all()

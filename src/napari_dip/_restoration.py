@@ -311,7 +311,7 @@ class _Pixels:
 
         Measured pixels kept when inpainting are certain: their spread is 0.
         """
-        spread = np.moveaxis(np.moveaxis(canonical, 1, 0) * self.intensity.span, 0, 1)
+        spread = np.moveaxis(self.intensity.rescale_spread(np.moveaxis(canonical, 1, 0)), 0, 1)
         if self._measured is not None:
             spread = np.where(self.known, 0.0, spread)
         return from_canonical(spread.astype(np.float32), self.plan.axes, self.plan.factor)

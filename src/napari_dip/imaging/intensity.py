@@ -21,7 +21,11 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["Intensity", "cast_result"]
+__all__ = ["FAR", "Intensity", "cast_result"]
+
+#: How far, in spans of the range, a normalised value may lie from [0, 1]: its square,
+#: summed over 10^8 pixels, stays within float32.
+FAR = 1e12
 
 
 class Intensity:
@@ -29,7 +33,8 @@ class Intensity:
 
     ``restore`` is the exact inverse, so results come back in the input's own
     units: uint16 counts stay counts, not rescaled to 65535.  A constant
-    channel maps to 0.5 and back to its constant.
+    channel (over its known pixels) maps to 0.5, and comes back as exactly its
+    constant whatever the network made of it (``constant``).
 
     Parameters
     ----------
@@ -60,7 +65,7 @@ class Intensity:
         percentiles: tuple[float, float] = (0.1, 99.9),
         max_samples: int = 1_000_000,
     ):
-        lows, spans = [], []
+        lows, spans, constants = [], [], []
         if missing is not None:
             missing = np.broadcast_to(missing, image.shape)
         for c, channel in enumerate(image):
@@ -70,6 +75,7 @@ class Intensity:
                     f"the mask leaves no known pixel in channel {c}: there is nothing to fit there"
                 )
             low, high = _robust_range(channel, mask, percentiles, max_samples)
+            constants.append(low if low == high else np.nan)
             if zero_floor:
                 if high <= zero and low < zero:
                     where = f"channel {c} of the image" if len(image) > 1 else "the image"
@@ -92,14 +98,31 @@ class Intensity:
         shape = (-1,) + (1,) * (image.ndim - 1)
         self.low = np.asarray(lows, dtype=np.float64).reshape(shape)
         self.span = np.asarray(spans, dtype=np.float64).reshape(shape)
+        #: Per channel, its value when it is constant, else NaN.
+        self.constant = np.asarray(constants, dtype=np.float64).reshape(shape)
 
     def normalise(self, image: np.ndarray) -> np.ndarray:
-        """``image`` (any real dtype, computed in float64) mapped to the network's range, float32."""
-        return ((image - self.low) / self.span).astype(np.float32)
+        """``image`` (any real dtype, computed in float64) mapped to the network's range, float32.
+
+        Values farther than ``FAR`` spans from ``[0, 1]`` are clipped there: an
+        outlier such as one 1e39 among values of a few hundred would overflow
+        the float32 loss (the fit "diverged"), and the sigmoid output cannot
+        follow such values in any case.
+        """
+        return np.clip((image - self.low) / self.span, -FAR, 1 + FAR).astype(np.float32)
 
     def denormalise(self, image: np.ndarray) -> np.ndarray:
-        """The inverse map, in float64 (for the caller to cast to the output dtype)."""
-        return image * self.span + self.low
+        """The inverse map, in float64 (for the caller to cast to the output dtype).
+
+        Constant channels come back constant: the network's output there is
+        no information, only what it has not (yet) fitted.
+        """
+        restored = image * self.span + self.low
+        return np.where(np.isnan(self.constant), restored, self.constant)
+
+    def rescale_spread(self, spread: np.ndarray) -> np.ndarray:
+        """A spread (standard deviation) in the network's range, in the input's units."""
+        return np.where(np.isnan(self.constant), spread * self.span, 0.0)
 
 
 def _robust_range(
