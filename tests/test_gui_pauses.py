@@ -15,6 +15,8 @@ import pytest
 
 pytest.importorskip("napari")
 
+pytestmark = pytest.mark.slow
+
 #: The longest pause of the GUI thread a run may cause, in seconds.
 MAX_PAUSE_S = 0.25
 CASES = (
