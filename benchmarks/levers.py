@@ -46,6 +46,7 @@ from napari_dip.core.fusion import (
     FUSION_GRID,
     blend_weight,
     fill_unseen,
+    fitted_residual_power,
     fuse_members,
     wiener_filter,
 )
@@ -116,7 +117,6 @@ def levers(case: Case) -> list[dict]:
 
     row("network alone (the library's mean of members)", case.mean(case.members), 0.0)
     row("network alone, plain mean of members", case.members.mean(0), 0.0)
-
     def fuse(grid=FUSION_GRID):
         block = case.fit.holdout.block
         return fuse_members(case.members, case.y, case.held, case.fitted, Gaussian(), block, grid)

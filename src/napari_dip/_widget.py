@@ -192,21 +192,10 @@ class _Form(Container):
             "device": self.device.value,
         }
 
-    def plan(self) -> Plan | None:
-        """The plan of a run with the form's settings (None without an image): checked,
-        but no pixel read."""
-        planner = self.planner()
-        return None if planner is None else planner()
-
     def planner(self) -> Callable[[], Plan] | None:
-        """What makes the form's plan, after the checks that need no memory model.
-
-        Reads the form and checks it against the chosen layer (raising
-        ``ValueError`` or ``TypeError``), and returns a function that makes
-        the plan: choosing its tiles may take seconds the first time in a
-        process (``_worker.warm_up``), so the estimate line calls it in its
-        own thread.  None without an image.
-        """
+        """The form's settings checked against the chosen layer (no pixel read), and a
+        function that makes their plan: its tiles may take seconds the first time in a
+        process (``_worker.warm_up``).  None without an image."""
         if self.image.value is None:
             return None
         settings = self.options()
@@ -461,9 +450,10 @@ class DeepImagePriorWidget(_Form):
         if run is not None and run.result_layer is not None:
             code = run.result_layer.metadata["napari_dip"]["python"]
         else:
-            plan = self.plan()
-            if plan is None:
+            planner = self.planner()
+            if planner is None:
                 raise ValueError("choose an image layer to restore")
+            plan = planner()
             sigma = self.psf_sigma.value if self.psf.value == PSF_GAUSSIAN else None
             info = RunInfo.of(plan, [], stopped=False, elapsed=0.0, finished_at=None)
             code = info.python(
