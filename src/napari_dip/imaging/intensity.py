@@ -31,7 +31,7 @@ FAR = 1e12
 class Intensity:
     """Per-channel affine map from the input's intensities to ``[0, 1]``.
 
-    ``restore`` is the exact inverse, so results come back in the input's own
+    ``denormalise`` is the exact inverse, so results come back in the input's own
     units: uint16 counts stay counts, not rescaled to 65535.  A constant
     channel (over its known pixels) maps to 0.5, and comes back as exactly its
     constant whatever the network made of it (``constant``).
