@@ -168,17 +168,16 @@ class RunInfo(Mapping):
 
     def as_dict(self) -> dict[str, Any]:
         """Plain values only (lists, not tuples; the stop reason's value): JSON-ready."""
-        record = dataclasses.asdict(self)
-        if self.stop_reason is not None:
-            record["stop_reason"] = self.stop_reason.value
-        return _plain(record)
+        return {name: self[name] for name in _FIELDS}
 
     def __getitem__(self, key: str):
+        """Field ``key`` as ``as_dict()`` has it (a copy: lists and dicts are new)."""
         if key not in _FIELDS:
             close = difflib.get_close_matches(str(key), _FIELDS, n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             raise KeyError(f"{key!r}: a RunInfo has no such field{hint}")
-        return self.as_dict()[key]
+        value = getattr(self, key)
+        return value.value if isinstance(value, StopReason) else _plain(value)
 
     def __iter__(self) -> Iterator[str]:
         return iter(_FIELDS)

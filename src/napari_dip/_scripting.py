@@ -299,7 +299,8 @@ class LayerRestoration:
     ) -> Image:
         """Put ``data`` in ``layer`` (the preview), in the earlier layer ``name`` of this input
         and task, or in a new layer over the input."""
-        layer = layer or self._previous(name)
+        if layer is None:
+            layer = self._previous(name)
         if layer is None:
             return self.viewer.add_image(
                 data, name=name, metadata=metadata, **self._placement, **display
