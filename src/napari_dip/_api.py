@@ -32,6 +32,8 @@ __all__ = [
 
 #: Options every task takes, in the order the signatures list them.
 COMMON_OPTIONS = (
+    "guide",
+    "guide_channel",
     "noise",
     "offset",
     "axes",
@@ -113,6 +115,7 @@ def rerun(
     *,
     mask=None,
     psf=None,
+    guide=None,
     callback: Callable[[Snapshot], object] | None = None,
     every: int = 50,
 ) -> np.ndarray:
@@ -129,6 +132,9 @@ def rerun(
     mask, psf : array_like, optional
         The inpainting mask, or the deconvolution's PSF; a PSF recorded as a
         Gaussian's sigma (``psf_sigma``, as the widget records it) is rebuilt.
+    guide : array_like, optional
+        The guide image of a run that had one (``info.guide`` names it; a guide
+        channel is recorded and taken from ``image`` again).
     callback, every
         As for ``denoise``.
 
@@ -161,6 +167,12 @@ def rerun(
     data = {"mask": mask} if record.task == "inpaint" else {}
     if record.task == "deconvolve":
         data["psf"] = psf
+    if record.guide is not None and record.guide_channel is None:
+        if guide is None:
+            raise ValueError(f"this run was guided by an {record.guide}: pass it as guide=")
+        data["guide"] = guide
+    elif guide is not None:
+        raise ValueError("this run had no guide image: rerun it without guide=")
     return Restoration(record.task, image, **data, **record.options()).run(callback, every)
 
 

@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Literal, get_args, get_origin
 import numpy as np
 
 if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
+
     from .core.presets import Recipe
 
 __all__ = [
@@ -45,10 +47,15 @@ NOISE_MODELS: tuple[str, ...] = get_args(Noise)
 KERNELS: tuple[str, ...] = get_args(Kernel)
 
 
-def _option(default, doc: str, kind: str = ""):
+def _option(default, doc: str, kind: str = "", compare: bool = True):
     """A field of ``Options``: its default, description and numpydoc type (choices
-    have theirs from their ``Literal`` annotation)."""
-    return field(default=default, metadata={"doc": " ".join(doc.split()), "kind": kind})
+    have theirs from their ``Literal`` annotation); an array is not compared."""
+    return field(
+        default=default,
+        compare=compare,
+        repr=compare,
+        metadata={"doc": " ".join(doc.split()), "kind": kind},
+    )
 
 
 @dataclass(frozen=True)
@@ -121,6 +128,27 @@ class Options:
         outside the mask, and the fit only fills the missing pixels.  False,
         the network's output everywhere (a joint denoise-and-fill).""",
         kind="bool",
+    )
+    guide: "ArrayLike | None" = _option(
+        None,
+        """An image of the same field that is cleaner or brighter than this one
+        (another channel, a longer exposure, a time-lapse's mean): the
+        networks' input instead of random noise, so the fit starts from its
+        structure.  Its Y and X are the image's (the result's for
+        super-resolution), with or without a channel axis first or last; it
+        guides every frame, plane and channel.  A fit without the guide runs
+        beside each guided one and the result that predicts the held-out pixels
+        better is kept, so an unrelated guide costs time, not quality (without
+        the automatic stop the guided result is kept).  See docs/guided.md.""",
+        kind="array_like, optional",
+        compare=False,
+    )
+    guide_channel: int | None = _option(
+        None,
+        """Guide the other channels with this channel of the image (same frame,
+        plane and tile), as ``guide`` does; it is itself restored unguided.
+        The channels on either side of it are fitted as separate groups.""",
+        kind="int, optional",
     )
     preset: "str | Recipe" = _option(
         "default",
@@ -195,6 +223,7 @@ class Options:
         if self.auto_stop is not None:
             check_flag("auto_stop", self.auto_stop)
         self._check_offset()
+        self._check_guide()
         if self.axes is not None and not isinstance(self.axes, str):
             raise TypeError(f"axes must be a string such as 'ZYX', got {self.axes!r}")
         if self.channel_axis is not None and not _is_integer(self.channel_axis):
@@ -219,6 +248,28 @@ class Options:
                 f"offset={self.offset!r} is the zero level of photon counts: it applies to "
                 "noise='poisson' only"
             )
+
+    def _check_guide(self) -> None:
+        """The guide's own checks; its shape is checked against the image's by the plan."""
+        if self.guide_channel is not None:
+            if not _is_integer(self.guide_channel) or self.guide_channel < 0:
+                raise TypeError(
+                    f"guide_channel must be a channel index >= 0 or None, got {self.guide_channel!r}"
+                )
+            if self.guide is not None:
+                raise ValueError("give a guide image or a guide_channel, not both")
+        if self.guide is None:
+            return
+        from .imaging.checks import as_array
+
+        guide = as_array(self.guide, "guide")
+        if guide.ndim not in (2, 3):
+            raise ValueError(
+                f"guide must be 2D (Y, X), or 3D with a channel axis first or last; "
+                f"got shape {guide.shape}"
+            )
+        if guide.dtype.kind not in "biuf":
+            raise TypeError(f"guide must hold numbers, got dtype {guide.dtype}")
 
     def _check_with_core(self) -> None:
         """The checks that live beside what they check (imported here: they load torch)."""

@@ -157,7 +157,22 @@ class Plan:
 
     @property
     def fits(self) -> int:
-        return len(self.blocks)
+        return sum(len(self.variants(block)) for block in self.blocks)
+
+    def guided(self, block: Block) -> bool:
+        """Whether ``block`` has a guide: the guide image, or the guide channel when the
+        block does not restore that channel itself."""
+        channel = self.options.guide_channel
+        if channel is not None:
+            return not block.channels.start <= channel < block.channels.stop
+        return self.options.guide is not None
+
+    def variants(self, block: Block) -> tuple[bool, ...]:
+        """The fits of ``block``, guided (True) or not: a guided block is fitted both
+        ways when the automatic stop can score them, and the better one is kept."""
+        if not self.guided(block):
+            return (False,)
+        return (True, False) if self.auto_stop else (True,)
 
     def out_shape(self, block: Block) -> tuple[int, ...]:
         """Spatial shape of ``block``'s estimate: (Z, Y, X) for a volume, else (Y, X)."""
@@ -272,7 +287,9 @@ def make_plan(
         budget_bytes=budget,
         overlap=overlap,
         tile=tile,
-        blocks=_blocks(canonical, checked.volume, fitted, tile, overlap),
+        blocks=_blocks(
+            canonical, checked.volume, fitted, tile, overlap, options.guide_channel
+        ),
     )
 
 
@@ -313,6 +330,7 @@ def _checked(task, shape, dtype, options: Options, mask_shape, psf) -> _Checked:
         psf = _check_psf(psf, volume, (depth, height, width))
     else:
         psf = None
+    _check_guide(task, options, axes, shape, factor)
     recipe = resolve_preset(options.preset, task, factor if task == "super_resolve" else None)
     device = resolve_device(options.device)
     budget = (
@@ -321,6 +339,34 @@ def _checked(task, shape, dtype, options: Options, mask_shape, psf) -> _Checked:
         else parse_memory(options.memory_budget, "memory_budget")
     )
     return _Checked(shape, axes, volume, factor, psf, recipe, device, budget)
+
+
+def _check_guide(task: str, options: Options, axes: str, shape, factor: int) -> None:
+    """The guide image's Y and X against the result's, or the guide channel against the
+    image's channels."""
+    from .imaging.guide import check_guide_shape
+
+    _, n_channels, _, height, width = to_canonical_shape(shape, axes)
+    if options.guide is not None:
+        grid = "the result" if factor > 1 else "the image"
+        check_guide_shape(np.shape(options.guide), (height * factor, width * factor), grid)
+    channel = options.guide_channel
+    if channel is None:
+        return
+    if n_channels < 2:
+        raise ValueError(
+            f"guide_channel={channel} needs an image with several channels (axes with C); "
+            f"this one has axes {axes!r}"
+        )
+    if channel >= n_channels:
+        raise ValueError(
+            f"guide_channel={channel} is out of range: the image has {n_channels} channels"
+        )
+    if task == "inpaint":
+        raise ValueError(
+            "guide_channel cannot guide inpainting: the channel misses the pixels to fill "
+            "too; give guide= a complete image instead"
+        )
 
 
 def _resolve_axes(shape: tuple[int, ...], axes, channel_axis) -> str:
@@ -352,10 +398,23 @@ def _check_psf(psf, volume: bool, spatial: tuple[int, int, int]) -> np.ndarray:
     return check_psf(psf, spatial if volume else spatial[1:])
 
 
-def _blocks(shape, volume: bool, fitted: int, tile, overlap: int) -> tuple[Block, ...]:
+def _channel_groups(n_channels: int, fitted: int, guide_channel: int | None) -> list[slice]:
+    """The channels fitted together: all (joint) or one by one; the guide channel on its
+    own, the channels on either side of it as two groups."""
+    if guide_channel is None:
+        return [slice(c, c + fitted) for c in range(0, n_channels, fitted)]
+    if fitted == 1:
+        return [slice(c, c + 1) for c in range(n_channels)]
+    sides = [slice(0, guide_channel), slice(guide_channel + 1, n_channels)]
+    return [slice(guide_channel, guide_channel + 1)] + [s for s in sides if s.stop > s.start]
+
+
+def _blocks(
+    shape, volume: bool, fitted: int, tile, overlap: int, guide_channel: int | None = None
+) -> tuple[Block, ...]:
     frames, n_channels, depth, height, width = shape
     regions = tile_grid((height, width), tile or (height, width), overlap)
-    groups = [slice(c, c + fitted) for c in range(0, n_channels, fitted)]
+    groups = _channel_groups(n_channels, fitted, guide_channel)
     planes = [slice(None)] if volume else [slice(z, z + 1) for z in range(depth)]
     return tuple(
         Block(t, group, plane, region, (g, r), r == len(regions) - 1)

@@ -101,6 +101,13 @@ class RunInfo(Mapping):
     #: Per fit that ended with the fusion (``Recipe.fuse``): the filter's patch side and
     #: noise scale, the weight of the filtered image and the held-out scores it chose by.
     fusions: tuple[dict, ...] = ()
+    #: What guided the fits: ``"channel N"`` (``guide_channel``), ``"image Y x X"`` or
+    #: ``"image G x Y x X"`` (``guide``; the image itself is not kept), or None.
+    guide: str | None = None
+    guide_channel: int | None = None
+    #: Per guided block: the fit kept (``"guided"`` or ``"unguided"``) and the held-out
+    #: scores of the two fits it was chosen by.
+    guide_choices: tuple[dict, ...] = ()
     wall_time_s: float = 0.0
     finished_at: str | None = None
     version: str = ""
@@ -111,6 +118,7 @@ class RunInfo(Mapping):
         plan: Plan,
         fits: list[FitRecord],
         *,
+        guide_choices: list[dict] = (),
         stopped: bool,
         elapsed: float,
         finished_at: str | None,
@@ -161,6 +169,9 @@ class RunInfo(Mapping):
             backtracks=sum(fit.backtracks for fit in fits),
             threads_used=tuple(sorted({n for fit in fits for n in fit.threads})),
             fusions=tuple(fit.fusion for fit in fits if fit.fusion is not None),
+            guide=_guide_description(options),
+            guide_channel=options.guide_channel,
+            guide_choices=tuple(guide_choices),
             wall_time_s=round(elapsed, 3),
             finished_at=finished_at,
             version=__version__,
@@ -204,7 +215,15 @@ class RunInfo(Mapping):
             }
         if values.get("stop_reason") is not None:
             values["stop_reason"] = StopReason(values["stop_reason"])
-        for key in ("psf_shape", "tile", "fit_iterations", "stop_holes", "threads_used", "fusions"):
+        for key in (
+            "psf_shape",
+            "tile",
+            "fit_iterations",
+            "stop_holes",
+            "threads_used",
+            "fusions",
+            "guide_choices",
+        ):
             if values.get(key) is not None:
                 values[key] = tuple(values[key])
         return cls(**values)
@@ -230,6 +249,8 @@ class RunInfo(Mapping):
         }
         if self.noise == "poisson":
             options["offset"] = self.offset
+        if self.guide_channel is not None:
+            options["guide_channel"] = self.guide_channel
         if self.task == "super_resolve":
             options.update(factor=self.factor, kernel=self.kernel)
         if self.task == "inpaint":
@@ -240,7 +261,7 @@ class RunInfo(Mapping):
         """Python that reproduces this run.
 
         Run with ``image`` bound to the input array (and ``mask`` or ``psf``
-        where the task needs them), it leaves the restored array in
+        where the task needs them, ``guide`` where a guide image steered it), it leaves the restored array in
         ``result``; bit for bit on the CPU with a fixed ``threads`` count.  A
         PSF given as a Gaussian's ``psf_sigma`` is rebuilt in the code;
         ``source`` describes the input in a comment.
@@ -257,6 +278,8 @@ class RunInfo(Mapping):
         if self.task == "deconvolve" and psf_sigma is not None:
             data = [f"napari_dip.gaussian_psf({psf_sigma!r})"]
         arguments = ["image", *data, f"preset={preset}"]
+        if self.guide is not None and self.guide_channel is None:
+            arguments.append("guide=guide")
         arguments += [f"{name}={value!r}" for name, value in options.items()]
         lines = ["import napari_dip", ""]
         if source:
@@ -264,6 +287,16 @@ class RunInfo(Mapping):
         lines.append(f"result = napari_dip.{self.task}(")
         lines += [f"    {argument}," for argument in arguments]
         return "\n".join([*lines, ")", ""])
+
+
+def _guide_description(options) -> str | None:
+    if options.guide_channel is not None:
+        return f"channel {options.guide_channel}"
+    if options.guide is None:
+        return None
+    import numpy as np
+
+    return "image " + " x ".join(map(str, np.shape(options.guide)))
 
 
 #: The fields of a ``RunInfo``: its keys as a mapping.

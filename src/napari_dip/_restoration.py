@@ -21,6 +21,7 @@ from ._plan import Block, Plan, RunEstimate, make_plan
 from ._records import FitRecord, RunInfo
 from .imaging.axes import canonical_mask, from_canonical, to_canonical
 from .imaging.checks import check_image
+from .imaging.guide import normalised_guide
 from .imaging.intensity import Intensity, cast_result
 from .imaging.tiling import Blender, blend_weights, scale_region
 
@@ -100,6 +101,7 @@ class Restoration:
         self._running = threading.Lock()  # held while a run is in progress
         self._fit: Fit | None = None
         self._records: list[FitRecord] = []
+        self._choices: list[dict] = []  # per guided block: which fit was kept, and why
         self.elapsed = 0.0
         self.finished_at: str | None = None
         self.result: np.ndarray | None = None
@@ -126,6 +128,7 @@ class Restoration:
         return RunInfo.of(
             self.plan,
             self._records,
+            guide_choices=self._choices,
             stopped=stopped,
             elapsed=self.elapsed,
             finished_at=self.finished_at,
@@ -180,6 +183,7 @@ class Restoration:
         done = False
         try:
             self._records, self._stopped, self.finished_at = [], False, None
+            self._choices = []
             self.result = self.uncertainty = None
             for snapshot in self._snapshots(every):
                 if snapshot.done:  # a stop from now on is for the next run
@@ -199,37 +203,47 @@ class Restoration:
         plan, pixels = self.plan, self._pixels
         canvas = _Canvas(pixels.target, plan)
         total = plan.fits * plan.max_iter
-        weights: dict[tuple[int, int], dict] = {}
+        weights: dict[tuple, dict] = {}  # by lineage and guided or not
         start = time.perf_counter()
         done_iterations, scores = 0, {"loss": float("nan")}
-        for number, block in enumerate(plan.blocks, start=1):
+        number = 0
+        for block in plan.blocks:
             if self._stop.is_set():
                 break
-            fit = _make_fit(plan, pixels, block, weights.get(block.lineage))
-            self._fit = fit
-            if self._stop.is_set():  # asked between the check above and the new fit
-                fit.stop()
             canvas.begin(block)
-            for snapshot in fit.snapshots(every):
-                scores = _scores(snapshot, done_iterations)
-                if snapshot.done:
+            fits = []
+            for guided in plan.variants(block):
+                if fits and self._stop.is_set():
                     break
-                self.elapsed = time.perf_counter() - start
-                yield Snapshot(
-                    iteration=done_iterations + snapshot.iteration,
-                    max_iter=total,
-                    image=pixels.to_user(canvas.preview(snapshot.image)),
-                    smoothed=pixels.to_user(canvas.preview(snapshot.smoothed)),
-                    elapsed=self.elapsed,
-                    fit=number,
-                    fits=plan.fits,
-                    **scores,
-                )
-            canvas.add(fit.result, fit.uncertainty)
-            done_iterations += fit.iteration
-            self._records.append(FitRecord.of(fit))
-            if plan.options.warm_start:
-                weights[block.lineage] = fit.weights()
+                lineage = (block.lineage, guided)
+                fit = _make_fit(plan, pixels, block, weights.get(lineage), guided)
+                self._fit, number = fit, number + 1
+                if self._stop.is_set():  # asked between the check above and the new fit
+                    fit.stop()
+                for snapshot in fit.snapshots(every):
+                    scores = _scores(snapshot, done_iterations)
+                    if snapshot.done:
+                        break
+                    self.elapsed = time.perf_counter() - start
+                    yield Snapshot(
+                        iteration=done_iterations + snapshot.iteration,
+                        max_iter=total,
+                        image=pixels.to_user(canvas.preview(snapshot.image)),
+                        smoothed=pixels.to_user(canvas.preview(snapshot.smoothed)),
+                        elapsed=self.elapsed,
+                        fit=number,
+                        fits=plan.fits,
+                        **scores,
+                    )
+                done_iterations += fit.iteration
+                self._records.append(FitRecord.of(fit))
+                if plan.options.warm_start:
+                    weights[lineage] = fit.weights()
+                fits.append(fit)
+            kept = _kept(fits)
+            if plan.guided(block):
+                self._choices.append(_choice(fits, kept))
+            canvas.add(kept.result, kept.uncertainty)
         canvas.close()
         self._fit = None
         self.elapsed = time.perf_counter() - start
@@ -259,6 +273,22 @@ def _scores(snapshot: Snapshot, offset: int) -> dict:
         "held_out": snapshot.held_out,
         "best_iteration": None if best is None else offset + best,
     }
+
+
+def _kept(fits: list[Fit]) -> Fit:
+    """Of a block's fits (guided first), the one whose result scores best on the
+    held-out pixels; the first when they cannot be compared (no automatic stop, or a
+    fit stopped before it scored)."""
+    scored = [fit for fit in fits if fit.held_out_score is not None]
+    if len(scored) < len(fits) or not scored:
+        return fits[0]
+    return min(scored, key=lambda fit: fit.held_out_score)
+
+
+def _choice(fits: list[Fit], kept: Fit) -> dict:
+    """A guided block's record: the fit kept and the held-out scores it was chosen by."""
+    scores = {f"held_out_{'guided' if fit.guided else 'unguided'}": fit.held_out_score for fit in fits}
+    return {"kept": "guided" if kept.guided else "unguided", **scores}
 
 
 def _is_true(value) -> bool:
@@ -295,6 +325,36 @@ class _Pixels:
         # The measured pixels, returned as they are (a copy: the caller may change theirs).
         keep = missing is not None and plan.options.keep_known
         self._measured = data.copy() if keep else None
+        self.guide = None  # the guide image, (G, Y, X) in [0, 1] on the output grid
+        if plan.options.guide is not None:
+            _, _, _, height, width = self.target.shape
+            grid = (height * plan.factor, width * plan.factor)
+            what = "the result" if plan.factor > 1 else "the image"
+            self.guide = normalised_guide(plan.options.guide, grid, what)
+
+    def guide_of(self, block: Block):
+        """``block``'s guide as a ``(1, G, *spatial)`` tensor on its output grid: the guide
+        image's region (the same at every plane of a volume), or the guide channel's
+        pixels of the block's frame and planes (upsampled for super-resolution)."""
+        import torch
+        import torch.nn.functional as F
+
+        plan = self.plan
+        spatial = plan.out_shape(block)
+        if self.guide is not None:
+            region = self.guide[(slice(None), *scale_region(block.region, plan.factor))]
+            guide = torch.from_numpy(np.ascontiguousarray(region))
+            if plan.volume:
+                guide = guide[:, None].expand(-1, spatial[0], -1, -1)
+            return guide[None].contiguous()
+        channel = plan.options.guide_channel
+        part = self.target[(block.frame, slice(channel, channel + 1), block.planes, *block.region)]
+        guide = torch.from_numpy(np.ascontiguousarray(part, np.float32))[None]  # (1, 1, Z, y, x)
+        guide = guide if plan.volume else guide[:, :, 0]
+        if plan.factor > 1:
+            mode = "trilinear" if plan.volume else "bicubic"
+            guide = F.interpolate(guide, size=spatial, mode=mode, align_corners=False)
+        return guide.clamp(0, 1)
 
     def to_user(self, canonical: np.ndarray, dtype=np.float32) -> np.ndarray:
         """Normalised (T, C, Z, Y, X) -> the input's layout and units, in ``dtype``.
@@ -339,8 +399,10 @@ def _check_missing(data: np.ndarray, missing: np.ndarray, plan: Plan) -> None:
             )
 
 
-def _make_fit(plan: Plan, pixels: _Pixels, block: Block, initial_weights) -> Fit:
-    """The fit of ``block``: its target, forward model and data term."""
+def _make_fit(
+    plan: Plan, pixels: _Pixels, block: Block, initial_weights, guided: bool = False
+) -> Fit:
+    """The fit of ``block``: its target, forward model and data term (and guide)."""
     import torch
 
     from .core.data_terms import data_term
@@ -371,6 +433,7 @@ def _make_fit(plan: Plan, pixels: _Pixels, block: Block, initial_weights) -> Fit
         device=plan.device,
         initial_weights=initial_weights if plan.options.warm_start else None,
         threads=plan.options.threads,
+        guide=pixels.guide_of(block) if guided else None,
     )
 
 

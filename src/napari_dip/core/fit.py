@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from .allocator import reuse_freed_memory
 from .data_terms import DataTerm, Gaussian
@@ -235,6 +236,9 @@ class Fit:
         CPU threads of a CPU fit; None chooses them and adapts them to the
         machine's load while fitting (``core.threads``).  A fixed count makes
         results bitwise reproducible for a seed.
+    guide : Tensor, shape (1, G, *spatial), optional
+        An image of the same scene on the estimate's grid, normalised to [0, 1]:
+        the networks' input code instead of random noise (``_guide_code``).
     """
 
     #: A loss this many times the last checkpoint's counts as divergence.
@@ -258,6 +262,7 @@ class Fit:
         device: str | torch.device = "auto",
         initial_weights: dict[str, torch.Tensor] | None = None,
         threads: int | None = None,
+        guide: torch.Tensor | None = None,
     ):
         self.recipe = recipe
         self.max_iter = max_iter
@@ -266,9 +271,9 @@ class Fit:
         self.device = resolve_device(device)
         self.out_shape = tuple(out_shape)
         self.warm_started = initial_weights is not None
-        self.members = _Members(
-            recipe, target.shape[1], self.out_shape, self.seed, self.device, initial_weights
-        )
+        self.guided = guide is not None
+        channels, shape = target.shape[1], self.out_shape
+        self.members = _Members(recipe, channels, shape, self.seed, self.device, initial_weights, guide)
         self.net, self.z = self.members.nets, self.members.z
         self.target = target.to(self.device, torch.float32)
         self.operator = operator.to(self.device)
@@ -296,6 +301,16 @@ class Fit:
         #: ``Recipe.fuse``): ``result`` is their mean and ``uncertainty`` their spread.
         self.estimates: torch.Tensor | None = None
         self._held_out = math.nan
+
+    @property
+    def held_out_score(self) -> float | None:
+        """The result's data term on held-out pixels (fused, where the fusion ran); None
+        before the automatic stop scored.  A guided and an unguided fit compare by it."""
+        if self.fusion is not None:
+            return self.fusion.held_out_fused
+        if self.holdout is None or self.holdout.best_iteration == 0:
+            return None
+        return self.holdout.best_loss
 
     def stop(self) -> None:
         """Ask the loop to stop after the current iteration (thread-safe)."""
@@ -482,19 +497,28 @@ class _Members(torch.nn.Module):
     """
 
     def __init__(
-        self, recipe: Recipe, channels: int, out_shape, seed: int, device, initial_weights
+        self,
+        recipe: Recipe,
+        channels: int,
+        out_shape,
+        seed: int,
+        device,
+        initial_weights,
+        guide: torch.Tensor | None = None,
     ):
         super().__init__()
         self.recipe = recipe
         dims, levels, coarsest = len(out_shape), recipe.net.levels, recipe.net.coarsest
         self._crop = (slice(None), slice(None)) + tuple(slice(0, n) for n in out_shape)
+        padded = padded_shape(out_shape, levels, coarsest)
+        depth = _input_depth(recipe, dims) if guide is None else guide.shape[1]
         with seeded(seed):
             strides = level_strides(out_shape, levels, coarsest)
             self.nets = torch.nn.ModuleList(
-                SkipNet(_input_depth(recipe, dims), channels, recipe.net, dims, strides)
+                SkipNet(depth, channels, recipe.net, dims, strides)
                 for _ in range(recipe.members)
             )
-            z = _input_code(recipe, padded_shape(out_shape, levels, coarsest))
+            z = _input_code(recipe, padded) if guide is None else _guide_code(recipe, guide, padded)
         if initial_weights is not None:
             self.nets.load_state_dict(initial_weights)
         memory_format = preferred_memory_format(device, dims)
@@ -544,6 +568,19 @@ class _Smoothing:
         if self._best is not None:
             return self._best
         return output if self.smoothed is None else self.smoothed
+
+
+def _guide_code(recipe: Recipe, guide: torch.Tensor, padded: tuple[int, ...]) -> torch.Tensor:
+    """The guide ``(1, G, *spatial)`` as every member's input code (the paper's flash /
+    no-flash: the network starts from the guide's structure), mirrored for members that
+    see the image mirrored, so that it lines up with what they fit, and padded at the
+    end like the random code."""
+    pads = []
+    for n, size in zip(reversed(guide.shape[2:]), reversed(padded)):
+        pads += [0, size - n]
+    guide = guide.to(torch.float32)
+    members = [_flip(guide, k) if recipe.flips else guide for k in range(recipe.members)]
+    return F.pad(torch.cat(members), pads, mode="replicate")
 
 
 def _input_depth(recipe: Recipe, dims: int) -> int:
