@@ -287,9 +287,7 @@ def make_plan(
         budget_bytes=budget,
         overlap=overlap,
         tile=tile,
-        blocks=_blocks(
-            canonical, checked.volume, fitted, tile, overlap, options.guide_channel
-        ),
+        blocks=_blocks(canonical, checked.volume, fitted, tile, overlap, options.guide_channel),
     )
 
 

@@ -287,7 +287,9 @@ def _kept(fits: list[Fit]) -> Fit:
 
 def _choice(fits: list[Fit], kept: Fit) -> dict:
     """A guided block's record: the fit kept and the held-out scores it was chosen by."""
-    scores = {f"held_out_{'guided' if fit.guided else 'unguided'}": fit.held_out_score for fit in fits}
+    scores = {
+        f"held_out_{'guided' if fit.guided else 'unguided'}": fit.held_out_score for fit in fits
+    }
     return {"kept": "guided" if kept.guided else "unguided", **scores}
 
 

@@ -273,7 +273,9 @@ class Fit:
         self.warm_started = initial_weights is not None
         self.guided = guide is not None
         channels, shape = target.shape[1], self.out_shape
-        self.members = _Members(recipe, channels, shape, self.seed, self.device, initial_weights, guide)
+        self.members = _Members(
+            recipe, channels, shape, self.seed, self.device, initial_weights, guide
+        )
         self.net, self.z = self.members.nets, self.members.z
         self.target = target.to(self.device, torch.float32)
         self.operator = operator.to(self.device)
@@ -515,8 +517,7 @@ class _Members(torch.nn.Module):
         with seeded(seed):
             strides = level_strides(out_shape, levels, coarsest)
             self.nets = torch.nn.ModuleList(
-                SkipNet(depth, channels, recipe.net, dims, strides)
-                for _ in range(recipe.members)
+                SkipNet(depth, channels, recipe.net, dims, strides) for _ in range(recipe.members)
             )
             z = _input_code(recipe, padded) if guide is None else _guide_code(recipe, guide, padded)
         if initial_weights is not None:
