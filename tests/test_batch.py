@@ -130,7 +130,11 @@ def test_masks_are_found_by_pattern_and_known_pixels_kept(tmp_path):
     assert filled.dtype == np.uint8  # PNG results keep the input's dtype
     assert np.array_equal(filled[mask == 0], image[mask == 0])
     missing = batch.restore_files("inpaint", tmp_path / "scan.png", mask="{stem}.nothing")
-    assert missing[0].status == "failed" and "not a TIFF, PNG, JPEG or Zarr" in missing[0].reason
+    assert missing[0].status == "failed"
+    assert missing[0].reason == f"its mask {tmp_path / 'scan.nothing'} does not exist"
+    iio.imwrite(tmp_path / "scan.txt", mask)
+    foreign = batch.restore_files("inpaint", tmp_path / "scan.png", mask="{stem}.txt")
+    assert foreign[0].reason == "its mask scan.txt: not a TIFF, PNG, JPEG or Zarr file"
 
 
 def test_ome_zarr_and_plain_zarr_round_trip(tmp_path):
@@ -188,6 +192,8 @@ def test_python_m_napari_dip_is_the_command_line():
     )
     assert "--factor FACTOR" in done.stdout and "--kernel {lanczos2,box}" in done.stdout
     assert "--offset OFFSET" in done.stdout
+    assert "[--guide PATTERN | --guide-channel GUIDE_CHANNEL]" in done.stdout
+    assert "'{stem}_dapi.tif'" in done.stdout and "docs/guided.md" in done.stdout
 
 
 def test_a_local_cluster_of_two_processes_writes_the_same_files(folder, tmp_path):
@@ -258,3 +264,118 @@ def test_an_earlier_run_s_results_beside_their_inputs_are_not_inputs(tmp_path):
     assert [r.status for r in batch.restore_files("denoise", tmp_path, preset=TINY, seed=0)] == [
         "skipped"
     ]
+
+
+@pytest.fixture
+def guided(tmp_path):
+    """Two TIFFs, each with its guide beside it, named so that the inputs' glob matches it."""
+    data = tmp_path / "data"
+    data.mkdir()
+    for i in range(2):
+        tifffile.imwrite(data / f"cell{i}.tif", counts((32, 32), seed=i))
+        tifffile.imwrite(data / f"cell{i}_dapi.tif", counts((32, 32), seed=10 + i))
+    return data
+
+
+def test_each_file_is_restored_with_its_guide_named_in_the_result(guided):
+    out = guided.parent / "restored"
+    arguments = [str(guided / "*.tif"), "--guide", "{stem}_dapi.tif", "--out", str(out)]
+    assert main(["denoise", *arguments, *QUICK]) == 0
+    assert sorted(p.name for p in out.iterdir()) == [
+        "cell0_denoised.ome.tif",
+        "cell1_denoised.ome.tif",
+    ]
+    for i in range(2):
+        record = read_record(out / f"cell{i}_denoised.ome.tif")
+        assert record["request"]["guide"]["name"] == f"cell{i}_dapi.tif"
+        assert record["run"]["guide"] == "image 32 x 32" and record["run"]["guide_channel"] is None
+        assert len(record["run"]["guide_choices"]) == 1
+    # A new guide is another request: the result is made again.
+    tifffile.imwrite(guided / "cell1_dapi.tif", counts((32, 32), seed=7))
+    reports = batch.restore_files(
+        "denoise",
+        guided / "*.tif",
+        guide="{stem}_dapi.tif",
+        out=out,
+        preset="fast",
+        max_iter=4,
+        seed=0,
+    )
+    assert [r.status for r in reports] == ["skipped", "restored"]
+
+
+def test_dry_run_reports_a_missing_or_wrong_shaped_guide(guided, capsys):
+    (guided / "cell0_dapi.tif").unlink()
+    tifffile.imwrite(guided / "cell1_dapi.tif", counts((16, 16)))
+    tifffile.imwrite(guided / "cell2.tif", counts((32, 32)))
+    tifffile.imwrite(guided / "cell2_dapi.tif", counts((32, 32, 2)))  # channels last
+    assert main(["denoise", str(guided / "*.tif"), "--guide", "{stem}_dapi.tif", "--dry-run"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 3
+    assert lines[0].endswith(f"fails: its guide {guided / 'cell0_dapi.tif'} does not exist")
+    assert lines[1].endswith(
+        "fails: guide has shape (16, 16); its Y and X must be the image's, 32 x 32 "
+        "(a channel axis may come first or last)"
+    )
+    assert "cell2.tif" in lines[2] and "YX (32, 32): 2 fits, ~" in lines[2]
+
+
+def test_a_wrong_shaped_guide_fails_its_file_only(guided, capsys):
+    tifffile.imwrite(guided / "cell0_dapi.tif", counts((16, 16)))
+    out = guided.parent / "restored"
+    arguments = [str(guided / "*.tif"), "--guide", "{stem}_dapi.tif", "--out", str(out)]
+    assert main(["denoise", *arguments, *QUICK]) == 1
+    assert [p.name for p in out.iterdir()] == ["cell1_denoised.ome.tif"]
+    summary = capsys.readouterr().err.splitlines()
+    assert "1 restored, 0 skipped (done already), 1 failed" in summary[-2]
+    assert summary[-1] == (
+        f"  failed: {guided / 'cell0.tif'}: guide has shape (16, 16); its Y and X must be the "
+        "image's, 32 x 32 (a channel axis may come first or last)"
+    )
+
+
+def test_guide_channel_guides_the_other_channels_of_each_file(tmp_path):
+    path = tmp_path / "two.ome.tif"
+    tifffile.imwrite(path, counts((2, 32, 32)), ome=True, metadata={"axes": "CYX"})
+    assert main(["denoise", str(path), "--guide-channel", "1", *QUICK]) == 0
+    result = tmp_path / "two_denoised.ome.tif"
+    assert read_image(result).shape == (2, 32, 32)
+    record = read_record(result)
+    assert record["request"]["options"]["guide_channel"] == 1 and "guide" not in record["request"]
+    assert record["run"]["guide"] == "channel 1" and record["run"]["guide_channel"] == 1
+    assert record["run"]["fits"] == 3  # channel 1 alone; channel 0 guided, and unguided
+
+
+def test_guide_and_guide_channel_exclude_each_other(guided, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["denoise", str(guided), "--guide", "{stem}_dapi.tif", "--guide-channel", "0"])
+    assert exit_.value.code == 2
+    assert "--guide-channel: not allowed with argument --guide" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="a guide pattern or a guide_channel, not both"):
+        batch.make_jobs("denoise", guided, guide="{stem}_dapi.tif", guide_channel=0)
+    assert main(["denoise", str(guided), "--guide", "{stme}_dapi.tif"]) == 2
+    assert "its variables are {stem} and {name}" in capsys.readouterr().err
+
+
+def test_guides_masks_and_the_psf_the_inputs_glob_matches_are_not_inputs(guided):
+    jobs = batch.make_jobs("denoise", guided / "*.tif", guide="{stem}_dapi.tif")
+    assert [(job.input.name, job.guide.name) for job in jobs] == [
+        ("cell0.tif", "cell0_dapi.tif"),
+        ("cell1.tif", "cell1_dapi.tif"),
+    ]
+    jobs = batch.make_jobs("inpaint", guided, mask="{stem}_dapi.tif")
+    assert [job.input.name for job in jobs] == ["cell0.tif", "cell1.tif"]
+    jobs = batch.make_jobs("deconvolve", guided / "cell*.tif", psf=guided / "cell1_dapi.tif")
+    assert [job.input.name for job in jobs] == ["cell0.tif", "cell0_dapi.tif", "cell1.tif"]
+
+
+def test_guided_files_on_a_local_cluster_are_the_loop_s_bit_for_bit(guided, tmp_path):
+    settings = dict(guide="{stem}_dapi.tif", preset=TINY, seed=0)
+    loop = batch.restore_files("denoise", guided, out=tmp_path / "loop", **settings)
+    cluster = batch.restore_files(
+        "denoise", guided, out=tmp_path / "cluster", workers=1, **settings
+    )
+    assert [r.status for r in cluster] == [r.status for r in loop] == ["restored", "restored"]
+    for a, b in zip(loop, cluster):
+        assert np.array_equal(tifffile.imread(a.output), tifffile.imread(b.output))
+        assert read_record(Path(b.output))["run"]["guide"] == "image 32 x 32"

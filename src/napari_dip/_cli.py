@@ -2,6 +2,7 @@
 
     napari-dip denoise 'data/*.tif' --out restored/
     napari-dip inpaint 'scans/*.tif' --mask '{stem}_mask.tif' --workers 4
+    napari-dip denoise 'data/*.tif' --guide '{stem}_dapi.tif'
     napari-dip super-resolve stack.ome.tif --factor 2 --dry-run
     napari-dip deconvolve images/ --psf-sigma 1.5 --scheduler tcp://host:8786
 
@@ -28,7 +29,10 @@ COMMAND_LINE_HELP = {
     "axes": "Default here: what the file's OME or ImageJ metadata says, else a guess from its shape.",
     "threads": "Default here: 1, so that a seed gives the same files whatever --workers is.",
     "output_dtype": 'e.g. uint16, float32, or "input"; PNG results default to "input".',
+    "guide_channel": "The channels are the C of --axes (or of the file's metadata).",
 }
+#: The options that the command line takes otherwise than from their definition.
+OWN_FLAGS = ("guide", "guide_channel")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -45,8 +49,10 @@ def build_parser() -> argparse.ArgumentParser:
             task.replace("_", "-"), help=f"{task.replace('_', '-')} image files"
         )
         _add_files(command, task)
+        _add_guides(command)
         for name in TASK_OPTIONS.get(task, ()) + COMMON_OPTIONS:
-            _add_option(command, name)
+            if name not in OWN_FLAGS:
+                _add_option(command, name)
         command.set_defaults(task=task)
     return parser
 
@@ -61,6 +67,7 @@ def _add_files(command: argparse.ArgumentParser, task: str) -> None:
         command.add_argument(
             "--mask",
             required=True,
+            metavar="PATTERN",
             help="each image's mask: a pattern such as '{stem}_mask.tif' ({stem}, {name}), "
             "relative to the image's folder; nonzero = missing",
         )
@@ -82,6 +89,21 @@ def _add_files(command: argparse.ArgumentParser, task: str) -> None:
     command.add_argument("--workers", type=int, help="run on a local Dask cluster of N processes")
     command.add_argument("--scheduler", help="run on the Dask cluster at this address")
     command.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def _add_guides(command: argparse.ArgumentParser) -> None:
+    """``--guide``, a file per image as ``--mask`` is, or ``--guide-channel``; not both."""
+    guides = command.add_mutually_exclusive_group()
+    guides.add_argument(
+        "--guide",
+        metavar="PATTERN",
+        help="each image's guide, an image of the same field that is cleaner or brighter "
+        "(another channel, a longer exposure): a pattern such as '{stem}_dapi.tif' ({stem}, "
+        "{name}), relative to the image's folder; its Y and X are the image's (the result's "
+        "for super-resolution), a channel axis may come first or last. A guide the "
+        "inputs' glob matches is not restored itself. See docs/guided.md",
+    )
+    _add_option(guides, "guide_channel")
 
 
 def _add_option(command: argparse.ArgumentParser, name: str) -> None:
@@ -115,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
 
     task = arguments["task"]
     names = TASK_OPTIONS.get(task, ()) + COMMON_OPTIONS + ("factor",)
-    options = {name: arguments[name] for name in names if name in arguments}
+    options = {name: arguments[name] for name in names if name in arguments and name != "guide"}
     try:
         from . import batch
 
@@ -127,6 +149,7 @@ def main(argv: list[str] | None = None) -> int:
             mask=arguments.get("mask"),
             psf=arguments.get("psf"),
             psf_sigma=arguments.get("psf_sigma"),
+            guide=arguments["guide"],
             resume=arguments["resume"],
             **options,
         )

@@ -114,7 +114,7 @@ def read_image(path: Path, *, pixels: bool = True) -> ImageFile:
     """
     kind = _kind(path)
     if kind is None:
-        raise ValueError(f"{path.name}: not a TIFF, PNG, JPEG or Zarr file")
+        raise ValueError("not a TIFF, PNG, JPEG or Zarr file")
     try:
         return {"tiff": _read_tiff, "picture": _read_picture, "zarr": _read_zarr}[kind](
             path, pixels

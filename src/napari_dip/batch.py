@@ -53,7 +53,7 @@ SUFFIXES = {
 
 @dataclass(frozen=True)
 class Job:
-    """One file to restore: where from and to, with what, and the mask or PSF it needs.
+    """One file to restore: where from and to, with what, and the mask, PSF or guide it needs.
 
     Made by ``make_jobs``.
 
@@ -74,6 +74,7 @@ class Job:
     psf: Path | None = None
     psf_sigma: float | None = None
     resume: bool = True
+    guide: Path | None = None
 
     def request(self) -> dict:
         """What a finished result must have been made from to be kept by a resumed run."""
@@ -88,6 +89,8 @@ class Job:
             "mask": None if self.mask is None else _identity(self.mask),
             "psf": self.psf_sigma if self.psf is None else _identity(self.psf),
         }
+        if self.guide is not None:  # absent unguided: results made before guides still match
+            request["guide"] = _identity(self.guide)
         return json.loads(json.dumps(request, default=str))
 
 
@@ -126,12 +129,14 @@ def make_jobs(
     mask: str | None = None,
     psf=None,
     psf_sigma: float | None = None,
+    guide: str | None = None,
     resume: bool = True,
     **options,
 ) -> list[Job]:
     """The jobs of a batch run, one per input file; the options are checked here.
 
-    An earlier run's results beside their inputs are not inputs.
+    An earlier run's results beside their inputs are not inputs, and neither
+    are the masks, guides and PSF of the inputs.
 
     Parameters
     ----------
@@ -148,6 +153,9 @@ def make_jobs(
         ``"{stem}_mask.tif"`` is ``cells_mask.tif`` for ``cells.tif``.
     psf, psf_sigma : for "deconvolve"
         A PSF image file, or the sigma in pixels of a 2D Gaussian PSF.
+    guide : str, optional
+        Each image's guide (see ``napari_dip.Options.guide``) as a pattern,
+        like ``mask``: ``"{stem}_dapi.tif"``.  Not with ``guide_channel``.
     resume : bool
         Skip files whose result exists and was made from the same request.
     **options
@@ -173,33 +181,51 @@ def make_jobs(
         )
     if task == "deconvolve" and (psf is None) == (psf_sigma is None):
         raise ValueError("deconvolve needs either psf= (a PSF image file) or psf_sigma= (pixels)")
+    if guide is not None and options.get("guide_channel") is not None:
+        raise ValueError("give a guide pattern or a guide_channel, not both")
+    for what, pattern in (("mask", mask), ("guide", guide)):
+        if pattern is not None and not isinstance(pattern, (str, os.PathLike)):
+            raise TypeError(
+                f"{what} is a file pattern here, such as '{{stem}}_{what}.tif', "
+                f"not a {type(pattern).__name__}"
+            )
     patterns = [inputs] if isinstance(inputs, (str, os.PathLike)) else list(inputs)
     out_dir = None if out is None else Path(out)
     suffix = suffix or SUFFIXES[task]
     found = find_inputs([str(p) for p in patterns])
     outputs = {output_path(path, out_dir, suffix).resolve() for path in found}
+    psf = None if psf is None else Path(psf).resolve()
+    companions = {_file_of(path, p) for path in found for p in (mask, guide) if p is not None}
     return [
         Job(
             task,
             path,
             output_path(path, out_dir, suffix),
             dict(options),
-            mask=None if mask is None else _mask_of(path, mask),
-            psf=None if psf is None else Path(psf).resolve(),
+            mask=None if mask is None else _file_of(path, mask),
+            psf=psf,
             psf_sigma=psf_sigma,
             resume=resume,
+            guide=None if guide is None else _file_of(path, guide),
         )
         for path in found
-        if path not in outputs  # an earlier run's result beside its input is not an input
+        # an earlier run's result beside its input, or an input's mask, guide or PSF
+        if path not in outputs and path not in companions and path != psf
     ]
 
 
-def _mask_of(image: Path, pattern: str) -> Path:
-    """The mask file of ``image``: ``pattern`` with ``{stem}`` and ``{name}`` filled in,
-    relative to the image's folder unless absolute."""
+def _file_of(image: Path, pattern) -> Path:
+    """The mask or guide file of ``image``: ``pattern`` with ``{stem}`` and ``{name}``
+    filled in, relative to the image's folder unless absolute."""
     from ._files import stem
 
-    name = pattern.format(stem=stem(image), name=image.name)
+    try:
+        name = os.fspath(pattern).format(stem=stem(image), name=image.name)
+    except (KeyError, IndexError, ValueError) as error:
+        raise ValueError(
+            f"{pattern!r} is not a file pattern ({error!r}): its variables are {{stem}} "
+            "and {name}"
+        ) from None
     return (image.parent / os.path.expanduser(name)).resolve()
 
 
@@ -227,7 +253,7 @@ def restore_files(
         Show progress bars (tqdm) over the files and the current file's
         iterations.
     **settings
-        ``out``, ``suffix``, ``mask``, ``psf``, ``psf_sigma``, ``resume`` and
+        ``out``, ``suffix``, ``mask``, ``psf``, ``psf_sigma``, ``guide``, ``resume`` and
         the options of ``napari_dip.Restoration``: see ``make_jobs``, which
         checks them before any file is read.
 
@@ -293,13 +319,19 @@ def plan_files(jobs: list[Job]) -> list[tuple[Job, str]]:
 
     lines = []
     for job in jobs:
-        if job.resume and _finished(job):
-            lines.append((job, "skip: restored already with these settings"))
-            continue
         try:
+            _check_companions(job)
+            if job.resume and _finished(job):
+                lines.append((job, "skip: restored already with these settings"))
+                continue
             image = read_image(job.input, pixels=False)
             options = _file_options(job, image)
-            mask_shape = None if job.mask is None else read_image(job.mask, pixels=False).shape
+            if job.guide is not None:  # its shape and dtype, without its pixels
+                guide = _read_companion(job.guide, "guide", pixels=False)
+                options["guide"] = np.broadcast_to(np.zeros((), guide.dtype), guide.shape)
+            mask_shape = (
+                None if job.mask is None else _read_companion(job.mask, "mask", pixels=False).shape
+            )
             psf = _psf(job, gaussian_psf)
             plan = make_plan(
                 job.task,
@@ -353,7 +385,22 @@ def _worker_device() -> str:
 def _psf(job: Job, gaussian_psf):
     if job.psf_sigma is not None:
         return gaussian_psf(job.psf_sigma)
-    return None if job.psf is None else read_image(job.psf).data
+    return None if job.psf is None else _read_companion(job.psf, "PSF").data
+
+
+def _check_companions(job: Job) -> None:
+    """FileNotFoundError naming the first of ``job``'s mask, PSF and guide files that is missing."""
+    for what, path in (("mask", job.mask), ("PSF", job.psf), ("guide", job.guide)):
+        if path is not None and not path.exists():
+            raise FileNotFoundError(f"its {what} {path} does not exist")
+
+
+def _read_companion(path: Path, what: str, *, pixels: bool = True):
+    """An input's mask, PSF or guide file; a file that cannot be read is named in the error."""
+    try:
+        return read_image(path, pixels=pixels)
+    except ValueError as error:
+        raise ValueError(f"its {what} {path.name}: {error}") from None
 
 
 def restore_file(job: Job, progress=None) -> FileReport:
@@ -379,14 +426,17 @@ def restore_file(job: Job, progress=None) -> FileReport:
     start = time.perf_counter()
     report = FileReport(str(job.input), str(job.output), "restored")
     try:
+        _check_companions(job)
         if job.resume and _finished(job):
             return replace(report, status="skipped", reason="restored already with these settings")
         image = read_image(job.input)
         data = {}
         if job.task == "inpaint":
-            data["mask"] = read_image(job.mask).data
+            data["mask"] = _read_companion(job.mask, "mask").data
         if job.task == "deconvolve":
             data["psf"] = _psf(job, gaussian_psf)
+        if job.guide is not None:
+            data["guide"] = _read_companion(job.guide, "guide").data
         run = Restoration(job.task, image.data, **data, **_file_options(job, image))
         result = run.run(progress, every=10)
         factor = run.plan.factor
