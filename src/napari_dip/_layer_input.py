@@ -1,8 +1,9 @@
 """Reading a napari layer for a restoration: its arrays, axes and what to record.
 
 ``read_layer`` turns an image layer (and a Labels mask, a PSF given as a
-sigma or a layer, one plane of a stack) into the arrays and axes the Qt-free
-API takes, in the main thread, without reading or copying the image.
+sigma or a layer, a guide layer, one plane of a stack) into the arrays and
+axes the Qt-free API takes, in the main thread, without reading or copying
+the image.
 """
 
 from __future__ import annotations
@@ -20,8 +21,9 @@ from ._options import Options
 from ._placement import current_indices
 from ._plan import Plan, check_plan, make_plan
 from .imaging.axes import axes_of_mask, check_axes
+from .imaging.checks import as_array
 
-__all__ = ["LayerInput", "read_layer"]
+__all__ = ["LayerInput", "has_image_planes", "read_layer"]
 
 
 @dataclass(frozen=True)
@@ -33,7 +35,8 @@ class LayerInput:
     ``settings`` go into the result's metadata (the layer names, the axes'
     guess, the plane, a Gaussian PSF's sigma); ``origin`` is the index, in
     the layer, of the restored region's first pixel (None: the whole layer).
-    ``options`` are the caller's, with the layer's axes.
+    ``options`` are the caller's, with the layer's axes and the guide (a
+    layer's data, or the restored plane of it; not copied).
     """
 
     image: Any
@@ -60,12 +63,13 @@ class LayerInput:
 
 
 def read_layer(
-    viewer, layer, task: str, options: Options, *, mask=None, psf=None, plane=None
+    viewer, layer, task: str, options: Options, *, mask=None, psf=None, plane=None, guide=None
 ) -> LayerInput:
     """Check ``layer`` and what comes with it for ``task``; see ``restore_layer``.
 
     ``options`` have been checked already (built); their ``axes``, when None,
-    are guessed from the layer.
+    are guessed from the layer.  ``guide`` (an Image layer or an array) goes
+    into them.
     """
     if not isinstance(layer, Image):
         raise TypeError(f"layer must be a napari Image layer, got {type(layer).__name__}")
@@ -98,6 +102,11 @@ def read_layer(
         elif isinstance(psf, Layer):
             settings["psf_layer"] = psf.name
         psf = _data(psf)
+    if isinstance(guide, Layer):
+        settings["guide_layer"] = guide.name
+        guide = _guide_data(guide)
+    elif guide is not None:
+        guide = as_array(guide, "guide")
     origin = None
     if plane is not None:
         where = _plane(viewer, layer, axes, plane)
@@ -105,10 +114,12 @@ def read_layer(
         origin = tuple(where.get(axis, 0) for axis in range(layer.ndim))
         if task == "inpaint":
             mask = _mask_plane(np.asarray(mask), axes, data.shape, settings["plane"])
+        if guide is not None and has_image_planes(np.shape(guide), data.shape, where):
+            guide = guide[tuple(where.get(axis, slice(None)) for axis in range(data.ndim))]
         data = data[tuple(_one(where.get(axis)) for axis in range(data.ndim))]
     return LayerInput(
         image=data,
-        options=replace(options, axes=axes),
+        options=replace(options, axes=axes, guide=guide),
         mask=mask if task == "inpaint" else None,
         psf=psf if task == "deconvolve" else None,
         settings=settings,
@@ -156,6 +167,30 @@ def _plane(viewer, layer: Image, axes: str, plane) -> dict[int, int]:
     if not all(0 <= index < layer.data.shape[axis] for axis, index in where.items()):
         raise ValueError(f"plane {tuple(plane)} is outside layer {layer.name!r} ({sizes})")
     return where
+
+
+def has_image_planes(guide_shape, image_shape, plane_axes) -> bool:
+    """Whether a guide has the image's T and Z axes ``plane_axes`` (positions in the image):
+    as many axes as the image, and the same sizes along them; it then guides a run of one
+    plane with the same plane of it."""
+    return (
+        bool(plane_axes)
+        and len(guide_shape) == len(image_shape)
+        and all(guide_shape[axis] == image_shape[axis] for axis in plane_axes)
+    )
+
+
+def _guide_data(layer: Layer):
+    """The data of a guide layer, not read."""
+    if not isinstance(layer, Image):
+        raise TypeError(
+            f"guide must be a napari Image layer or an array, got {type(layer).__name__}"
+        )
+    if layer.multiscale:
+        raise ValueError(
+            f"guide layer {layer.name!r} is multiscale; pick a single-resolution image"
+        )
+    return layer.data
 
 
 def _mask_plane(mask: np.ndarray, axes: str, image_shape, plane: dict[str, int]) -> np.ndarray:

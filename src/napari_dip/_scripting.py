@@ -292,7 +292,9 @@ class LayerRestoration:
         where = (
             "" if plane is None else ", the plane " + " ".join(f"{a}={i}" for a, i in plane.items())
         )
-        return f"the data of layer {self.source.name!r}{where}"
+        guide = self._settings.get("guide_layer")
+        guided = "" if guide is None else f"; guide: the data of layer {guide!r}"
+        return f"the data of layer {self.source.name!r}{where}{guided}"
 
     def _put_layer(
         self, name: str, data, metadata: dict, display: dict, layer: Image | None = None
@@ -341,14 +343,16 @@ def restore_layer(*args, **kwargs) -> LayerRestoration:
     every = check_every(values.pop("every"))
     uncertainty = check_flag("uncertainty", values.pop("uncertainty"))
     new_layer = check_flag("new_layer", values.pop("new_layer"))
-    data = {name: values.pop(name) for name in ("mask", "psf", "plane")}
+    data = {name: values.pop(name) for name in ("mask", "psf", "plane", "guide")}
     source = read_layer(viewer, layer, task, Options(**values), **data)  # options checked first
     factor = source.check(task)
     placement = result_placement(layer, factor, axes=source.options.axes, origin=source.origin)
-    inputs = source.data()
+    inputs, options = source.data(), source.options.keywords()
     if inputs["mask"] is not None:  # as painted now, even if the run waits for a thread
         inputs["mask"] = np.array(inputs["mask"])
-    build = functools.partial(Restoration, task, **inputs, **source.options.keywords())
+    if options["guide"] is not None:  # likewise: read here, in the GUI thread
+        options["guide"] = np.array(options["guide"])
+    build = functools.partial(Restoration, task, **inputs, **options)
     return LayerRestoration(
         viewer,
         layer,
@@ -374,7 +378,12 @@ restore_layer.__signature__ = inspect.Signature(
         _P("every", _P.KEYWORD_ONLY, default=25, annotation=int),
         _P("new_layer", _P.KEYWORD_ONLY, default=False, annotation=bool),
         _P("uncertainty", _P.KEYWORD_ONLY, default=False, annotation=bool),
-        *map(option_parameter, LAYER_OPTIONS),
+        *(
+            option_parameter(name).replace(annotation="napari.layers.Image | ArrayLike | None")
+            if name == "guide"
+            else option_parameter(name)
+            for name in LAYER_OPTIONS
+        ),
     ],
     return_annotation="LayerRestoration",
 )
@@ -404,7 +413,9 @@ restore_layer.__doc__ = f"""Restore an image layer of ``viewer`` in a background
     plane : tuple of int or "current", optional
         Restore one plane only: its indices along the layer's T and Z axes, in
         the layer's order, or "current" for the viewer's current position.
-        The result keeps size-1 T and Z axes and sits on that plane.
+        The result keeps size-1 T and Z axes and sits on that plane.  A guide
+        with the layer's T and Z axes (as many axes, the same sizes along
+        them) guides it with the same plane of its own.
     every : int
         Iterations between preview updates.
     new_layer : bool
@@ -423,7 +434,9 @@ restore_layer.__doc__ = f"""Restore an image layer of ``viewer`` in a background
     metadata).  With ``threads=None`` the fit adapts its threads in the worker
     thread only.  The result layer's ``metadata["napari_dip"]`` holds the
     run's record (``RunInfo.as_dict()``) and this call's settings;
-    ``napari_dip.rerun`` runs it again.
+    ``napari_dip.rerun`` runs it again.  ``guide`` may be an Image layer too:
+    its data is copied here (the layer is never modified), and the settings
+    name it (``guide_layer``).
 
     Examples
     --------

@@ -3,6 +3,7 @@
 ``_Form`` holds the controls, shows those that apply to the chosen task and
 image axes, and reads them as ``restore_layer``'s keywords; the controls'
 choices and help come from the options' one definition (``_options``).
+``_GuideChoice`` offers the guides that fit the form's input.
 ``DeepImagePriorWidget`` adds the runs: Run starts a ``LayerRestoration``
 (thread worker, live preview, progress bar, result layer) and Stop ends it
 early, keeping the best result so far.  ``_EstimateLine`` says what the
@@ -35,7 +36,7 @@ from qtpy.QtWidgets import QApplication
 
 import napari_dip
 
-from ._layer_input import read_layer
+from ._layer_input import has_image_planes, read_layer
 from ._options import CHANNEL_MODES, KERNELS, NOISE_MODELS, STACK_MODES, TASKS, Options, describe
 from ._plot import ScorePlot
 from ._records import RunInfo
@@ -43,6 +44,8 @@ from ._scripting import LayerRestoration, restore_layer
 from ._worker import fit_pool, warm_up
 from .core.estimate import format_duration
 from .core.stop_reason import StopReason
+from .imaging.axes import check_axes
+from .imaging.guide import check_guide_shape
 from .imaging.noise import suggest_noise
 
 if TYPE_CHECKING:
@@ -74,10 +77,12 @@ def _choices(values: tuple[str, ...]) -> list[tuple[str, str]]:
 class _Form(Container):
     """The settings of a restoration, as controls; ``options()`` reads them."""
 
+    #: The recipe whose iteration cap and stop the form shows (``_apply_preset``).
+    _recipe_name: str | None = None
+
     def __init__(self, viewer: napari.viewer.Viewer):
         super().__init__()
         self._viewer = viewer
-        self._recipe_name: str | None = None
         self.task = ComboBox(label="Task", choices=_choices(TASKS), value="denoise")
         self.image = ComboBox(label="Image", choices=self._layers_of(Image))
         self.axes = LineEdit(label="Axes", tooltip=AXES_HELP)
@@ -108,8 +113,7 @@ class _Form(Container):
         self.stack = ComboBox(label="Z", choices=_choices(STACK_MODES), tooltip=describe("stack"))
         self.warm_start = CheckBox(value=True, text="Warm start", tooltip=describe("warm_start"))
         self.current_plane = CheckBox(
-            text="Current plane only",
-            tooltip="Restore only the plane (and frame) the viewer shows",
+            text="Current plane only", tooltip="Restore only the plane (and frame) the viewer shows"
         )
         self.preset = ComboBox(
             label="Preset", choices=napari_dip.preset_names(), tooltip=describe("preset")
@@ -128,6 +132,7 @@ class _Form(Container):
         )
         self.seed = SpinBox(label="Seed", min=-1, max=2**31 - 1, value=-1, tooltip=describe("seed"))
         self.seed.native.setSpecialValueText("random")  # shown for -1
+        self.guide = _GuideChoice(self)
         #: The settings' controls, in the form's order.
         self.controls = [
             self.task,
@@ -139,6 +144,7 @@ class _Form(Container):
             self.psf,
             self.psf_sigma,
             self.psf_layer,
+            self.guide,
             self.noise,
             self.offset,
             self.channels,
@@ -190,6 +196,7 @@ class _Form(Container):
             "plane": "current" if self.current_plane.value and self._has_planes() else None,
             "seed": None if self.seed.value < 0 else self.seed.value,
             "device": self.device.value,
+            **self.guide.keywords(),
         }
 
     def planner(self) -> Callable[[], Plan] | None:
@@ -199,19 +206,21 @@ class _Form(Container):
         if self.image.value is None:
             return None
         settings = self.options()
-        data = {name: settings.pop(name) for name in ("mask", "psf", "plane")}
+        data = {name: settings.pop(name) for name in ("mask", "psf", "plane", "guide")}
         task = self.task.value
         source = read_layer(self._viewer, self.image.value, task, Options(**settings), **data)
         source.check(task)
         return functools.partial(source.plan, task)
 
-    def apply_record(self, record: dict) -> None:
+    def apply_record(self, record: dict) -> str:
         """Fill the form with a result's recorded settings (``metadata["napari_dip"]``).
 
-        The input layer it names is chosen when it is open, and the plane,
-        if the result was of one plane, is left to the user.  A recipe that
-        is not one of the presets cannot be put in the form: run it again
-        with ``napari_dip.rerun`` or the result's Python instead.
+        The input, mask and guide layers it names are chosen when they are
+        open, and the plane, if the result was of one plane, is left to the
+        user.  Returns what is left to do ("" or a clause that says which
+        guide to choose).  A recipe that is not one of the presets cannot be
+        put in the form: run it again with ``napari_dip.rerun`` or the
+        result's Python instead.
         """
         from .core.presets import PRESETS, Recipe
 
@@ -249,6 +258,7 @@ class _Form(Container):
             settings.update(psf=PSF_GAUSSIAN, psf_sigma=record["psf_sigma"])
         for name, value in settings.items():
             getattr(self, name).value = value
+        return self.guide.apply_record(record)
 
     def _letters(self) -> set[str]:
         return set(self.axes.value.strip().upper())
@@ -456,9 +466,8 @@ class DeepImagePriorWidget(_Form):
             plan = planner()
             sigma = self.psf_sigma.value if self.psf.value == PSF_GAUSSIAN else None
             info = RunInfo.of(plan, [], stopped=False, elapsed=0.0, finished_at=None)
-            code = info.python(
-                psf_sigma=sigma, source=f"the data of layer {self.image.value.name!r}"
-            )
+            source = f"the data of layer {self.image.value.name!r}{self.guide.described()}"
+            code = info.python(psf_sigma=sigma, source=source)
         QApplication.clipboard().setText(code)
         return code
 
@@ -477,12 +486,12 @@ class DeepImagePriorWidget(_Form):
             self.status.value = "Select a result layer of napari-dip (e.g. a saved one, reopened)"
             return
         try:
-            self.apply_record(record)
+            to_do = self.apply_record(record)
         except ValueError as error:
             self.status.value = f"Settings not applied: {error}"
         else:
             source = self.image.value.name if self.image.value is not None else "its input"
-            self.status.value = f"Settings of {layer.name}: Run restores {source} again"
+            self.status.value = f"Settings of {layer.name}: Run restores {source} again{to_do}"
 
     def _apply_preset(self):
         recipe = super()._apply_preset()
@@ -541,7 +550,7 @@ class DeepImagePriorWidget(_Form):
             self.status.value = (
                 f"{run.result_layer.name}: {StopReason(info['stop_reason']).description} after "
                 f"{fits}{info['iterations']} iterations, {format_duration(info['wall_time_s'])} "
-                f"(seed {info['seed']}, {info['device']})"
+                f"(seed {info['seed']}, {info['device']}){_guide_kept(info)}"
             )
 
     def _on_closed(self) -> None:
@@ -563,6 +572,119 @@ class DeepImagePriorWidget(_Form):
             run.snapshot.disconnect(self._show_snapshot)
             run.finished.disconnect(self._on_finished)
             run.worker.quit()
+
+
+class _GuideChoice(ComboBox):
+    """The form's guide: none, another Image layer, or a channel of the input.
+
+    Offers the Image layers that can guide the form's input: 2D, or 3D with a
+    channel axis first or last, with the Y and X of the result (the input's,
+    times the factor for super-resolution); with *Current plane only*, also a
+    stack with the input's T and Z axes, whose plane guides the plane restored
+    (the same stack is not offered for a whole run, which would take its
+    planes as channels).  A multi-channel input's channels are offered but for
+    inpainting, where a channel misses the pixels to fill as well.  The
+    choices follow the form's image, axes, task, factor and plane, and the
+    layers through the form's ``reset_choices``; a choice still offered stays.
+    """
+
+    def __init__(self, form: _Form):
+        self._form = form
+        super().__init__(label="Guide", choices=self._choices, tooltip=describe("guide"))
+        for control in (form.image, form.axes, form.task, form.factor, form.current_plane):
+            control.changed.connect(self.reset_choices)
+
+    def reset_choices(self, *_) -> None:
+        chosen = self.value  # a layer renamed, or the input's name in a channel's
+        super().reset_choices()
+        if chosen in self.choices:
+            self.value = chosen
+
+    def keywords(self) -> dict:
+        """The choice as ``restore_layer``'s ``guide`` (a layer: read at Run) and
+        ``guide_channel``."""
+        channel = isinstance(self.value, int)
+        return {
+            "guide": None if channel else self.value,
+            "guide_channel": self.value if channel else None,
+        }
+
+    def described(self) -> str:
+        """The guide layer for the comment of a run's Python, or ""."""
+        if not isinstance(self.value, Image):
+            return ""
+        return f"; guide: the data of layer {self.value.name!r}"
+
+    def apply_record(self, record: dict) -> str:
+        """Choose a result's guide: its channel, or its layer when that is open and fits;
+        "" or, when the guide cannot be chosen, a clause that says which to choose."""
+        layers = self._form._viewer.layers
+        name = record.get("guide_layer")
+        if record.get("guide_channel") is not None:
+            wanted = record["guide_channel"]
+        else:
+            wanted = layers[name] if name is not None and name in layers else None
+        self.value = wanted if wanted in self.choices else None
+        if record.get("guide") is None or self.value is not None:
+            return ""
+        guide = f"layer {name!r}" if name is not None else f"an {record['guide']}"
+        return f"; it was guided by {guide}: choose it under Guide"
+
+    def _choices(self, _widget) -> list[tuple[str, object]]:
+        form = self._form
+        image = form.image.value
+        if image is None:
+            return [("none", None)]
+        shape = image.data.shape
+        try:
+            axes = check_axes(form.axes.value.strip(), len(shape), shape=shape)
+        except (ValueError, TypeError):  # the estimate line says why
+            return [("none", None)]
+        factor = form.factor.value if form.task.value == "super_resolve" else 1
+        yx = (shape[axes.index("Y")] * factor, shape[axes.index("X")] * factor)
+        planes = [axis for axis, letter in enumerate(axes) if letter in "TZ"]
+        one_plane = form.current_plane.value
+        guides = [
+            (layer.name, layer)
+            for layer in form._viewer.layers
+            if isinstance(layer, Image)
+            and layer is not image
+            and _can_guide(layer, shape, yx, planes, one_plane)
+        ]
+        channels = shape[axes.index("C")] if "C" in axes and form.task.value != "inpaint" else 1
+        if channels > 1:
+            guides += [
+                (f"channel {channel} of {image.name}", channel) for channel in range(channels)
+            ]
+        return [("none", None), *guides]
+
+
+def _can_guide(layer: Image, image_shape, yx, planes: list[int], one_plane: bool) -> bool:
+    """Whether ``layer`` can guide an image of ``image_shape`` whose T and Z axes are
+    ``planes``, into a result of Y and X ``yx``; for ``one_plane``, with one plane of it."""
+    if layer.multiscale:
+        return False
+    shape = layer.data.shape
+    if has_image_planes(shape, image_shape, planes):
+        if not one_plane:
+            return False
+        shape = tuple(size for axis, size in enumerate(shape) if axis not in planes)
+    if len(shape) not in (2, 3):
+        return False
+    try:
+        check_guide_shape(shape, yx, "the result")
+    except ValueError:
+        return False
+    return True
+
+
+def _guide_kept(info: dict) -> str:
+    """For the status line: how often the guided fit was kept, or ""."""
+    choices = info.get("guide_choices") or ()
+    if not choices:
+        return ""
+    guided = sum(choice["kept"] == "guided" for choice in choices)
+    return f"; guided result kept in {guided} of {len(choices)}"
 
 
 class _EstimateLine:
