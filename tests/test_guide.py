@@ -8,8 +8,8 @@ import pytest
 import torch
 
 import napari_dip
-from napari_dip._restoration import _kept
-from napari_dip.core.fit import _flip, _guide_code
+from napari_dip.core.fit import _flip
+from napari_dip.core.guide import GUIDE_WEIGHTS, blend_guided, guide_code
 from napari_dip.core.nets import NetSpec
 from napari_dip.core.presets import PRESETS
 from napari_dip.imaging.guide import normalised_guide
@@ -58,6 +58,25 @@ def test_a_bad_guide_is_refused_with_a_clear_message(guide, message):
     _, noisy, _ = scene()
     with pytest.raises(ValueError, match=message):
         napari_dip.Restoration("denoise", noisy, guide=guide, **RUN)
+
+
+def test_a_stack_of_guide_planes_is_refused_rather_than_taken_as_channels():
+    _, noisy, good = scene()
+    stack = np.stack([noisy, noisy])
+    with pytest.raises(ValueError, match="match the image's frames or planes"):
+        napari_dip.Restoration("denoise", stack, axes="ZYX", guide=np.stack([good, good]), **RUN)
+    rgb_guide = np.stack([good] * 3, axis=-1)  # three channels: not the two planes
+    assert napari_dip.Restoration("denoise", stack, axes="ZYX", guide=rgb_guide, **RUN).plan
+
+
+def test_the_image_itself_is_refused_as_its_own_guide():
+    _, noisy, _ = scene()
+    for copy in (noisy, 3 * noisy + 1, noisy.astype(np.float64)[..., None]):
+        with pytest.raises(ValueError, match="the image's channel 0 itself"):
+            napari_dip.Restoration("denoise", noisy, guide=copy, **RUN)
+    cells = np.stack([noisy, noisy[::-1]], axis=-1)
+    with pytest.raises(ValueError, match="guide channel 0 is the image's channel 1"):
+        napari_dip.Restoration("denoise", cells, channel_axis=-1, guide=noisy[::-1], **RUN)
 
 
 def test_super_resolution_takes_a_guide_on_the_results_grid():
@@ -113,46 +132,75 @@ def test_the_guide_is_normalised_channels_first_or_last_and_never_modified():
 
 def test_each_member_sees_the_guide_mirrored_as_it_sees_the_image():
     guide = torch.arange(2 * 3 * 5, dtype=torch.float32).reshape(1, 2, 3, 5)
-    recipe = replace(TINY, members=4, flips=True)
-    code = _guide_code(recipe, guide, (4, 8))
+    code = guide_code(guide, (4, 8), 4, _flip)
     assert code.shape == (4, 2, 4, 8)
     for k in range(4):  # member k's output is flipped back by _flip(., k): so is its code
         assert torch.equal(_flip(code[k : k + 1, :, :3, :5], k), guide)
     assert torch.equal(code[0, :, 3], code[0, :, 2])  # padded by repeating the edge
 
 
-def test_a_good_guide_is_kept_and_beats_the_unguided_fit():
-    clean, noisy, good = scene()
+def test_a_good_guide_weighs_in_and_beats_the_unguided_fit():
+    clean, noisy, good = scene((48, 48))
     guided = napari_dip.Restoration("denoise", noisy, guide=good, **RUN)
     result = guided.run()
     (choice,) = guided.info.guide_choices
-    assert choice["kept"] == "guided"
-    assert choice["held_out_guided"] < choice["held_out_unguided"]
+    assert choice["guide_weight"] >= 0.5
+    assert max(choice["held_out_blend"], choice["held_out_guided"]) < choice["held_out_unguided"]
     unguided = napari_dip.denoise(noisy, **RUN)
     assert error(result, clean) < 0.9 * error(unguided, clean)
 
 
-def test_an_unrelated_guide_falls_back_to_the_unguided_fit_bit_for_bit():
+def test_a_misleading_guide_barely_weighs_in_and_costs_no_quality():
     clean, noisy, _ = scene()
-    unrelated = np.random.default_rng(5).random((32, 32)) ** 8  # sparse bright specks
-    run = napari_dip.Restoration("denoise", noisy, guide=unrelated, **RUN)
+    y, x = np.mgrid[:32, :32]
+    checkerboard = ((y + x) % 2).astype(float)  # structure the image does not have
+    run = napari_dip.Restoration("denoise", noisy, guide=checkerboard, **RUN)
     result = run.run()
     (choice,) = run.info.guide_choices
-    assert choice["kept"] == "unguided", choice
-    assert choice["held_out_unguided"] < choice["held_out_guided"]
+    assert choice["guide_weight"] <= 0.1, choice
+    assert choice["held_out_blend"] <= choice["held_out_unguided"] < choice["held_out_guided"]
+    assert error(result, clean) <= 1.01 * error(napari_dip.denoise(noisy, **RUN), clean)
+
+
+def test_at_weight_zero_the_result_is_the_unguided_runs_bit_for_bit(monkeypatch):
+    monkeypatch.setattr("napari_dip.core.guide.GUIDE_WEIGHTS", (0.0,))
+    _, noisy, good = scene()
+    run = napari_dip.Restoration("denoise", noisy, guide=good, **RUN)
+    result = run.run()
+    assert run.info.guide_choices[0]["guide_weight"] == 0
     assert np.array_equal(result, napari_dip.denoise(noisy, **RUN))
 
 
-def test_the_fit_scoring_better_on_held_out_pixels_is_kept():
-    class Scored:
-        def __init__(self, score):
-            self.held_out_score = score
+def test_the_blend_takes_the_weight_held_out_pixels_show_to_be_better():
+    guided, unguided = torch.ones((2, 1, 8, 8)), torch.zeros((2, 1, 8, 8))
+    noise = torch.from_numpy(np.random.default_rng(0).normal(0, 0.05, 128)).float()
 
-    guided, unguided, unscored = Scored(0.2), Scored(0.1), Scored(None)
-    assert _kept([guided, unguided]) is unguided
-    assert _kept([unguided, guided]) is unguided
-    assert _kept([guided, unscored]) is guided  # stopped before it scored: not compared
-    assert _kept([guided]) is guided
+    def squared_errors(best, spread=1.0):  # held-out pixels of value ``best``, and noise
+        return lambda estimates: (estimates.flatten() - best - spread * noise) ** 2
+
+    for best in (0.0, 0.3, 1.0):
+        blended, blend = blend_guided(guided, unguided, squared_errors(best))
+        assert blend.guide_weight == pytest.approx(best)
+        assert torch.allclose(blended, torch.full_like(guided, best))
+    assert blend.held_out_guided < blend.held_out_unguided
+    blended, blend = blend_guided(guided, unguided, squared_errors(0.0))
+    assert blended is unguided and blend.held_out_blend == blend.held_out_unguided
+    # Better on average, but by less than the held-out pixels' noise can tell: not taken.
+    blended, blend = blend_guided(guided, unguided, squared_errors(0.1, spread=40.0))
+    assert blend.held_out_blend == blend.held_out_unguided and blend.guide_weight == 0
+    assert GUIDE_WEIGHTS[0] == 0 and GUIDE_WEIGHTS[-1] == 1
+
+
+def test_a_stop_during_the_unguided_fit_keeps_the_guided_result():
+    _, noisy, good = scene()
+    run = napari_dip.Restoration("denoise", noisy, guide=good, **RUN)
+    for snapshot in run.snapshots(every=5):
+        if snapshot.fit == 2:
+            run.stop()
+    assert run.info.fits == 2 and run.info.guide_choices == ({"guide_weight": 1.0},)
+    guided_alone = napari_dip.Restoration("denoise", noisy, guide=good, auto_stop=False, **RUN)
+    assert run.result.shape == noisy.shape and np.isfinite(run.result).all()
+    assert run.info.stop_reason.value == "stopped" and guided_alone.plan.fits == 1
 
 
 def test_without_the_automatic_stop_the_guided_fit_alone_runs():
@@ -160,7 +208,7 @@ def test_without_the_automatic_stop_the_guided_fit_alone_runs():
     run = napari_dip.Restoration("denoise", noisy, guide=good, auto_stop=False, max_iter=10, **RUN)
     run.run()
     assert run.info.fits == 1 and run.info.fit_iterations == (10,)
-    assert run.info.guide_choices == ({"kept": "guided", "held_out_guided": None},)
+    assert run.info.guide_choices == ({"guide_weight": 1.0},)
 
 
 def test_a_guided_run_is_deterministic_per_seed():
@@ -215,7 +263,7 @@ def test_the_record_names_the_guide_and_reruns_bit_for_bit():
     result = run.run()
     record = json.loads(json.dumps(run.info.as_dict()))
     assert record["guide"] == "image 32 x 32" and record["guide_channel"] is None
-    assert record["guide_choices"][0]["kept"] in ("guided", "unguided")
+    assert 0 <= record["guide_choices"][0]["guide_weight"] <= 1
     assert napari_dip.RunInfo.from_dict(record) == run.info
     assert np.array_equal(napari_dip.rerun(record, noisy, guide=good), result)
     with pytest.raises(ValueError, match="pass it as guide="):

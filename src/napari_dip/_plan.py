@@ -344,10 +344,17 @@ def _check_guide(task: str, options: Options, axes: str, shape, factor: int) -> 
     image's channels."""
     from .imaging.guide import check_guide_shape
 
-    _, n_channels, _, height, width = to_canonical_shape(shape, axes)
+    frames, n_channels, depth, height, width = to_canonical_shape(shape, axes)
     if options.guide is not None:
         grid = "the result" if factor > 1 else "the image"
-        check_guide_shape(np.shape(options.guide), (height * factor, width * factor), grid)
+        guide_shape = np.shape(options.guide)
+        last = check_guide_shape(guide_shape, (height * factor, width * factor), grid)
+        if len(guide_shape) == 3 and guide_shape[-1 if last else 0] in {frames, depth} - {1}:
+            raise ValueError(
+                f"guide has shape {guide_shape}: its channels match the image's frames or "
+                "planes; a guide is one plane (with or without channels) that guides every "
+                "plane and frame, so restore one plane at a time to guide each by its own"
+            )
     channel = options.guide_channel
     if channel is None:
         return

@@ -105,8 +105,8 @@ class RunInfo(Mapping):
     #: ``"image G x Y x X"`` (``guide``; the image itself is not kept), or None.
     guide: str | None = None
     guide_channel: int | None = None
-    #: Per guided block: the fit kept (``"guided"`` or ``"unguided"``) and the held-out
-    #: scores of the two fits it was chosen by.
+    #: Per guided block: the guided estimate's weight in the result (``guide_weight``,
+    #: 0: the unguided fit's result) and the held-out scores that chose it.
     guide_choices: tuple[dict, ...] = ()
     wall_time_s: float = 0.0
     finished_at: str | None = None

@@ -8,6 +8,7 @@ assembles the output from the blocks' results, blending tiles without seams.
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import threading
 import time
@@ -21,7 +22,7 @@ from ._plan import Block, Plan, RunEstimate, make_plan
 from ._records import FitRecord, RunInfo
 from .imaging.axes import canonical_mask, from_canonical, to_canonical
 from .imaging.checks import check_image
-from .imaging.guide import normalised_guide
+from .imaging.guide import check_not_the_image, normalised_guide
 from .imaging.intensity import Intensity, cast_result
 from .imaging.tiling import Blender, blend_weights, scale_region
 
@@ -216,7 +217,8 @@ class Restoration:
                 if fits and self._stop.is_set():
                     break
                 lineage = (block.lineage, guided)
-                fit = _make_fit(plan, pixels, block, weights.get(lineage), guided)
+                partner = fits[0].network_estimates if fits else None  # the guided fit's
+                fit = _make_fit(plan, pixels, block, weights.get(lineage), guided, partner)
                 self._fit, number = fit, number + 1
                 if self._stop.is_set():  # asked between the check above and the new fit
                     fit.stop()
@@ -242,7 +244,7 @@ class Restoration:
                 fits.append(fit)
             kept = _kept(fits)
             if plan.guided(block):
-                self._choices.append(_choice(fits, kept))
+                self._choices.append(_choice(kept))
             canvas.add(kept.result, kept.uncertainty)
         canvas.close()
         self._fit = None
@@ -276,21 +278,18 @@ def _scores(snapshot: Snapshot, offset: int) -> dict:
 
 
 def _kept(fits: list[Fit]) -> Fit:
-    """Of a block's fits (guided first), the one whose result scores best on the
-    held-out pixels; the first when they cannot be compared (no automatic stop, or a
-    fit stopped before it scored)."""
-    scored = [fit for fit in fits if fit.held_out_score is not None]
-    if len(scored) < len(fits) or not scored:
-        return fits[0]
-    return min(scored, key=lambda fit: fit.held_out_score)
+    """The fit whose result a block keeps: the last (the unguided fit, which blended the
+    guided one in), or the guided fit when the unguided one stopped before blending."""
+    last = fits[-1]
+    return last if len(fits) == 1 or last.guide_blend is not None else fits[0]
 
 
-def _choice(fits: list[Fit], kept: Fit) -> dict:
-    """A guided block's record: the fit kept and the held-out scores it was chosen by."""
-    scores = {
-        f"held_out_{'guided' if fit.guided else 'unguided'}": fit.held_out_score for fit in fits
-    }
-    return {"kept": "guided" if kept.guided else "unguided", **scores}
+def _choice(kept: Fit) -> dict:
+    """A guided block's record: the guided estimate's weight, and the held-out scores
+    that chose it (none where the guided fit alone ran)."""
+    if kept.guide_blend is None:
+        return {"guide_weight": 1.0}
+    return dataclasses.asdict(kept.guide_blend)
 
 
 def _is_true(value) -> bool:
@@ -333,6 +332,8 @@ class _Pixels:
             grid = (height * plan.factor, width * plan.factor)
             what = "the result" if plan.factor > 1 else "the image"
             self.guide = normalised_guide(plan.options.guide, grid, what)
+            if plan.factor == 1:  # the first frame and plane: a copy is one everywhere
+                check_not_the_image(self.guide, self.target[0, :, 0])
 
     def guide_of(self, block: Block):
         """``block``'s guide as a ``(1, G, *spatial)`` tensor on its output grid: the guide
@@ -402,9 +403,10 @@ def _check_missing(data: np.ndarray, missing: np.ndarray, plan: Plan) -> None:
 
 
 def _make_fit(
-    plan: Plan, pixels: _Pixels, block: Block, initial_weights, guided: bool = False
+    plan: Plan, pixels: _Pixels, block: Block, initial_weights, guided=False, blend_with=None
 ) -> Fit:
-    """The fit of ``block``: its target, forward model and data term (and guide)."""
+    """The fit of ``block``: its target, forward model and data term, and the guide or
+    the guided fit's estimates to blend in."""
     import torch
 
     from .core.data_terms import data_term
@@ -436,6 +438,7 @@ def _make_fit(
         initial_weights=initial_weights if plan.options.warm_start else None,
         threads=plan.options.threads,
         guide=pixels.guide_of(block) if guided else None,
+        blend_with=blend_with,
     )
 
 

@@ -550,7 +550,7 @@ class DeepImagePriorWidget(_Form):
             self.status.value = (
                 f"{run.result_layer.name}: {StopReason(info['stop_reason']).description} after "
                 f"{fits}{info['iterations']} iterations, {format_duration(info['wall_time_s'])} "
-                f"(seed {info['seed']}, {info['device']}){_guide_kept(info)}"
+                f"(seed {info['seed']}, {info['device']}){_guide_weight(info)}"
             )
 
     def _on_closed(self) -> None:
@@ -678,13 +678,15 @@ def _can_guide(layer: Image, image_shape, yx, planes: list[int], one_plane: bool
     return True
 
 
-def _guide_kept(info: dict) -> str:
-    """For the status line: how often the guided fit was kept, or ""."""
-    choices = info.get("guide_choices") or ()
-    if not choices:
+def _guide_weight(info: dict) -> str:
+    """For the status line: the guide's weight in the result (its range over blocks), or ""."""
+    weights = sorted(choice["guide_weight"] for choice in info.get("guide_choices") or ())
+    if not weights:
         return ""
-    guided = sum(choice["kept"] == "guided" for choice in choices)
-    return f"; guided result kept in {guided} of {len(choices)}"
+    spread = (
+        f"{weights[0]:.1f}" if weights[0] == weights[-1] else f"{weights[0]:.1f}-{weights[-1]:.1f}"
+    )
+    return f"; guide weight {spread}"
 
 
 class _EstimateLine:

@@ -23,11 +23,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from .allocator import reuse_freed_memory
 from .data_terms import DataTerm, Gaussian
 from .fusion import Fusion, fuse_members
+from .guide import GuideBlend, blend_guided, guide_code
 from .holdout import HoldoutStop
 from .nets import SkipNet, level_strides, padded_shape
 from .operators import Identity, Operator
@@ -238,7 +238,11 @@ class Fit:
         results bitwise reproducible for a seed.
     guide : Tensor, shape (1, G, *spatial), optional
         An image of the same scene on the estimate's grid, normalised to [0, 1]:
-        the networks' input code instead of random noise (``_guide_code``).
+        the networks' input code instead of random noise (``core.guide``).
+    blend_with : Tensor, optional
+        The ``network_estimates`` of the guided fit of the same target and seed:
+        this (unguided) fit ends by blending them in with the weight the held-out
+        pixels choose (``guide_blend``), before denoising's fusion.
     """
 
     #: A loss this many times the last checkpoint's counts as divergence.
@@ -263,6 +267,7 @@ class Fit:
         initial_weights: dict[str, torch.Tensor] | None = None,
         threads: int | None = None,
         guide: torch.Tensor | None = None,
+        blend_with: torch.Tensor | None = None,
     ):
         self.recipe = recipe
         self.max_iter = max_iter
@@ -271,11 +276,9 @@ class Fit:
         self.device = resolve_device(device)
         self.out_shape = tuple(out_shape)
         self.warm_started = initial_weights is not None
-        self.guided = guide is not None
-        channels, shape = target.shape[1], self.out_shape
-        self.members = _Members(
-            recipe, channels, shape, self.seed, self.device, initial_weights, guide
-        )
+        self.guided, self.blend_with = guide is not None, blend_with
+        ensemble = (recipe, target.shape[1], self.out_shape, self.seed, self.device)
+        self.members = _Members(*ensemble, initial_weights, guide)
         self.net, self.z = self.members.nets, self.members.z
         self.target = target.to(self.device, torch.float32)
         self.operator = operator.to(self.device)
@@ -297,22 +300,16 @@ class Fit:
         self.stop_hole: int | None = None
         #: What the fusion with the Wiener filter chose (None where it did not run).
         self.fusion: Fusion | None = None
+        #: The guided estimate's weight and the scores that chose it (None: no blend ran).
+        self.guide_blend: GuideBlend | None = None
         #: The automatic stop's rule, with the pixels it held out (None without it).
         self.holdout: HoldoutStop | None = None
         #: The members' estimates ``(members, C, *spatial)`` after the fit (fused, with
-        #: ``Recipe.fuse``): ``result`` is their mean and ``uncertainty`` their spread.
+        #: ``Recipe.fuse``): ``result`` is their mean and ``uncertainty`` their spread;
+        #: ``network_estimates``, the networks' own (the best, averaged), before any blend.
         self.estimates: torch.Tensor | None = None
+        self.network_estimates: torch.Tensor | None = None
         self._held_out = math.nan
-
-    @property
-    def held_out_score(self) -> float | None:
-        """The result's data term on held-out pixels (fused, where the fusion ran); None
-        before the automatic stop scored.  A guided and an unguided fit compare by it."""
-        if self.fusion is not None:
-            return self.fusion.held_out_fused
-        if self.holdout is None or self.holdout.best_iteration == 0:
-            return None
-        return self.holdout.best_loss
 
     def stop(self) -> None:
         """Ask the loop to stop after the current iteration (thread-safe)."""
@@ -427,7 +424,11 @@ class Fit:
         if output is None:  # stopped before the first iteration: the untrained output
             with torch.no_grad():
                 output = torch.cat([self.members.output(k) for k in range(self.recipe.members)])
-        final = smoothing.final(output)
+        final = self.network_estimates = smoothing.final(output)
+        if self.blend_with is not None and self._scored(detector):
+            with torch.no_grad():
+                terms = _held_out_terms(self, detector)
+                final, self.guide_blend = blend_guided(self.blend_with, final, terms)
         if self._fuses(detector):
             with torch.no_grad():
                 held, fitted = detector.held, detector.fitted
@@ -447,12 +448,14 @@ class Fit:
         (a stop is honoured at once, with the best estimate as it is)."""
         return (
             self.recipe.fuse
-            and not self._stop.is_set()
-            and detector is not None
-            and detector.best_iteration > 0
+            and self._scored(detector)
             and isinstance(self.operator, Identity)
             and isinstance(self.data_term, Gaussian)
         )
+
+    def _scored(self, detector: HoldoutStop | None) -> bool:
+        """Whether held-out pixels scored an estimate and no stop was asked for."""
+        return not self._stop.is_set() and detector is not None and detector.best_iteration > 0
 
     def _stopping_rule(self) -> HoldoutStop:
         """The hold-out rule, and the members' weights in the mean (see ``_member_mean``)."""
@@ -519,7 +522,10 @@ class _Members(torch.nn.Module):
             self.nets = torch.nn.ModuleList(
                 SkipNet(depth, channels, recipe.net, dims, strides) for _ in range(recipe.members)
             )
-            z = _input_code(recipe, padded) if guide is None else _guide_code(recipe, guide, padded)
+            if guide is None:
+                z = _input_code(recipe, padded)
+            else:
+                z = guide_code(guide, padded, recipe.members, _flip if recipe.flips else None)
         if initial_weights is not None:
             self.nets.load_state_dict(initial_weights)
         memory_format = preferred_memory_format(device, dims)
@@ -571,17 +577,17 @@ class _Smoothing:
         return output if self.smoothed is None else self.smoothed
 
 
-def _guide_code(recipe: Recipe, guide: torch.Tensor, padded: tuple[int, ...]) -> torch.Tensor:
-    """The guide ``(1, G, *spatial)`` as every member's input code (the paper's flash /
-    no-flash: the network starts from the guide's structure), mirrored for members that
-    see the image mirrored, so that it lines up with what they fit, and padded at the
-    end like the random code."""
-    pads = []
-    for n, size in zip(reversed(guide.shape[2:]), reversed(padded)):
-        pads += [0, size - n]
-    guide = guide.to(torch.float32)
-    members = [_flip(guide, k) if recipe.flips else guide for k in range(recipe.members)]
-    return F.pad(torch.cat(members), pads, mode="replicate")
+def _held_out_terms(fit: Fit, detector: HoldoutStop):
+    """Estimates -> the data term's values at the held-out pixels far from fitted ones."""
+    pixels = detector.far_from_fitted()
+    if fit.operator.observed is not None:
+        pixels = pixels * fit.operator.observed
+
+    def terms(estimates: torch.Tensor) -> torch.Tensor:
+        values = fit.data_term.terms(fit.operator(estimates), fit.target)
+        return values[(pixels > 0).expand_as(values)]
+
+    return terms
 
 
 def _input_depth(recipe: Recipe, dims: int) -> int:

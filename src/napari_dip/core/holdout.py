@@ -132,6 +132,18 @@ class HoldoutStop:
             block = hole_size(target, None if observed is None else observed > 0)
         return cls(target, recipe.stop_holdout, patience, min_iter, seed, recipe.members, block)
 
+    def far_from_fitted(self) -> torch.Tensor:
+        """The held-out pixels at least two pixels from every fitted one, ``(members, 1,
+        *spatial)``: the centres of single-pixel holes (independent noise), else each hole's
+        core (3x3 of a 5-wide hole: nine times the centres, for a steadier score)."""
+        if self.block == 1:
+            return self.held
+        spatial = self.fitted.dim() - 2
+        window = (1,) * (spatial - 2) + (3, 3)
+        pool = (F.max_pool2d, F.max_pool3d)[spatial - 2]
+        near = pool(self.fitted, window, stride=1, padding=tuple(n // 2 for n in window))
+        return 1.0 - near
+
     def update(self, loss: float, iteration: int) -> bool:
         """Take the data term on the held-out pixels (each member on its own) of one
         estimate; True when it is the best so far."""
