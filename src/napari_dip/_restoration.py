@@ -217,7 +217,7 @@ class Restoration:
                 if fits and self._stop.is_set():
                     break
                 lineage = (block.lineage, guided)
-                partner = fits[0].network_estimates if fits else None  # the guided fit's
+                partner = fits[0] if fits else None  # the guided fit, blended in
                 fit = _make_fit(plan, pixels, block, weights.get(lineage), guided, partner)
                 self._fit, number = fit, number + 1
                 if self._stop.is_set():  # asked between the check above and the new fit
@@ -406,7 +406,7 @@ def _make_fit(
     plan: Plan, pixels: _Pixels, block: Block, initial_weights, guided=False, blend_with=None
 ) -> Fit:
     """The fit of ``block``: its target, forward model and data term, and the guide or
-    the guided fit's estimates to blend in."""
+    the guided fit to blend in."""
     import torch
 
     from .core.data_terms import data_term

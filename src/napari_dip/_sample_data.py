@@ -64,3 +64,16 @@ def damaged_cells():
         (image, {"name": "damaged cells", "colormap": "gray", **_LAYOUT}, "image"),
         (defects.astype(np.uint8), {"name": "defects", "opacity": 0.5, **_LAYOUT}, "labels"),
     ]
+
+
+def faint_cells():
+    """A short, low-dose exposure of nuclei and a long exposure of the same field: a
+    guided-restoration example (the long one guides the short one; 160 x 160, uint16)."""
+    structure = _nuclei(np.random.default_rng(2020), SIZE)
+    rng = np.random.default_rng(2021)
+    faint = _camera(rng, 0.25 * structure)
+    bright = _camera(rng, 8 * structure)  # its own photons and read noise
+    return [
+        (faint, {"name": "faint cells", "colormap": "gray", **_LAYOUT}, "image"),
+        (bright, {"name": "long exposure", "colormap": "gray", **_LAYOUT}, "image"),
+    ]

@@ -239,10 +239,10 @@ class Fit:
     guide : Tensor, shape (1, G, *spatial), optional
         An image of the same scene on the estimate's grid, normalised to [0, 1]:
         the networks' input code instead of random noise (``core.guide``).
-    blend_with : Tensor, optional
-        The ``network_estimates`` of the guided fit of the same target and seed:
-        this (unguided) fit ends by blending them in with the weight the held-out
-        pixels choose (``guide_blend``), before denoising's fusion.
+    blend_with : Fit, optional
+        The guided fit of the same target and seed, finished: this (unguided) fit
+        ends by blending its result in with the weight the held-out pixels choose
+        (``guide_blend``).
     """
 
     #: A loss this many times the last checkpoint's counts as divergence.
@@ -267,7 +267,7 @@ class Fit:
         initial_weights: dict[str, torch.Tensor] | None = None,
         threads: int | None = None,
         guide: torch.Tensor | None = None,
-        blend_with: torch.Tensor | None = None,
+        blend_with: Fit | None = None,
     ):
         self.recipe = recipe
         self.max_iter = max_iter
@@ -306,9 +306,10 @@ class Fit:
         self.holdout: HoldoutStop | None = None
         #: The members' estimates ``(members, C, *spatial)`` after the fit (fused, with
         #: ``Recipe.fuse``): ``result`` is their mean and ``uncertainty`` their spread;
-        #: ``network_estimates``, the networks' own (the best, averaged), before any blend.
+        #: ``scored_estimates``, the same as held-out pixels may score them (the fusion
+        #: run on images that hold nothing of them).
         self.estimates: torch.Tensor | None = None
-        self.network_estimates: torch.Tensor | None = None
+        self.scored_estimates: torch.Tensor | None = None
         self._held_out = math.nan
 
     def stop(self) -> None:
@@ -424,17 +425,7 @@ class Fit:
         if output is None:  # stopped before the first iteration: the untrained output
             with torch.no_grad():
                 output = torch.cat([self.members.output(k) for k in range(self.recipe.members)])
-        final = self.network_estimates = smoothing.final(output)
-        if self.blend_with is not None and self._scored(detector):
-            with torch.no_grad():
-                terms = _held_out_terms(self, detector)
-                final, self.guide_blend = blend_guided(self.blend_with, final, terms)
-        if self._fuses(detector):
-            with torch.no_grad():
-                held, fitted = detector.held, detector.fitted
-                final, self.fusion = fuse_members(
-                    final, self.target, held, fitted, self.data_term, detector.block
-                )
+        final = _fused_and_blended(self, smoothing.final(output), detector)
         self.estimates = final
         self.result = _to_numpy(_member_mean(final, self._member_weights))
         if len(final) > 1:
@@ -575,6 +566,26 @@ class _Smoothing:
         if self._best is not None:
             return self._best
         return output if self.smoothed is None else self.smoothed
+
+
+def _fused_and_blended(fit: Fit, final: torch.Tensor, detector: HoldoutStop | None):
+    """A fit's last steps on its members' estimates: denoising's fusion (``Recipe.fuse``)
+    and, for the unguided fit of a guided block, the blend with the guided fit's result;
+    sets ``fusion``, ``guide_blend`` and ``scored_estimates``."""
+    scored = final
+    with torch.no_grad():
+        if fit._fuses(detector):
+            held, fitted = detector.held, detector.fitted
+            final, fit.fusion, scored = fuse_members(
+                final, fit.target, held, fitted, fit.data_term, detector.block, scored=True
+            )
+        if fit.blend_with is not None and fit._scored(detector):
+            partner, terms = fit.blend_with, _held_out_terms(fit, detector)
+            final, fit.guide_blend = blend_guided(
+                (partner.estimates, partner.scored_estimates), (final, scored), terms
+            )
+    fit.scored_estimates = scored
+    return final
 
 
 def _held_out_terms(fit: Fit, detector: HoldoutStop):

@@ -180,6 +180,8 @@ def fuse_members(
     data_term: DataTerm,
     block: int = 1,
     grid=FUSION_GRID,
+    *,
+    scored: bool = False,
 ) -> tuple[torch.Tensor, Fusion]:
     """Each member's estimate fused with the Wiener filter it steers.
 
@@ -191,7 +193,9 @@ def fuse_members(
     (``fill_unseen``), scores best on its held-out pixels; the weight is the
     least-squares blend there, within [0, 1]: the fusion scores no worse there
     than the network alone, and where nothing scores better the members come
-    back unchanged.
+    back unchanged.  With ``scored``, a third value: the fused estimates as they
+    were scored, the filter run on the filled images, which hold nothing of the
+    held-out pixels (to score a later blend of them without bias).
     """
     y, count = target[0], len(members)
     reach = min(y.shape[-2:]) // 2 - block  # the filter's reach must not find the copied values
@@ -220,13 +224,23 @@ def fuse_members(
         if score < best.held_out_fused:
             best = Fusion(patch, scale, weight, network, score)
     if best.weight == 0:
-        return members, best
-    fused = [
-        best.weight * wiener_filter(y, members[k], best.patch, best.scale, powers[best.patch][k])
-        + (1 - best.weight) * members[k]
-        for k in range(count)
-    ]
-    return torch.stack(fused), best
+        return (members, best, members) if scored else (members, best)
+
+    def fused(images):
+        return torch.stack(
+            [
+                best.weight
+                * wiener_filter(
+                    images[k], members[k], best.patch, best.scale, powers[best.patch][k]
+                )
+                + (1 - best.weight) * members[k]
+                for k in range(count)
+            ]
+        )
+
+    if scored:
+        return fused([y] * count), best, fused(fills)
+    return fused([y] * count), best
 
 
 def blend_weight(filtered, members, y, held) -> float:

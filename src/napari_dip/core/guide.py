@@ -3,8 +3,9 @@
 A guided fit feeds the guide (an image of the same scene, normalised to [0, 1])
 to the networks instead of random noise, as the paper's flash / no-flash
 example does.  The unguided fit of the same block, from the same seed and with
-the same held-out pixels, then blends the two estimates: ``w`` guided plus
-``1 - w`` unguided, with the weight that predicts the held-out pixels best.
+the same held-out pixels, then blends the two results (after denoising's
+fusion, each its own): ``w`` guided plus ``1 - w`` unguided, with the weight
+that predicts the held-out pixels best.
 ``w = 0`` is the unguided result itself and is kept unless a blend scores
 better beyond doubt (``blend_guided``), so an unrelated guide costs time, not
 quality; where the two fits err differently, a weight between them beats both.
@@ -30,8 +31,8 @@ CONFIDENCE = 2.0
 @dataclass(frozen=True)
 class GuideBlend:
     """The guided estimate's weight in the blend, and the held-out scores (the mean data
-    term on the held-out pixels the blend is chosen on, before denoising's fusion) of
-    the guided estimate, the unguided one and the blend."""
+    term on the held-out pixels the blend is chosen on) of the guided estimates, the
+    unguided ones and the blend."""
 
     guide_weight: float
     held_out_guided: float
@@ -54,24 +55,31 @@ def guide_code(
 
 
 def blend_guided(
-    guided: torch.Tensor, unguided: torch.Tensor, terms: Callable[[torch.Tensor], torch.Tensor]
+    guided: tuple[torch.Tensor, torch.Tensor],
+    unguided: tuple[torch.Tensor, torch.Tensor],
+    terms: Callable[[torch.Tensor], torch.Tensor],
 ) -> tuple[torch.Tensor, GuideBlend]:
-    """The blend of the members' estimates ``(members, C, *spatial)`` that held-out pixels
-    show to be better than ``unguided`` with the most confidence; ``unguided`` itself when
-    none is.
+    """The blend of two fits' estimates ``(members, C, *spatial)`` that held-out pixels
+    show to be better than the unguided ones with the most confidence; the unguided
+    estimates themselves when none is.
 
-    ``terms(estimates)`` are the data term's values at the held-out pixels.  A weight
-    counts as better when its mean change in them, plus ``CONFIDENCE`` standard errors,
-    is below zero: a few hundred held-out pixels score with noise, and a blend that only
-    seems better must not replace the unguided result.
+    Each fit comes as its estimates and the same as they are scored: equal, or, after
+    denoising's fusion, the fused estimates of images that hold nothing of the held-out
+    pixels (``fuse_members(..., scored=True)``).  ``terms(scored)`` are the data term's
+    values at the held-out pixels.  A weight counts as better when its mean change in
+    them, plus ``CONFIDENCE`` standard errors, is below zero: a few hundred held-out
+    pixels score with noise, and a blend that only seems better must not replace the
+    unguided result.
     """
-    base = terms(unguided)
+    (guided, guided_scored), (unguided, unguided_scored) = guided, unguided
+    base = terms(unguided_scored)
     weight, bound = 0.0, 0.0
     for w in GUIDE_WEIGHTS[1:]:
-        change = terms(w * guided + (1 - w) * unguided) - base
+        change = terms(w * guided_scored + (1 - w) * unguided_scored) - base
         upper = float(change.mean() + CONFIDENCE * change.std() / math.sqrt(change.numel()))
         if upper < bound:
             weight, bound = w, upper
     blended = unguided if weight == 0 else weight * guided + (1 - weight) * unguided
-    scores = (float(terms(estimates).mean()) for estimates in (guided, unguided, blended))
+    scored = weight * guided_scored + (1 - weight) * unguided_scored
+    scores = (float(terms(e).mean()) for e in (guided_scored, unguided_scored, scored))
     return blended, GuideBlend(weight, *scores)
