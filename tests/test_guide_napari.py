@@ -11,20 +11,14 @@ pytest.importorskip("napari")
 pytest.importorskip("pytestqt")
 
 from qtpy.QtWidgets import QApplication
+from test_widget import TINY, configure
 
 import napari_dip
-from napari_dip import NetSpec, Recipe, _scripting
+from napari_dip import _scripting
 from napari_dip._scripting import restore_layer
 from napari_dip.core.presets import PRESETS
 
 SHAPE = (32, 32)
-TINY = Recipe(
-    name="test-tiny",
-    description="tiny and quick, for tests",
-    net=NetSpec(down=(8, 8), up=(8, 8), skip=(2, 2)),
-    input_depth=4,
-    max_iter=200,
-)
 
 
 def pattern(shape=SHAPE, phase=0.0):
@@ -61,11 +55,6 @@ def cells(viewer):
 @pytest.fixture
 def nuclei(viewer):
     return viewer.add_image(pattern().astype(np.float32), name="nuclei")
-
-
-def configure(widget, **values):
-    for name, value in values.items():
-        getattr(widget, name).value = value
 
 
 def offered(widget) -> set:

@@ -137,9 +137,10 @@ class Options:
         structure.  Its Y and X are the image's (the result's for
         super-resolution), with or without a channel axis first or last; it
         guides every frame, plane and channel.  A fit without the guide runs
-        beside each guided one and the result that predicts the held-out pixels
-        better is kept, so an unrelated guide costs time, not quality (without
-        the automatic stop the guided result is kept).  See docs/guided.md.""",
+        beside each guided one, and the two are blended only as far as held-out
+        pixels show it helps, so an unrelated guide costs time, not quality
+        (without the automatic stop the guided result is kept).  Not the image
+        itself.  See docs/guided.md.""",
         kind="array_like, optional",
         compare=False,
     )

@@ -102,7 +102,7 @@ class Restoration:
         self._running = threading.Lock()  # held while a run is in progress
         self._fit: Fit | None = None
         self._records: list[FitRecord] = []
-        self._choices: list[dict] = []  # per guided block: which fit was kept, and why
+        self._choices: list[dict] = []  # per guided block: the guide's weight, its scores
         self.elapsed = 0.0
         self.finished_at: str | None = None
         self.result: np.ndarray | None = None
