@@ -50,6 +50,16 @@ def test_a_corrupt_file_is_reported_and_the_good_ones_restored(folder, capsys):
     assert len(failed) == 1 and "broken.tif: cannot be read as an image" in failed[0]
 
 
+def test_a_file_that_is_no_image_is_reported_as_one_failure(folder, capsys):
+    (folder / "broken.tif").unlink()
+    (folder / "notes.txt").write_text("not an image")
+    out = folder.parent / "restored"
+    assert main(["denoise", str(folder / "*"), "--out", str(out), *QUICK]) == 1
+    summary = capsys.readouterr().err
+    assert "2 restored, 0 skipped (done already), 1 failed" in summary
+    assert "notes.txt: not a TIFF, PNG, JPEG or Zarr file" in summary
+
+
 def test_a_rerun_after_a_crash_finishes_the_rest_without_redoing_or_corrupting(folder):
     (folder / "broken.tif").unlink()
     out = folder.parent / "restored"

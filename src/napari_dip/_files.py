@@ -100,9 +100,10 @@ def stem(path: Path) -> str:
 
 
 def output_path(path: Path, out_dir: Path | None, suffix: str) -> Path:
-    """Where the result of ``path`` goes: ``out_dir`` (default: beside it), same family."""
+    """Where the result of ``path`` goes: ``out_dir`` (default: beside it), same family
+    (OME-TIFF for a file that is no image: reading it fails, as one failed file)."""
     kind = _kind(path)
-    ending = {"tiff": ".ome.tif", "picture": ".png", "zarr": ".zarr"}[kind]
+    ending = {"picture": ".png", "zarr": ".zarr"}.get(kind, ".ome.tif")
     return (out_dir or path.parent) / f"{stem(path)}_{suffix}{ending}"
 
 
