@@ -169,7 +169,8 @@ class Plan:
 
     def variants(self, block: Block) -> tuple[bool, ...]:
         """The fits of ``block``, guided (True) or not: a guided block is fitted both
-        ways when the automatic stop can score them, and the better one is kept."""
+        ways when the automatic stop can score them (the unguided fit blends the guided
+        one in, ``core.guide``), else guided only."""
         if not self.guided(block):
             return (False,)
         return (True, False) if self.auto_stop else (True,)

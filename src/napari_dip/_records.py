@@ -261,10 +261,10 @@ class RunInfo(Mapping):
         """Python that reproduces this run.
 
         Run with ``image`` bound to the input array (and ``mask`` or ``psf``
-        where the task needs them, ``guide`` where a guide image steered it), it leaves the restored array in
-        ``result``; bit for bit on the CPU with a fixed ``threads`` count.  A
-        PSF given as a Gaussian's ``psf_sigma`` is rebuilt in the code;
-        ``source`` describes the input in a comment.
+        where the task needs them, ``guide`` where a guide image steered it),
+        it leaves the restored array in ``result``; bit for bit on the CPU with
+        a fixed ``threads`` count.  A PSF given as a Gaussian's ``psf_sigma`` is
+        rebuilt in the code; ``source`` describes the input in a comment.
         """
         from .core.presets import PRESETS, Recipe
 
