@@ -79,6 +79,14 @@ def hole_size(image: torch.Tensor, known: torch.Tensor | None = None) -> int:
     return 1 if neighbour_ratio(image, known) >= CORRELATED_BELOW else CORRELATED_HOLE
 
 
+def _grown(mask: torch.Tensor, side: int) -> torch.Tensor:
+    """``mask`` ``(members, 1, *spatial)`` (0 or 1) grown by a ``side``-wide Y/X square."""
+    spatial = mask.dim() - 2
+    window = (1,) * (spatial - 2) + (side, side)
+    pool = (F.max_pool2d, F.max_pool3d)[spatial - 2]
+    return pool(mask, window, stride=1, padding=tuple(n // 2 for n in window))
+
+
 class HoldoutStop:
     """Stop when the fit stops predicting pixels it never saw.
 
@@ -103,13 +111,7 @@ class HoldoutStop:
         spatial = target.shape[2:]
         centres = torch.rand((members, 1, *spatial), generator=generator)
         self.held = (centres < fraction / block**2).float().to(target.device)
-        unfitted = self.held
-        if block > 1:
-            window = (1,) * (len(spatial) - 2) + (block, block)
-            pool = (F.max_pool2d, F.max_pool3d)[len(spatial) - 2]
-            padding = tuple(n // 2 for n in window)
-            unfitted = pool(self.held, window, stride=1, padding=padding)
-        self.fitted = 1.0 - unfitted
+        self.fitted = 1.0 - (_grown(self.held, block) if block > 1 else self.held)
         self.block = block
         self.patience, self.min_iter = patience, min_iter
         self.best_loss = math.inf
@@ -138,11 +140,7 @@ class HoldoutStop:
         core (3x3 of a 5-wide hole: nine times the centres, for a steadier score)."""
         if self.block == 1:
             return self.held
-        spatial = self.fitted.dim() - 2
-        window = (1,) * (spatial - 2) + (3, 3)
-        pool = (F.max_pool2d, F.max_pool3d)[spatial - 2]
-        near = pool(self.fitted, window, stride=1, padding=tuple(n // 2 for n in window))
-        return 1.0 - near
+        return 1.0 - _grown(self.fitted, 3)
 
     def update(self, loss: float, iteration: int) -> bool:
         """Take the data term on the held-out pixels (each member on its own) of one
