@@ -12,8 +12,8 @@ import tifffile
 
 import napari_dip
 from napari_dip import PRESETS, NetSpec, batch
-from napari_dip._cli import main
-from napari_dip._files import PARTIAL, read_image, read_record
+from napari_dip.batch.cli import main
+from napari_dip.batch.files import PARTIAL, read_image, read_record
 
 #: The fast preset, made tiny: a few quick iterations.
 TINY = replace(PRESETS["fast"], name="test-batch", net=NetSpec(down=(8, 8), up=(8, 8), skip=(2, 2)))

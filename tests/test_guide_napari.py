@@ -14,8 +14,8 @@ from qtpy.QtWidgets import QApplication
 from test_widget import TINY, configure
 
 import napari_dip
-from napari_dip import _scripting
-from napari_dip._scripting import restore_layer
+from napari_dip._napari import layer_run
+from napari_dip._napari.layer_run import restore_layer
 from napari_dip.core.presets import PRESETS
 
 SHAPE = (32, 32)
@@ -228,7 +228,7 @@ def test_a_guide_that_does_not_fit_is_refused_before_anything_is_added(
         layers.append("two")
         options["mask"] = np.zeros(SHAPE, np.uint8)
     started = []
-    monkeypatch.setattr(_scripting, "fit_snapshots", lambda *args: started.append(args))
+    monkeypatch.setattr(layer_run, "fit_snapshots", lambda *args: started.append(args))
     with pytest.raises(error, match=match):
         restore_layer(
             viewer, cells, guide=None if guide is None else viewer.layers[guide], **options

@@ -58,7 +58,7 @@ def test_restoration_and_restore_layer_take_every_option():
     assert set(Options.names()) <= set(restoration)
     for name in Options.names():
         assert f"\n    {name} : " in napari_dip.Restoration.__doc__
-    from napari_dip._scripting import restore_layer
+    from napari_dip._napari.layer_run import restore_layer
 
     layer = inspect.signature(restore_layer).parameters
     assert set(Options.names()) - set(layer) == {"channel_axis"}  # a layer has its axes

@@ -22,10 +22,11 @@ from qtpy.QtCore import QTimer
 from qtpy.QtWidgets import QApplication
 
 import napari_dip
-from napari_dip import NetSpec, Recipe, _scripting
-from napari_dip._placement import result_placement
-from napari_dip._scripting import restore_layer
-from napari_dip._worker import FitError, PendingRestoration, fit_pool, fit_snapshots
+from napari_dip import NetSpec, Recipe
+from napari_dip._napari import layer_run
+from napari_dip._napari.layer_run import restore_layer
+from napari_dip._napari.placement import result_placement
+from napari_dip._napari.worker import FitError, PendingRestoration, fit_pool, fit_snapshots
 from napari_dip.core.presets import PRESETS
 
 SHAPE = (32, 32)
@@ -326,7 +327,7 @@ def test_invalid_options_are_refused_before_any_fit_starts(
 ):
     """Checked in the caller's thread: no worker, no preview, nothing added."""
     started = []
-    monkeypatch.setattr(_scripting, "fit_snapshots", lambda *args: started.append(args))
+    monkeypatch.setattr(layer_run, "fit_snapshots", lambda *args: started.append(args))
     with pytest.raises(error, match=match):
         restore_layer(viewer, image, "super_resolve", factor=2, **options)
     assert started == [] and [layer.name for layer in viewer.layers] == ["cells"]
@@ -463,7 +464,7 @@ def test_two_runs_at_once_keep_the_viewer_responsive(viewer, qtbot, monkeypatch)
             stopper.start()
         yield from fit_snapshots(restoration, every)
 
-    monkeypatch.setattr(_scripting, "fit_snapshots", fit_for_a_while)
+    monkeypatch.setattr(layer_run, "fit_snapshots", fit_for_a_while)
     layers = [viewer.add_image(blobs(seed=seed), name=f"cells {seed}") for seed in (0, 1)]
     ticks = []
     timer = QTimer()
@@ -792,7 +793,7 @@ def test_a_saved_result_reopens_with_its_settings_and_reruns_bit_for_bit(
 
 
 def test_the_reader_leaves_other_files_to_other_readers(tmp_path):
-    from napari_dip._io import get_reader
+    from napari_dip._napari.io import get_reader
 
     plain = tmp_path / "plain.ome.tif"
     tifffile.imwrite(plain, blobs(), ome=True)

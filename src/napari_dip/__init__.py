@@ -29,7 +29,7 @@ _LAZY = {
     "Recipe": ".core.presets",
     "preset_names": ".core.presets",
     "resolve_preset": ".core.presets",
-    "restore_layer": "._scripting",
+    "restore_layer": "._napari.layer_run",
     "NetSpec": ".core.nets",
     "Snapshot": ".core.fit",
     "available_devices": ".core.fit",

@@ -1,6 +1,6 @@
 """``python -m napari_dip``: the ``napari-dip`` command line."""
 
-from ._cli import main
+from .batch.cli import main
 
 if __name__ == "__main__":
     raise SystemExit(main())

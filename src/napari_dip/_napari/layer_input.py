@@ -17,11 +17,11 @@ from napari.layers import Image, Labels, Layer
 
 import napari_dip
 
-from ._options import Options
-from ._placement import current_indices
-from ._plan import Plan, check_plan, make_plan
-from .imaging.axes import axes_of_mask, check_axes
-from .imaging.checks import as_array
+from .._options import Options
+from .._plan import Plan, check_plan, make_plan
+from ..imaging.axes import axes_of_mask, check_axes
+from ..imaging.checks import as_array
+from .placement import current_indices
 
 __all__ = ["LayerInput", "has_image_planes", "read_layer"]
 

@@ -19,8 +19,8 @@ import argparse
 import sys
 from typing import Literal, get_args, get_origin
 
-from . import __version__
-from ._options import describe, option_parameter
+from .. import __version__
+from .._options import describe, option_parameter
 
 __all__ = ["main"]
 
@@ -36,7 +36,7 @@ OWN_FLAGS = ("guide", "guide_channel")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from ._api import COMMON_OPTIONS, TASK_OPTIONS
+    from .._api import COMMON_OPTIONS, TASK_OPTIONS
 
     parser = argparse.ArgumentParser(
         prog="napari-dip",
@@ -133,13 +133,13 @@ def _add_option(command: argparse.ArgumentParser, name: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     arguments = vars(build_parser().parse_args(argv))
-    from ._api import COMMON_OPTIONS, TASK_OPTIONS
+    from .._api import COMMON_OPTIONS, TASK_OPTIONS
 
     task = arguments["task"]
     names = TASK_OPTIONS.get(task, ()) + COMMON_OPTIONS + ("factor",)
     options = {name: arguments[name] for name in names if name in arguments and name != "guide"}
     try:
-        from . import batch
+        from . import jobs as batch
 
         jobs = batch.make_jobs(
             task,

@@ -32,15 +32,15 @@ from napari.utils.notifications import notification_manager
 from psygnal import Signal
 from qtpy.QtWidgets import QApplication
 
-from ._layer_input import read_layer
-from ._options import Options, check_every, check_flag, option_parameter, parameters_doc
-from ._placement import result_placement
-from ._restoration import Restoration
-from ._worker import RUNNING, FitWorker, PendingRestoration, fit_pool, fit_snapshots
+from .._options import Options, check_every, check_flag, option_parameter, parameters_doc
+from .._restoration import Restoration
 
 # PyTorch and the modules a plan's checks use (a second or two, once), imported
 # with this module: starting a run then imports nothing in the GUI thread.
-from .core import estimate, fit, presets  # noqa: F401
+from ..core import estimate, fit, presets  # noqa: F401
+from .layer_input import read_layer
+from .placement import result_placement
+from .worker import RUNNING, FitWorker, PendingRestoration, fit_pool, fit_snapshots
 
 __all__ = ["LayerRestoration", "restore_layer", "result_placement"]
 

@@ -6,7 +6,7 @@ choices and help come from the options' one definition (``_options``).
 ``_GuideChoice`` offers the guides that fit the form's input.
 ``DeepImagePriorWidget`` adds the runs: Run starts a ``LayerRestoration``
 (thread worker, live preview, progress bar, result layer) and Stop ends it
-early, keeping the best result so far.  ``_EstimateLine`` says what the
+early, keeping the best result so far.  ``EstimateLine`` says what the
 settings will cost, from the plan alone (no pixel is read).
 """
 
@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -31,35 +29,32 @@ from magicgui.widgets import (
 )
 from napari.layers import Image, Labels
 from napari.utils.notifications import show_error
-from qtpy.QtCore import QEvent, QObject, QTimer
+from qtpy.QtCore import QEvent, QObject
 from qtpy.QtWidgets import QApplication
 
 import napari_dip
 
-from ._layer_input import has_image_planes, read_layer
-from ._options import CHANNEL_MODES, KERNELS, NOISE_MODELS, STACK_MODES, TASKS, Options, describe
-from ._plot import ScorePlot
-from ._records import RunInfo
-from ._scripting import LayerRestoration, restore_layer
-from ._worker import fit_pool, warm_up
-from .core.estimate import format_duration
-from .core.stop_reason import StopReason
-from .imaging.axes import check_axes
-from .imaging.guide import check_guide_shape
-from .imaging.noise import suggest_noise
+from .._options import CHANNEL_MODES, KERNELS, NOISE_MODELS, STACK_MODES, TASKS, Options, describe
+from .._records import RunInfo
+from ..core.estimate import format_duration
+from ..core.stop_reason import StopReason
+from ..imaging.axes import check_axes
+from ..imaging.guide import check_guide_shape
+from ..imaging.noise import suggest_noise
+from .estimate_line import EstimateLine
+from .layer_input import has_image_planes, read_layer
+from .layer_run import LayerRestoration, restore_layer
+from .plot import ScorePlot
+from .worker import fit_pool
 
 if TYPE_CHECKING:
     import napari
 
-    from ._plan import Plan, RunEstimate
+    from .._plan import Plan
 
 PSF_GAUSSIAN, PSF_LAYER = "Gaussian", "Image layer"
 NOISE_TASKS = ("denoise", "deconvolve")
 AXES_HELP = "T (time), Z (depth), C (channels), Y and X in the layer's order, e.g. ZYX or TZCYX"
-#: How long the form must stay unchanged (e.g. while typing) before the estimate is computed.
-ESTIMATE_DELAY_MS = 300
-#: How often a running estimate is checked for its result.
-ESTIMATE_POLL_MS = 50
 #: What the form's choices are called, by value (the values are the options').
 LABELS = {
     "super_resolve": "Super-resolve",
@@ -222,7 +217,7 @@ class _Form(Container):
         put in the form: run it again with ``napari_dip.rerun`` or the
         result's Python instead.
         """
-        from .core.presets import PRESETS, Recipe
+        from ..core.presets import PRESETS, Recipe
 
         recipe = Recipe.from_dict(RunInfo.from_dict(record).recipe)  # 0.1's records too
         if PRESETS.get(recipe.name) != recipe:
@@ -279,7 +274,7 @@ class _Form(Container):
         Presets resolve per task (and factor), so the recipe can change with
         them; the user's own edits stay while it does not.
         """
-        from .core.presets import resolve_preset
+        from ..core.presets import resolve_preset
 
         recipe = resolve_preset(self.preset.value, self.task.value, self.factor.value)
         if recipe.name != self._recipe_name:
@@ -384,7 +379,7 @@ class DeepImagePriorWidget(_Form):
         self.plot = ScorePlot()
         self.native.layout().addWidget(self.plot)
         self._closed = False
-        self._estimate_line = _EstimateLine(self.estimate, self.planner)
+        self._estimate_line = EstimateLine(self.estimate, self.planner)
         for control in self.controls:
             control.changed.connect(self._estimate_line.schedule)
         self.run_button.changed.connect(self._on_run_clicked)
@@ -689,89 +684,6 @@ def _guide_weight(info: dict) -> str:
     return f"; guide weight {spread}"
 
 
-class _EstimateLine:
-    """A label that says what the form's settings will cost, kept up to date.
-
-    ``schedule()`` on every change; once the form has not changed for
-    ``ESTIMATE_DELAY_MS``, ``planner()`` is called (cheap: shapes only; its
-    errors are shown in the line) and the plan and its estimate are made in a
-    plain Python thread, polled from here.  That thread first warms up what
-    the first plan of a process needs (``warm_up``, about 2 s, when the
-    widget opens) and measures the machine's speed with the first estimate
-    (a fraction of a second).  It touches no Qt object, and Python waits for
-    it at exit (a Qt worker thread still running then aborts the process).
-    One estimate runs at a time; changes meanwhile start another when it ends.
-    """
-
-    def __init__(self, label: Label, planner: Callable[[], Callable[[], Plan] | None]):
-        self._label, self._planner = label, planner
-        #: The estimate shown, if any.
-        self.estimate: RunEstimate | None = None
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="napari-dip")
-        self._executor.submit(warm_up)
-        self._future: Future | None = None
-        self._stale = False
-        self._timer = QTimer(label.native)
-        self._timer.setSingleShot(True)
-        self._timer.setInterval(ESTIMATE_DELAY_MS)
-        self._timer.timeout.connect(self._start)
-        self._poll = QTimer(label.native)
-        self._poll.setInterval(ESTIMATE_POLL_MS)
-        self._poll.timeout.connect(self._check)
-
-    def schedule(self) -> None:
-        """Estimate once the form has not changed for ``ESTIMATE_DELAY_MS``."""
-        self._timer.start()
-
-    def close(self) -> None:
-        self._executor.shutdown(wait=False, cancel_futures=True)
-
-    def _show(self, line: str, tooltip: str) -> None:
-        self._label.value, self._label.tooltip = line, tooltip
-
-    def _show_estimate(self, estimate: RunEstimate, what: str = "Estimate") -> None:
-        line = f"{what}: {estimate.describe()}"
-        self._show(line, f"{line}; the automatic stop usually ends fits sooner")
-
-    def measured(self, seconds_per_iteration: float) -> None:
-        """Correct the estimate with the speed a run measures."""
-        if self.estimate is not None:
-            measured = replace(self.estimate, seconds_per_iteration=seconds_per_iteration)
-            self._show_estimate(measured, "Measured")
-
-    def _start(self) -> None:
-        if self._future is not None:
-            self._stale = True
-            return
-        self.estimate = None
-        try:
-            planner = self._planner()
-        except (ValueError, TypeError) as error:
-            self._show(*_no_estimate(error))
-            return
-        if planner is None:
-            self._show("", "")
-            return
-        self._future = self._executor.submit(_estimate, planner)
-        self._poll.start()
-
-    def _check(self) -> None:
-        if not self._future.done():
-            return
-        self._poll.stop()
-        result = self._future.result()
-        self._future = None
-        if self._stale:
-            self._stale = False
-            self._start()
-        elif isinstance(result, Exception):
-            self.estimate = None
-            self._show(*_no_estimate(result))
-        else:
-            self.estimate = result
-            self._show_estimate(result)
-
-
 class _CloseWatcher(QObject):
     """Calls ``on_closed`` when ``widget`` is closed or taken out of its dock.
 
@@ -801,17 +713,3 @@ def _middle_plane(layer: Image, size: int = 512):
     return np.asarray(
         plane[tuple(slice(max(0, n // 2 - size // 2), n // 2 + size // 2) for n in plane.shape)]
     )
-
-
-def _estimate(planner: Callable[[], Plan]) -> RunEstimate | Exception:
-    """In a background thread: the estimate of the plan ``planner`` makes, or why there is none."""
-    try:
-        return planner().estimate()
-    except Exception as error:  # shown in the line, never raised
-        return error
-
-
-def _no_estimate(error: Exception) -> tuple[str, str]:
-    """The first sentence of why there is no estimate, and the whole message as the tooltip."""
-    message = str(error)
-    return f"No estimate: {message.split('. ')[0]}", message

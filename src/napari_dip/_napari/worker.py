@@ -114,8 +114,8 @@ def warm_up() -> None:
     global _warmed
     with _WARM:
         if not _warmed:
-            from .core.estimate import estimate_fit
-            from .core.presets import PRESETS
+            from ..core.estimate import estimate_fit
+            from ..core.presets import PRESETS
 
             estimate_fit(PRESETS["fast"], (64, 64), 1, "cpu")
             _warmed = True
