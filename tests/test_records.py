@@ -53,6 +53,24 @@ def test_record_round_trips_through_json():
     assert RunInfo.from_dict(record).offset == 0.0
 
 
+def test_the_record_holds_the_options_as_resolved_and_they_rerun_the_run():
+    image = noisy()
+    run = napari_dip.Restoration("inpaint", image, mask=image > 60, max_iter=8, seed=2, threads=1)
+    result = run.run()
+    options = run.info.options
+    assert isinstance(options, napari_dip.Options)
+    assert (options.axes, options.seed, options.max_iter) == ("YX", 2, 8)
+    assert options.preset == run.recipe and options.memory_budget == run.plan.budget_bytes
+    assert options.factor is None and options.kernel == napari_dip.Options.kernel  # unused
+    again = napari_dip.Restoration.from_options("inpaint", image, options=options, mask=image > 60)
+    assert np.array_equal(again.run(), result)
+    # the record's keys that come from the options read as before, by key and by name
+    assert run.info["memory_budget_bytes"] == run.info.memory_budget_bytes == options.memory_budget
+    assert run.info["kernel"] is None and run.info.keep_known is True
+    with pytest.raises(AttributeError, match="no attribute 'nosie'"):
+        run.info.nosie
+
+
 @pytest.mark.parametrize(
     "task, data, options",
     [

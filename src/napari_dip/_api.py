@@ -2,25 +2,38 @@
 
 ``denoise``, ``inpaint``, ``super_resolve`` and ``deconvolve`` build a
 ``Restoration`` and run it; ``rerun`` runs one again from its record.  Their
-signatures and parameter documentation come from the one definition of the
-options (``_options.Options``), so every option is listed, with its type and
-default, by ``help()`` and ``inspect.signature``.
+signatures are written out (so editors and type checkers read them) and a
+test holds them to the one definition of the options (``_options.Options``);
+their parameter documentation is built from it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ._options import DATA_DOCS, REFERENCES, option_parameter, parameters_doc
+from ._options import (
+    DATA_DOCS,
+    REFERENCES,
+    ChannelMode,
+    Kernel,
+    Noise,
+    Options,
+    StackMode,
+    parameters_doc,
+)
 from ._records import RunInfo
 from ._restoration import Restoration
 
 if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
+
     from .core.fit import Snapshot
+    from .core.presets import Recipe
 
 __all__ = [
     "deconvolve",
@@ -53,19 +66,6 @@ COMMON_OPTIONS = (
 #: Options of one task only.
 TASK_OPTIONS = {"inpaint": ("keep_known",), "super_resolve": ("kernel",)}
 
-_P = inspect.Parameter
-_IMAGE = _P("image", _P.POSITIONAL_OR_KEYWORD, annotation="ArrayLike")
-#: The data each task takes after the image, and how it is documented.
-_DATA = {
-    "denoise": [],
-    "inpaint": [_P("mask", _P.POSITIONAL_OR_KEYWORD, annotation="ArrayLike")],
-    "super_resolve": [_P("factor", _P.POSITIONAL_OR_KEYWORD, annotation=int)],
-    "deconvolve": [_P("psf", _P.POSITIONAL_OR_KEYWORD, annotation="ArrayLike")],
-}
-_RUN_PARAMETERS = [
-    _P("callback", _P.KEYWORD_ONLY, default=None, annotation="Callable[[Snapshot], Any] | None"),
-    _P("every", _P.KEYWORD_ONLY, default=50, annotation=int),
-]
 _RUN_DOC = """    callback : callable, optional
         Called with a ``Snapshot`` every ``every`` iterations and at the end;
         return True to stop early and keep the best result so far.
@@ -83,30 +83,137 @@ _SEE_ALSO = """    See Also
     rerun : run a result's recorded settings again."""
 
 
-def _run(task: str, function: Callable, *args, **kwargs) -> np.ndarray:
-    """Call ``function``'s restoration with the arguments its signature binds."""
-    arguments = function.__signature__.bind(*args, **kwargs)
-    arguments.apply_defaults()
-    values = dict(arguments.arguments)
-    callback, every = values.pop("callback"), values.pop("every")
-    data = {name: values.pop(name) for name in ("image", "mask", "psf") if name in values}
-    return Restoration(task, **data, **values).run(callback, every)
+def _run(task: str, arguments: dict) -> np.ndarray:
+    """Run ``task`` with a shortcut's ``arguments`` (its ``locals()``)."""
+    data = {name: arguments[name] for name in ("mask", "psf") if name in arguments}
+    options = Options.from_arguments(arguments)
+    restoration = Restoration.from_options(task, arguments["image"], options=options, **data)
+    return restoration.run(arguments["callback"], arguments["every"])
 
 
-def denoise(*args, **kwargs) -> np.ndarray:
-    return _run("denoise", denoise, *args, **kwargs)
+def denoise(
+    image: ArrayLike,
+    *,
+    guide: ArrayLike | None = None,
+    guide_channel: int | None = None,
+    noise: Noise = "gaussian",
+    offset: float = 0.0,
+    axes: str | None = None,
+    channel_axis: int | None = None,
+    channels: ChannelMode = "joint",
+    stack: StackMode = "volume",
+    preset: str | Recipe = "default",
+    max_iter: int | None = None,
+    auto_stop: bool | None = None,
+    warm_start: bool = True,
+    memory_budget: int | str | None = None,
+    output_dtype: np.dtype | type | str | None = None,
+    seed: int | None = None,
+    device: str = "auto",
+    threads: int | None = None,
+    callback: Callable[[Snapshot], object] | None = None,
+    every: int = 50,
+) -> np.ndarray:
+    """Remove noise with a Deep Image Prior.
+
+    Parameters and examples: ``help(napari_dip.denoise)`` (built from ``Options``).
+    """
+    return _run("denoise", locals())
 
 
-def inpaint(*args, **kwargs) -> np.ndarray:
-    return _run("inpaint", inpaint, *args, **kwargs)
+def inpaint(
+    image: ArrayLike,
+    mask: ArrayLike,
+    *,
+    keep_known: bool = True,
+    guide: ArrayLike | None = None,
+    guide_channel: int | None = None,
+    noise: Noise = "gaussian",
+    offset: float = 0.0,
+    axes: str | None = None,
+    channel_axis: int | None = None,
+    channels: ChannelMode = "joint",
+    stack: StackMode = "volume",
+    preset: str | Recipe = "default",
+    max_iter: int | None = None,
+    auto_stop: bool | None = None,
+    warm_start: bool = True,
+    memory_budget: int | str | None = None,
+    output_dtype: np.dtype | type | str | None = None,
+    seed: int | None = None,
+    device: str = "auto",
+    threads: int | None = None,
+    callback: Callable[[Snapshot], object] | None = None,
+    every: int = 50,
+) -> np.ndarray:
+    """Fill missing pixels with a Deep Image Prior.
+
+    Parameters and examples: ``help(napari_dip.inpaint)`` (built from ``Options``).
+    """
+    return _run("inpaint", locals())
 
 
-def super_resolve(*args, **kwargs) -> np.ndarray:
-    return _run("super_resolve", super_resolve, *args, **kwargs)
+def super_resolve(
+    image: ArrayLike,
+    factor: int,
+    *,
+    kernel: Kernel = "lanczos2",
+    guide: ArrayLike | None = None,
+    guide_channel: int | None = None,
+    noise: Noise = "gaussian",
+    offset: float = 0.0,
+    axes: str | None = None,
+    channel_axis: int | None = None,
+    channels: ChannelMode = "joint",
+    stack: StackMode = "volume",
+    preset: str | Recipe = "default",
+    max_iter: int | None = None,
+    auto_stop: bool | None = None,
+    warm_start: bool = True,
+    memory_budget: int | str | None = None,
+    output_dtype: np.dtype | type | str | None = None,
+    seed: int | None = None,
+    device: str = "auto",
+    threads: int | None = None,
+    callback: Callable[[Snapshot], object] | None = None,
+    every: int = 50,
+) -> np.ndarray:
+    """Upscale Y and X by ``factor`` with a Deep Image Prior.
+
+    Parameters and examples: ``help(napari_dip.super_resolve)`` (built from ``Options``).
+    """
+    return _run("super_resolve", locals())
 
 
-def deconvolve(*args, **kwargs) -> np.ndarray:
-    return _run("deconvolve", deconvolve, *args, **kwargs)
+def deconvolve(
+    image: ArrayLike,
+    psf: ArrayLike,
+    *,
+    guide: ArrayLike | None = None,
+    guide_channel: int | None = None,
+    noise: Noise = "gaussian",
+    offset: float = 0.0,
+    axes: str | None = None,
+    channel_axis: int | None = None,
+    channels: ChannelMode = "joint",
+    stack: StackMode = "volume",
+    preset: str | Recipe = "default",
+    max_iter: int | None = None,
+    auto_stop: bool | None = None,
+    warm_start: bool = True,
+    memory_budget: int | str | None = None,
+    output_dtype: np.dtype | type | str | None = None,
+    seed: int | None = None,
+    device: str = "auto",
+    threads: int | None = None,
+    callback: Callable[[Snapshot], object] | None = None,
+    every: int = 50,
+) -> np.ndarray:
+    """Undo a known blur with a Deep Image Prior.
+
+    Parameters and examples: ``help(napari_dip.deconvolve)`` (built from ``Options``).
+    """
+    return _run("deconvolve", locals())
 
 
 def rerun(
@@ -167,26 +274,25 @@ def rerun(
     data = {"mask": mask} if record.task == "inpaint" else {}
     if record.task == "deconvolve":
         data["psf"] = psf
-    if record.guide is not None and record.guide_channel is None:
+    options = record.options
+    if record.guide is not None and options.guide_channel is None:
         if guide is None:
             raise ValueError(f"this run was guided by an {record.guide}: pass it as guide=")
-        data["guide"] = guide
+        options = dataclasses.replace(options, guide=guide)
     elif guide is not None:
         raise ValueError("this run had no guide image: rerun it without guide=")
-    return Restoration(record.task, image, **data, **record.options()).run(callback, every)
-
-
-def _signature(task: str) -> inspect.Signature:
-    options = TASK_OPTIONS.get(task, ()) + COMMON_OPTIONS
-    return inspect.Signature(
-        [_IMAGE, *_DATA[task], *map(option_parameter, options), *_RUN_PARAMETERS],
-        return_annotation=np.ndarray,
+    return Restoration.from_options(record.task, image, options=options, **data).run(
+        callback, every
     )
 
 
-def _docstring(task: str, summary: str, example: str) -> str:
-    options = TASK_OPTIONS.get(task, ()) + COMMON_OPTIONS
-    data = "\n".join(DATA_DOCS[p.name] for p in [_IMAGE, *_DATA[task]])
+def _docstring(function: Callable, example: str) -> str:
+    """``function``'s whole docstring: its summary line, then the sections built from
+    the options' definition (so each option is documented once)."""
+    summary = function.__doc__.splitlines()[0]
+    options = TASK_OPTIONS.get(function.__name__, ()) + COMMON_OPTIONS
+    parameters = inspect.signature(function).parameters.values()
+    data = "\n".join(DATA_DOCS[p.name] for p in parameters if p.kind is p.POSITIONAL_OR_KEYWORD)
     return f"""{summary}
 
     Fits an untrained convolutional network to the image through the task's
@@ -236,14 +342,7 @@ _EXAMPLES = {
     >>> napari_dip.deconvolve(image, psf, max_iter=10, seed=0).shape
     (48, 48)""",
 }
-_SUMMARIES = {
-    "denoise": "Remove noise with a Deep Image Prior.",
-    "inpaint": "Fill missing pixels with a Deep Image Prior.",
-    "super_resolve": "Upscale Y and X by ``factor`` with a Deep Image Prior.",
-    "deconvolve": "Undo a known blur with a Deep Image Prior.",
-}
 
 for _function in (denoise, inpaint, super_resolve, deconvolve):
     _task = _function.__name__
-    _function.__signature__ = _signature(_task)
-    _function.__doc__ = _docstring(_task, _SUMMARIES[_task], _EXAMPLES[_task])
+    _function.__doc__ = _docstring(_function, _EXAMPLES[_task])

@@ -1,13 +1,14 @@
 """Every option of a restoration, defined once: type, default, documentation and checks.
 
 ``Options`` is the one definition.  ``Restoration``, the shortcut functions
-(``denoise``, ...), ``restore_layer`` and the widget read it: their signatures
-and the parameter sections of their docstrings are built from it
-(``signature`` and ``parameters_doc``), and their keywords become an
-``Options``, checked before anything runs.
+(``denoise``, ...) and ``restore_layer`` write their signatures out (so that
+editors and type checkers read them; tests/test_options.py holds them to this
+definition), the parameter sections of their docstrings are built from it
+(``parameters_doc``), and their keywords become an ``Options``, checked before
+anything runs.  The widget and the command line build an ``Options`` and pass
+it whole; a run's ``RunInfo`` holds the options as resolved.
 """
 
-import inspect
 import numbers
 import textwrap
 from dataclasses import dataclass, field, fields
@@ -292,6 +293,15 @@ class Options:
         output_dtype(self.output_dtype, np.dtype(np.float32))
 
     @classmethod
+    def from_arguments(cls, arguments: dict, exclude: tuple[str, ...] = ()) -> "Options":
+        """The options among a function's ``arguments`` (its ``locals()``), but ``exclude``."""
+        return cls(**{n: arguments[n] for n in cls.names() if n in arguments and n not in exclude})
+
+    def changed(self) -> dict:
+        """The options that differ from their defaults, by name."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if _differs(self, f)}
+
+    @classmethod
     def names(cls) -> tuple[str, ...]:
         """The options' names, in the order they are defined."""
         return tuple(f.name for f in fields(cls))
@@ -299,6 +309,11 @@ class Options:
     def keywords(self) -> dict:
         """The options as keywords of ``Restoration`` (values as they are, not copied)."""
         return {name: getattr(self, name) for name in self.names()}
+
+
+def _differs(options: Options, option) -> bool:
+    value = getattr(options, option.name)
+    return value is not option.default and (option.default is None or value != option.default)
 
 
 def output_dtype(value, input_dtype: np.dtype) -> np.dtype:
@@ -347,7 +362,7 @@ def check_every(every) -> int:
     return int(every)
 
 
-# --- signatures and docstrings built from the definition ---------------------------
+# --- docstrings built from the definition ---------------------------------------------
 
 #: Documentation of the data parameters (numpydoc entries).
 DATA_DOCS = {
@@ -374,12 +389,9 @@ REFERENCES = """    References
 _FIELDS = {f.name: f for f in fields(Options)}
 
 
-def option_parameter(name: str) -> inspect.Parameter:
-    """Option ``name`` as a keyword-only parameter, with its type and default."""
-    option = _FIELDS[name]
-    return inspect.Parameter(
-        name, inspect.Parameter.KEYWORD_ONLY, default=option.default, annotation=option.type
-    )
+def option_type(name: str):
+    """The type of option ``name``, as ``Options`` annotates it."""
+    return _FIELDS[name].type
 
 
 def describe_type(name: str) -> str:

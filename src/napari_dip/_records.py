@@ -8,6 +8,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ._options import Options
 from .core.stop_reason import StopReason
 from .imaging.axes import describe
 
@@ -69,29 +70,17 @@ class RunInfo(Mapping):
     """
 
     task: str
-    preset: str
-    recipe: dict
-    factor: int | None
-    kernel: str | None
-    psf_shape: tuple[int, ...] | None
-    axes: str
-    shape: str
+    #: The options as resolved for the input: what reruns it.  ``preset`` is the complete
+    #: ``Recipe``; ``axes``, ``max_iter``, ``auto_stop``, ``seed``, ``device`` and
+    #: ``memory_budget`` (bytes) are the values used; options the task ignores keep their
+    #: defaults; ``guide`` is None (the image is not kept: ``guide`` below describes it).
+    options: Options
+    #: ``channel_axis`` as given (``options.axes`` has the C it placed).
     channel_axis: int | None
-    channels: str
-    stack: str
-    noise: str
-    warm_start: bool
+    shape: str
+    psf_shape: tuple[int, ...] | None
     fits: int
     tile: tuple[int, int] | None
-    memory_budget_bytes: int
-    output_dtype: str
-    keep_known: bool | None
-    max_iter: int
-    auto_stop: bool
-    seed: int
-    device: str
-    threads: int | None
-    offset: float = 0.0
     iterations: int = 0
     fit_iterations: tuple[int, ...] = ()
     stop_reason: StopReason | None = None
@@ -104,7 +93,6 @@ class RunInfo(Mapping):
     #: What guided the fits: ``"channel N"`` (``guide_channel``), ``"image Y x X"`` or
     #: ``"image G x Y x X"`` (``guide``; the image itself is not kept), or None.
     guide: str | None = None
-    guide_channel: int | None = None
     #: Per guided block: the guided estimate's weight in the result (``guide_weight``,
     #: 0: the unguided fit's result) and the held-out scores that chose it.
     guide_choices: tuple[dict, ...] = ()
@@ -126,7 +114,6 @@ class RunInfo(Mapping):
         """The record of ``plan`` after the ``fits`` it ran (``stopped``: by request)."""
         from . import __version__
 
-        options = plan.options
         reasons = {fit.stop_reason for fit in fits}
         if stopped:
             stop_reason = StopReason.STOPPED
@@ -136,32 +123,14 @@ class RunInfo(Mapping):
             stop_reason = StopReason.MAX_ITER
         else:
             stop_reason = StopReason.AUTO
-        super_resolve = plan.task == "super_resolve"
         return cls(
             task=plan.task,
-            preset=plan.recipe.name,
-            recipe=_plain(dataclasses.asdict(plan.recipe)),
-            factor=plan.factor if super_resolve else None,
-            kernel=options.kernel if super_resolve else None,
-            psf_shape=None if plan.psf is None else tuple(plan.psf.shape),
-            axes=plan.axes,
+            options=_resolved(plan),
+            channel_axis=plan.options.channel_axis,
             shape=describe(plan.shape, plan.axes),
-            channel_axis=options.channel_axis,
-            channels=options.channels,
-            stack=plan.stack,
-            noise=options.noise,
-            warm_start=options.warm_start,
+            psf_shape=None if plan.psf is None else tuple(plan.psf.shape),
             fits=plan.fits,
             tile=plan.tile,
-            memory_budget_bytes=plan.budget_bytes,
-            output_dtype=str(plan.output_dtype),
-            keep_known=options.keep_known if plan.task == "inpaint" else None,
-            max_iter=plan.max_iter,
-            auto_stop=plan.auto_stop,
-            seed=plan.seed,
-            device=str(plan.device),
-            threads=options.threads,
-            offset=options.offset,
             iterations=sum(fit.iterations for fit in fits),
             fit_iterations=tuple(fit.iterations for fit in fits),
             stop_reason=stop_reason,
@@ -169,8 +138,7 @@ class RunInfo(Mapping):
             backtracks=sum(fit.backtracks for fit in fits),
             threads_used=tuple(sorted({n for fit in fits for n in fit.threads})),
             fusions=tuple(fit.fusion for fit in fits if fit.fusion is not None),
-            guide=_guide_description(options),
-            guide_channel=options.guide_channel,
+            guide=_guide_description(plan.options),
             guide_choices=tuple(guide_choices),
             wall_time_s=round(elapsed, 3),
             finished_at=finished_at,
@@ -179,22 +147,28 @@ class RunInfo(Mapping):
 
     def as_dict(self) -> dict[str, Any]:
         """Plain values only (lists, not tuples; the stop reason's value): JSON-ready."""
-        return {name: self[name] for name in _FIELDS}
+        return {key: self[key] for key in RECORD_KEYS}
 
     def __getitem__(self, key: str):
-        """Field ``key`` as ``as_dict()`` has it (a copy: lists and dicts are new)."""
-        if key not in _FIELDS:
-            close = difflib.get_close_matches(str(key), _FIELDS, n=1)
+        """Key ``key`` of the record as ``as_dict()`` has it (a copy: lists and dicts are new)."""
+        if key not in RECORD_KEYS:
+            close = difflib.get_close_matches(str(key), RECORD_KEYS, n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             raise KeyError(f"{key!r}: a RunInfo has no such field{hint}")
         value = getattr(self, key)
         return value.value if isinstance(value, StopReason) else _plain(value)
 
+    def __getattr__(self, name: str) -> Any:
+        """The record's keys that come from the options (``info.seed``, ``info.noise``)."""
+        if name in _FROM_OPTIONS:
+            return _FROM_OPTIONS[name](self)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
     def __iter__(self) -> Iterator[str]:
-        return iter(_FIELDS)
+        return iter(RECORD_KEYS)
 
     def __len__(self) -> int:
-        return len(_FIELDS)
+        return len(RECORD_KEYS)
 
     @classmethod
     def from_dict(cls, record: dict) -> RunInfo:
@@ -204,58 +178,76 @@ class RunInfo(Mapping):
         name, description, cap and stopping rule: they are taken from the
         record's preset, cap and stopping rule.
         """
-        values = {key: value for key, value in record.items() if key in _FIELDS}
-        if "version" not in record and "recipe" in values:
-            values["recipe"] = {
+        from .core.presets import Recipe
+
+        recipe = record["recipe"]
+        if "version" not in record:
+            recipe = {
                 "name": record["preset"],
                 "description": f"the {record['preset']!r} preset as napari-dip 0.1 recorded it",
                 "max_iter": record["max_iter"],
                 "auto_stop": record["auto_stop"],
-                **values["recipe"],
+                **recipe,
             }
+        options = Options(
+            axes=record["axes"],
+            channels=record["channels"],
+            stack=record["stack"],
+            noise=record["noise"],
+            offset=record.get("offset", 0.0),
+            factor=record["factor"],
+            kernel=record["kernel"] or Options.kernel,
+            keep_known=Options.keep_known if record["keep_known"] is None else record["keep_known"],
+            guide_channel=record.get("guide_channel"),
+            preset=Recipe.from_dict(recipe),
+            max_iter=record["max_iter"],
+            auto_stop=record["auto_stop"],
+            warm_start=record["warm_start"],
+            memory_budget=record["memory_budget_bytes"],
+            output_dtype=record["output_dtype"],
+            seed=record["seed"],
+            device=record["device"],
+            threads=record["threads"],
+        )
+        values = {key: record[key] for key in _OWN_KEYS if key in record}
         if values.get("stop_reason") is not None:
             values["stop_reason"] = StopReason(values["stop_reason"])
-        for key in (
-            "psf_shape",
-            "tile",
-            "fit_iterations",
-            "stop_holes",
-            "threads_used",
-            "fusions",
-            "guide_choices",
-        ):
+        for key in _TUPLES:
             if values.get(key) is not None:
                 values[key] = tuple(values[key])
-        return cls(**values)
+        return cls(options=options, **values)
 
-    def options(self) -> dict[str, Any]:
-        """The keywords of ``Restoration`` (``Options``) that reproduce this run."""
-        from .core.presets import Recipe
-
-        options = {
-            "axes": self.axes,
-            "channels": self.channels,
-            "stack": self.stack,
-            "noise": self.noise,
-            "preset": Recipe.from_dict(self.recipe),
-            "max_iter": self.max_iter,
-            "auto_stop": self.auto_stop,
-            "warm_start": self.warm_start,
-            "memory_budget": self.memory_budget_bytes,
-            "output_dtype": self.output_dtype,
-            "seed": self.seed,
-            "device": self.device,
-            "threads": self.threads,
+    def keywords(self) -> dict[str, Any]:
+        """The options that reproduce this run, as keywords of ``Restoration`` (those the
+        task uses; ``preset`` is the ``Recipe``)."""
+        options = self.options
+        keywords = {
+            name: getattr(options, name)
+            for name in (
+                "axes",
+                "channels",
+                "stack",
+                "noise",
+                "preset",
+                "max_iter",
+                "auto_stop",
+                "warm_start",
+                "memory_budget",
+                "output_dtype",
+                "seed",
+                "device",
+                "threads",
+            )
         }
-        if self.noise == "poisson":
-            options["offset"] = self.offset
-        if self.guide_channel is not None:
-            options["guide_channel"] = self.guide_channel
+        if options.noise == "poisson":
+            keywords["offset"] = options.offset
+        if options.guide_channel is not None:
+            keywords["guide_channel"] = options.guide_channel
         if self.task == "super_resolve":
-            options.update(factor=self.factor, kernel=self.kernel)
+            keywords.update(factor=options.factor, kernel=options.kernel)
         if self.task == "inpaint":
-            options["keep_known"] = self.keep_known
-        return options
+            keywords["keep_known"] = options.keep_known
+        return keywords
 
     def python(self, *, psf_sigma: float | None = None, source: str = "") -> str:
         """Python that reproduces this run.
@@ -268,7 +260,7 @@ class RunInfo(Mapping):
         """
         from .core.presets import PRESETS, Recipe
 
-        options = self.options()
+        options = self.keywords()
         recipe: Recipe = options.pop("preset")
         if PRESETS.get(recipe.name) == recipe:
             preset = repr(recipe.name)
@@ -299,8 +291,101 @@ def _guide_description(options) -> str | None:
     return "image " + " x ".join(map(str, np.shape(options.guide)))
 
 
-#: The fields of a ``RunInfo``: its keys as a mapping.
-_FIELDS = tuple(field.name for field in dataclasses.fields(RunInfo))
+def _resolved(plan: Plan) -> Options:
+    """``plan``'s options as it resolved them (see ``RunInfo.options``)."""
+    options, task = plan.options, plan.task
+    return dataclasses.replace(
+        options,
+        axes=plan.axes,
+        channel_axis=None,
+        stack=plan.stack,
+        factor=plan.factor if task == "super_resolve" else None,
+        kernel=options.kernel if task == "super_resolve" else Options.kernel,
+        keep_known=options.keep_known if task == "inpaint" else Options.keep_known,
+        guide=None,
+        preset=plan.recipe,
+        max_iter=plan.max_iter,
+        auto_stop=plan.auto_stop,
+        memory_budget=plan.budget_bytes,
+        output_dtype=str(plan.output_dtype),
+        seed=plan.seed,
+        device=str(plan.device),
+    )
+
+
+#: The record's keys that come from its options, and how.
+_FROM_OPTIONS = {
+    "preset": lambda info: info.options.preset.name,
+    "recipe": lambda info: _plain(dataclasses.asdict(info.options.preset)),
+    "factor": lambda info: info.options.factor,
+    "kernel": lambda info: info.options.kernel if info.task == "super_resolve" else None,
+    "axes": lambda info: info.options.axes,
+    "channels": lambda info: info.options.channels,
+    "stack": lambda info: info.options.stack,
+    "noise": lambda info: info.options.noise,
+    "warm_start": lambda info: info.options.warm_start,
+    "memory_budget_bytes": lambda info: info.options.memory_budget,
+    "output_dtype": lambda info: info.options.output_dtype,
+    "keep_known": lambda info: info.options.keep_known if info.task == "inpaint" else None,
+    "max_iter": lambda info: info.options.max_iter,
+    "auto_stop": lambda info: info.options.auto_stop,
+    "seed": lambda info: info.options.seed,
+    "device": lambda info: info.options.device,
+    "threads": lambda info: info.options.threads,
+    "offset": lambda info: info.options.offset,
+    "guide_channel": lambda info: info.options.guide_channel,
+}
+#: The keys of a record (``as_dict()``), in its order: a RunInfo as a mapping.
+RECORD_KEYS = (
+    "task",
+    "preset",
+    "recipe",
+    "factor",
+    "kernel",
+    "psf_shape",
+    "axes",
+    "shape",
+    "channel_axis",
+    "channels",
+    "stack",
+    "noise",
+    "warm_start",
+    "fits",
+    "tile",
+    "memory_budget_bytes",
+    "output_dtype",
+    "keep_known",
+    "max_iter",
+    "auto_stop",
+    "seed",
+    "device",
+    "threads",
+    "offset",
+    "iterations",
+    "fit_iterations",
+    "stop_reason",
+    "stop_holes",
+    "backtracks",
+    "threads_used",
+    "fusions",
+    "guide",
+    "guide_channel",
+    "guide_choices",
+    "wall_time_s",
+    "finished_at",
+    "version",
+)
+#: The record's keys that are fields of their own, and those of them that are tuples.
+_OWN_KEYS = tuple(f.name for f in dataclasses.fields(RunInfo) if f.name != "options")
+_TUPLES = (
+    "psf_shape",
+    "tile",
+    "fit_iterations",
+    "stop_holes",
+    "threads_used",
+    "fusions",
+    "guide_choices",
+)
 
 
 def _plain(value):

@@ -9,7 +9,6 @@ assembles the output from the blocks' results, blending tiles without seams.
 from __future__ import annotations
 
 import dataclasses
-import inspect
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -17,7 +16,18 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ._options import DATA_DOCS, REFERENCES, Options, check_every, option_parameter, parameters_doc
+from ._options import (
+    DATA_DOCS,
+    REFERENCES,
+    ChannelMode,
+    Kernel,
+    Noise,
+    Options,
+    StackMode,
+    Task,
+    check_every,
+    parameters_doc,
+)
 from ._plan import Block, Plan, RunEstimate, make_plan
 from ._records import FitRecord, RunInfo
 from .imaging.axes import canonical_mask, from_canonical, to_canonical
@@ -27,6 +37,8 @@ from .imaging.intensity import Intensity, cast_result
 from .imaging.tiling import Blender, blend_weights, scale_region
 
 if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
+
     from .core.fit import Fit, Snapshot
     from .core.presets import Recipe
 
@@ -89,8 +101,46 @@ class Restoration:
     'iteration cap reached'
     """
 
-    def __init__(self, task: str, image, *, mask=None, psf=None, **options):
-        options = Options(**options)
+    def __init__(
+        self,
+        task: Task,
+        image: ArrayLike,
+        *,
+        mask: ArrayLike | None = None,
+        psf: ArrayLike | None = None,
+        axes: str | None = None,
+        channel_axis: int | None = None,
+        channels: ChannelMode = "joint",
+        stack: StackMode = "volume",
+        noise: Noise = "gaussian",
+        offset: float = 0.0,
+        factor: int | None = None,
+        kernel: Kernel = "lanczos2",
+        keep_known: bool = True,
+        guide: ArrayLike | None = None,
+        guide_channel: int | None = None,
+        preset: str | Recipe = "default",
+        max_iter: int | None = None,
+        auto_stop: bool | None = None,
+        warm_start: bool = True,
+        memory_budget: int | str | None = None,
+        output_dtype: np.dtype | type | str | None = None,
+        seed: int | None = None,
+        device: str = "auto",
+        threads: int | None = None,
+    ) -> None:
+        self._start(task, image, mask, psf, Options.from_arguments(locals()))
+
+    @classmethod
+    def from_options(
+        cls, task: Task, image: ArrayLike, *, options: Options, mask=None, psf=None
+    ) -> Restoration:
+        """A restoration with its options already built (``Options``)."""
+        restoration = cls.__new__(cls)
+        restoration._start(task, image, mask, psf, options)
+        return restoration
+
+    def _start(self, task: str, image, mask, psf, options: Options) -> None:
         array = check_image(image, finite=task != "inpaint")  # inpaint: checked outside the mask
         mask_shape = None if mask is None else np.shape(mask)
         self.plan: Plan = make_plan(
@@ -507,18 +557,7 @@ class _Canvas:
 
 
 def _document_restoration() -> None:
-    """``Restoration``'s signature and parameter list, from the options' definition."""
-    P = inspect.Parameter
-    data = [
-        P("task", P.POSITIONAL_OR_KEYWORD, annotation="Task"),
-        P("image", P.POSITIONAL_OR_KEYWORD, annotation="ArrayLike"),
-        P("mask", P.KEYWORD_ONLY, default=None, annotation="ArrayLike | None"),
-        P("psf", P.KEYWORD_ONLY, default=None, annotation="ArrayLike | None"),
-    ]
-    parameters = data + [option_parameter(name) for name in Options.names()]
-    Restoration.__signature__ = inspect.Signature(parameters)
-    self = P("self", P.POSITIONAL_OR_KEYWORD)
-    Restoration.__init__.__signature__ = inspect.Signature([self, *parameters])
+    """``Restoration``'s parameter list, from the options' definition."""
     parameters = "\n".join(
         [
             DATA_DOCS["image"],

@@ -21,18 +21,29 @@ result landing on that plane.
 from __future__ import annotations
 
 import functools
-import inspect
 import time
+from dataclasses import replace
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
-from napari.layers import Image
+from napari.layers import Image, Labels
 from napari.qt.threading import create_worker
 from napari.utils import progress
 from napari.utils.notifications import notification_manager
 from psygnal import Signal
 from qtpy.QtWidgets import QApplication
 
-from .._options import Options, check_every, check_flag, option_parameter, parameters_doc
+from .._options import (
+    ChannelMode,
+    Kernel,
+    Noise,
+    Options,
+    StackMode,
+    Task,
+    check_every,
+    check_flag,
+    parameters_doc,
+)
 from .._restoration import Restoration
 
 # PyTorch and the modules a plan's checks use (a second or two, once), imported
@@ -42,7 +53,13 @@ from .layer_input import read_layer
 from .placement import result_placement
 from .worker import RUNNING, FitWorker, PendingRestoration, fit_pool, fit_snapshots
 
-__all__ = ["LayerRestoration", "restore_layer", "result_placement"]
+if TYPE_CHECKING:
+    import napari
+    from numpy.typing import ArrayLike
+
+    from ..core.presets import Recipe
+
+__all__ = ["LayerRestoration", "restore_layer", "result_placement", "run_layer"]
 
 RESULT_SUFFIX = {
     "denoise": "denoised",
@@ -335,24 +352,33 @@ class LayerRestoration:
             setattr(layer, key, value)
 
 
-def restore_layer(*args, **kwargs) -> LayerRestoration:
-    arguments = restore_layer.__signature__.bind(*args, **kwargs)
-    arguments.apply_defaults()
-    values = dict(arguments.arguments)
-    viewer, layer, task = values.pop("viewer"), values.pop("layer"), values.pop("task")
-    every = check_every(values.pop("every"))
-    uncertainty = check_flag("uncertainty", values.pop("uncertainty"))
-    new_layer = check_flag("new_layer", values.pop("new_layer"))
-    data = {name: values.pop(name) for name in ("mask", "psf", "plane", "guide")}
-    source = read_layer(viewer, layer, task, Options(**values), **data)  # options checked first
+def run_layer(
+    viewer,
+    layer,
+    task: str,
+    options: Options,
+    *,
+    mask=None,
+    psf=None,
+    plane=None,
+    guide=None,
+    every: int = 25,
+    new_layer: bool = False,
+    uncertainty: bool = False,
+) -> LayerRestoration:
+    """``restore_layer`` with its options already built (the widget's way in)."""
+    every = check_every(every)
+    uncertainty = check_flag("uncertainty", uncertainty)
+    new_layer = check_flag("new_layer", new_layer)
+    source = read_layer(viewer, layer, task, options, mask=mask, psf=psf, plane=plane, guide=guide)
     factor = source.check(task)
     placement = result_placement(layer, factor, axes=source.options.axes, origin=source.origin)
-    inputs, options = source.data(), source.options.keywords()
+    inputs, options = source.data(), source.options
     if inputs["mask"] is not None:  # as painted now, even if the run waits for a thread
         inputs["mask"] = np.array(inputs["mask"])
-    if options["guide"] is not None:  # likewise: read here, in the GUI thread
-        options["guide"] = np.array(options["guide"])
-    build = functools.partial(Restoration, task, **inputs, **options)
+    if options.guide is not None:  # likewise: read here, in the GUI thread
+        options = replace(options, guide=np.array(options.guide))
+    build = functools.partial(Restoration.from_options, task, options=options, **inputs)
     return LayerRestoration(
         viewer,
         layer,
@@ -366,27 +392,57 @@ def restore_layer(*args, **kwargs) -> LayerRestoration:
     )
 
 
-_P = inspect.Parameter
-restore_layer.__signature__ = inspect.Signature(
-    [
-        _P("viewer", _P.POSITIONAL_OR_KEYWORD, annotation="napari.Viewer"),
-        _P("layer", _P.POSITIONAL_OR_KEYWORD, annotation="napari.layers.Image"),
-        _P("task", _P.POSITIONAL_OR_KEYWORD, annotation="Task"),
-        _P("mask", _P.KEYWORD_ONLY, default=None),
-        _P("psf", _P.KEYWORD_ONLY, default=None),
-        _P("plane", _P.KEYWORD_ONLY, default=None, annotation="tuple[int, ...] | str | None"),
-        _P("every", _P.KEYWORD_ONLY, default=25, annotation=int),
-        _P("new_layer", _P.KEYWORD_ONLY, default=False, annotation=bool),
-        _P("uncertainty", _P.KEYWORD_ONLY, default=False, annotation=bool),
-        *(
-            option_parameter(name).replace(annotation="napari.layers.Image | ArrayLike | None")
-            if name == "guide"
-            else option_parameter(name)
-            for name in LAYER_OPTIONS
-        ),
-    ],
-    return_annotation="LayerRestoration",
-)
+def restore_layer(
+    viewer: napari.Viewer,
+    layer: Image,
+    task: Task,
+    *,
+    mask: Labels | ArrayLike | None = None,
+    psf: float | Image | ArrayLike | None = None,
+    plane: tuple[int, ...] | Literal["current"] | None = None,
+    every: int = 25,
+    new_layer: bool = False,
+    uncertainty: bool = False,
+    axes: str | None = None,
+    channels: ChannelMode = "joint",
+    stack: StackMode = "volume",
+    noise: Noise = "gaussian",
+    offset: float = 0.0,
+    factor: int | None = None,
+    kernel: Kernel = "lanczos2",
+    keep_known: bool = True,
+    guide: Image | ArrayLike | None = None,
+    guide_channel: int | None = None,
+    preset: str | Recipe = "default",
+    max_iter: int | None = None,
+    auto_stop: bool | None = None,
+    warm_start: bool = True,
+    memory_budget: int | str | None = None,
+    output_dtype: np.dtype | type | str | None = None,
+    seed: int | None = None,
+    device: str = "auto",
+    threads: int | None = None,
+) -> LayerRestoration:
+    """Restore an image layer of ``viewer`` in a background thread, with a live preview.
+
+    Parameters: ``help(napari_dip.restore_layer)`` (built from ``Options``).
+    """
+    options = Options.from_arguments(locals(), exclude=("guide",))  # a guide layer is read below
+    return run_layer(
+        viewer,
+        layer,
+        task,
+        options,
+        mask=mask,
+        psf=psf,
+        plane=plane,
+        guide=guide,
+        every=every,
+        new_layer=new_layer,
+        uncertainty=uncertainty,
+    )
+
+
 restore_layer.__doc__ = f"""Restore an image layer of ``viewer`` in a background thread, with a live preview.
 
     Returns at once; call ``.wait()`` on the result to block until the result

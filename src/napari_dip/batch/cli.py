@@ -20,7 +20,7 @@ import sys
 from typing import Literal, get_args, get_origin
 
 from .. import __version__
-from .._options import describe, option_parameter
+from .._options import describe, option_type
 
 __all__ = ["main"]
 
@@ -108,13 +108,12 @@ def _add_guides(command: argparse.ArgumentParser) -> None:
 
 def _add_option(command: argparse.ArgumentParser, name: str) -> None:
     """A flag for option ``name``, from its definition; absent means the option's default."""
-    parameter = option_parameter(name)
     flag = "--" + name.replace("_", "-")
     help_text = describe(name) + (
         " " + COMMAND_LINE_HELP[name] if name in COMMAND_LINE_HELP else ""
     )
     help_text = help_text.replace("%", "%%")
-    annotation = parameter.annotation
+    annotation = option_type(name)
     if get_origin(annotation) is Literal:
         command.add_argument(
             flag, choices=get_args(annotation), default=argparse.SUPPRESS, help=help_text

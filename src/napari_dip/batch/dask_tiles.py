@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -42,10 +42,10 @@ def restore_dask(array, task: str = "denoise", *, tile: int = 512, overlap: int 
     if not 0 <= overlap < tile:
         raise ValueError(f"overlap must be at least 0 and less than tile ({tile}), got {overlap}")
     options.setdefault("threads", 1)
-    Options(**options)
+    checked = replace(Options(**options), axes="YX")
     grid = _TileGrid(array.shape, tile, overlap)
     restored = {
-        key: dask.delayed(_restore_tile)(array[grid.extended(*key)], task, options)
+        key: dask.delayed(_restore_tile)(array[grid.extended(*key)], task, checked)
         for key in grid.keys()
     }
     rows = []
@@ -114,7 +114,7 @@ class _TileGrid:
         return blender.result()
 
 
-def _restore_tile(part: np.ndarray, task: str, options: dict) -> np.ndarray:
+def _restore_tile(part: np.ndarray, task: str, options: Options) -> np.ndarray:
     from .._restoration import Restoration
 
-    return Restoration(task, np.asarray(part), axes="YX", **options).run()
+    return Restoration.from_options(task, np.asarray(part), options=options).run()

@@ -60,7 +60,8 @@ class Job:
     --------
     >>> from pathlib import Path
     >>> from napari_dip.batch import Job
-    >>> job = Job("denoise", Path("cells.tif"), Path("cells_denoised.ome.tif"), {"seed": 0})
+    >>> from napari_dip import Options
+    >>> job = Job("denoise", Path("cells.tif"), Path("cells_denoised.ome.tif"), Options(seed=0))
     >>> job.resume, job.mask
     (True, None)
     """
@@ -68,7 +69,7 @@ class Job:
     task: str
     input: Path
     output: Path
-    options: dict
+    options: Options
     mask: Path | None = None
     psf: Path | None = None
     psf_sigma: float | None = None
@@ -77,9 +78,9 @@ class Job:
 
     def request(self) -> dict:
         """What a finished result must have been made from to be kept by a resumed run."""
-        options = {
+        options = {  # those given: the defaults may change between versions
             name: asdict(value) if isinstance(value, Recipe) else value
-            for name, value in self.options.items()
+            for name, value in self.options.changed().items()
         }
         request = {
             "task": self.task,
@@ -173,7 +174,7 @@ def make_jobs(
     ['cells_denoised.ome.tif']
     """
     options.setdefault("threads", 1)
-    Options(**options)  # refused before any file is read
+    checked = Options(**options)  # refused before any file is read
     if task == "inpaint" and mask is None:
         raise ValueError(
             "inpaint needs mask=, a pattern naming each image's mask, e.g. '{stem}_mask.tif'"
@@ -200,7 +201,7 @@ def make_jobs(
             task,
             path,
             output_path(path, out_dir, suffix),
-            dict(options),
+            checked,
             mask=None if mask is None else _file_of(path, mask),
             psf=psf,
             psf_sigma=psf_sigma,
@@ -327,7 +328,8 @@ def plan_files(jobs: list[Job]) -> list[tuple[Job, str]]:
             options = _file_options(job, image)
             if job.guide is not None:  # its shape and dtype, without its pixels
                 guide = _read_companion(job.guide, "guide", pixels=False)
-                options["guide"] = np.broadcast_to(np.zeros((), guide.dtype), guide.shape)
+                pixels = np.broadcast_to(np.zeros((), guide.dtype), guide.shape)
+                options = replace(options, guide=pixels)
             mask_shape = (
                 None if job.mask is None else _read_companion(job.mask, "mask", pixels=False).shape
             )
@@ -336,7 +338,7 @@ def plan_files(jobs: list[Job]) -> list[tuple[Job, str]]:
                 job.task,
                 image.shape,
                 image.dtype,
-                Options(**options),
+                options,
                 mask_shape=mask_shape,
                 psf=psf,
             )
@@ -351,18 +353,18 @@ def _finished(job: Job) -> bool:
     return record is not None and record.get("request") == job.request()
 
 
-def _file_options(job: Job, image) -> dict:
+def _file_options(job: Job, image) -> Options:
     """The job's options, with the file's axes (or a guess) unless given, and its device."""
     import napari_dip
 
-    options = dict(job.options)
-    if options.get("axes") is None and options.get("channel_axis") is None:
-        options["axes"] = image.axes or napari_dip.guess_axes(image.shape)[0]
-    if options.get("device", "auto") == "auto":
-        options["device"] = _worker_device()
-    if job.output.suffix == ".png" and "output_dtype" not in options:
-        options["output_dtype"] = "input"  # PNG holds 8- and 16-bit integers
-    return options
+    changes = {}
+    if job.options.axes is None and job.options.channel_axis is None:
+        changes["axes"] = image.axes or napari_dip.guess_axes(image.shape)[0]
+    if job.options.device == "auto":
+        changes["device"] = _worker_device()
+    if job.output.suffix == ".png" and job.options.output_dtype is None:
+        changes["output_dtype"] = "input"  # PNG holds 8- and 16-bit integers
+    return replace(job.options, **changes)
 
 
 def _worker_device() -> str:
@@ -429,14 +431,14 @@ def restore_file(job: Job, progress=None) -> FileReport:
         if job.resume and _finished(job):
             return replace(report, status="skipped", reason="restored already with these settings")
         image = read_image(job.input)
-        data = {}
+        data, options = {}, _file_options(job, image)
         if job.task == "inpaint":
             data["mask"] = _read_companion(job.mask, "mask").data
         if job.task == "deconvolve":
             data["psf"] = _psf(job, gaussian_psf)
         if job.guide is not None:
-            data["guide"] = _read_companion(job.guide, "guide").data
-        run = Restoration(job.task, image.data, **data, **_file_options(job, image))
+            options = replace(options, guide=_read_companion(job.guide, "guide").data)
+        run = Restoration.from_options(job.task, image.data, options=options, **data)
         result = run.run(progress, every=10)
         factor = run.plan.factor
         sizes = {
