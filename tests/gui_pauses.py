@@ -26,19 +26,13 @@ PLANE, STACK = (1024, 1024), (8, 512, 512)
 def main() -> dict:
     import napari
     import numpy as np
+    from helpers import TINY as tiny
     from qtpy.QtCore import QTimer
     from qtpy.QtWidgets import QApplication
 
-    from napari_dip import NetSpec, Recipe, restore_layer
+    from napari_dip import restore_layer
     from napari_dip.core.presets import PRESETS
 
-    tiny = Recipe(
-        name="test-tiny",
-        description="tiny and quick, for tests",
-        net=NetSpec(down=(8, 8), up=(8, 8), skip=(2, 2)),
-        input_depth=4,
-        max_iter=200,
-    )
     PRESETS[tiny.name] = tiny
     rng = np.random.default_rng(0)
 

@@ -3,38 +3,22 @@
 import json
 import subprocess
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 import tifffile
+from helpers import counts, shrunk
 
 import napari_dip
-from napari_dip import PRESETS, NetSpec, batch
+from napari_dip import batch
 from napari_dip.batch.cli import main
 from napari_dip.batch.files import PARTIAL, read_image, read_record
 
 #: The fast preset, made tiny: a few quick iterations.
-TINY = replace(PRESETS["fast"], name="test-batch", net=NetSpec(down=(8, 8), up=(8, 8), skip=(2, 2)))
-TINY = replace(TINY, input_depth=4, max_iter=6, auto_stop=False)
+TINY = shrunk("fast", "test-batch", input_depth=4, max_iter=6, auto_stop=False)
 #: Command-line settings of a quick, reproducible run.
 QUICK = ["--preset", "fast", "--max-iter", "4", "--seed", "0", "--quiet"]
-
-
-def counts(shape, seed=0):
-    return np.random.default_rng(seed).poisson(200, shape).astype(np.uint16)
-
-
-@pytest.fixture
-def folder(tmp_path):
-    """Two good TIFFs and a corrupt one."""
-    data = tmp_path / "data"
-    data.mkdir()
-    for i in range(2):
-        tifffile.imwrite(data / f"cell{i}.tif", counts((32, 32), seed=i))
-    (data / "broken.tif").write_bytes(b"II*\x00 not a TIFF at all")
-    return data
 
 
 def test_a_corrupt_file_is_reported_and_the_good_ones_restored(folder, capsys):
@@ -274,17 +258,6 @@ def test_an_earlier_run_s_results_beside_their_inputs_are_not_inputs(tmp_path):
     assert [r.status for r in batch.restore_files("denoise", tmp_path, preset=TINY, seed=0)] == [
         "skipped"
     ]
-
-
-@pytest.fixture
-def guided(tmp_path):
-    """Two TIFFs, each with its guide beside it, named so that the inputs' glob matches it."""
-    data = tmp_path / "data"
-    data.mkdir()
-    for i in range(2):
-        tifffile.imwrite(data / f"cell{i}.tif", counts((32, 32), seed=i))
-        tifffile.imwrite(data / f"cell{i}_dapi.tif", counts((32, 32), seed=10 + i))
-    return data
 
 
 def test_each_file_is_restored_with_its_guide_named_in_the_result(guided):

@@ -2,17 +2,12 @@
 
 import pytest
 import torch
+from helpers import photon_counts
 
 import napari_dip
 from napari_dip.core.data_terms import NOISE_MODELS, Gaussian, Poisson, data_term
 from napari_dip.core.operators import Blur, Downsample, Mask
 from napari_dip.imaging.psf import gaussian_psf
-
-
-def counts(shape=(1, 1, 16, 16), mean=3.0, seed=0):
-    """Photon counts (many zeros at this mean) as a float tensor."""
-    generator = torch.Generator().manual_seed(seed)
-    return torch.poisson(torch.full(shape, mean), generator=generator)
 
 
 def test_noise_models_listed_and_gaussian_is_the_mean_squared_error():
@@ -42,7 +37,7 @@ def test_unknown_noise_name_raises():
 
 def test_poisson_loss_is_zero_at_perfect_fit_and_positive_otherwise():
     op = Poisson()
-    y = counts()
+    y = photon_counts()
     assert (y == 0).any()
     assert op(y, y).item() == 0.0
     for wrong in (y + 0.5, y * 1.2, torch.full_like(y, y.mean())):
@@ -50,14 +45,14 @@ def test_poisson_loss_is_zero_at_perfect_fit_and_positive_otherwise():
 
 
 def test_poisson_gradient_is_finite_where_counts_or_prediction_are_zero():
-    y = counts()
+    y = photon_counts()
     x = torch.rand_like(y).requires_grad_()
     Poisson()(x * (y > 0), y).backward()
     assert torch.isfinite(x.grad).all()
 
 
 def test_poisson_minimiser_over_a_constant_is_the_mean():
-    y = counts(mean=2.5)
+    y = photon_counts(mean=2.5)
     op = Poisson()
     level = torch.tensor(y.mean().item(), requires_grad=True)
     loss = op(level.expand_as(y), y)
@@ -68,7 +63,7 @@ def test_poisson_minimiser_over_a_constant_is_the_mean():
 
 
 def test_poisson_loss_scales_with_the_data_so_its_minimiser_is_scale_invariant():
-    y = counts()
+    y = photon_counts()
     x = torch.rand_like(y) * 4
     op = Poisson()
     assert op(x / 250, y / 250).item() == pytest.approx(op(x, y).item() / 250, rel=1e-4)
@@ -76,7 +71,7 @@ def test_poisson_loss_scales_with_the_data_so_its_minimiser_is_scale_invariant()
 
 def test_poisson_keeps_negative_values_and_floors_the_prediction():
     op = Poisson()
-    y = counts(mean=0.5) - 0.4  # read noise below zero after offset subtraction
+    y = photon_counts(mean=0.5) - 0.4  # read noise below zero after offset subtraction
     assert (y < 0).any() and y.mean() > 0
     level = torch.tensor(y.mean().item(), requires_grad=True)
     loss = op(level.expand_as(y), y)
@@ -91,7 +86,7 @@ def test_poisson_mask_ignores_missing_pixels_and_averages_over_known():
     known = torch.zeros(1, 1, 4, 4)
     known[..., :2, :] = 1
     mask, term = Mask(known), Poisson()
-    y = counts((1, 3, 4, 4)) + 1
+    y = photon_counts((1, 3, 4, 4)) + 1
     x = y.clone()
     x[..., 2:, :] = 7.0  # missing pixels do not count
 
@@ -107,7 +102,7 @@ def test_poisson_mask_ignores_missing_pixels_and_averages_over_known():
 
 @pytest.mark.parametrize("noise", NOISE_MODELS)
 def test_data_terms_through_blur_and_downsample(noise):
-    x = counts((1, 1, 16, 16), mean=4.0)
+    x = photon_counts((1, 1, 16, 16), mean=4.0)
     term = data_term(noise)
     for op in (Blur(torch.from_numpy(gaussian_psf(1.0))), Downsample(2)):
         assert term(op(x), op(x)).item() == pytest.approx(0.0, abs=1e-6)

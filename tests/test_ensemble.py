@@ -5,17 +5,13 @@ from dataclasses import replace
 import numpy as np
 import pytest
 import torch
+from helpers import THREE_LEVEL_NET, shrunk
 
 import napari_dip
 from napari_dip.core.fit import Fit, _flip, _member_mean
-from napari_dip.core.nets import NetSpec
 from napari_dip.core.operators import Identity
-from napari_dip.core.presets import PRESETS
 
-TINY = NetSpec(down=(8, 8, 8), up=(8, 8, 8), skip=(2, 2, 2))
-ENSEMBLE = replace(
-    PRESETS["fast"], name="tiny-ensemble", net=TINY, members=3, flips=True, stop_block=3
-)
+ENSEMBLE = shrunk("fast", "tiny-ensemble", net=THREE_LEVEL_NET, members=3, flips=True, stop_block=3)
 
 
 def noisy_image(shape=(32, 40), seed=0):

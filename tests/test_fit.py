@@ -5,6 +5,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 import torch
+from helpers import THREE_LEVEL_NET
 
 from napari_dip.core.data_terms import Gaussian
 from napari_dip.core.fit import Fit, available_devices, resolve_device
@@ -12,8 +13,6 @@ from napari_dip.core.nets import NetSpec, halvings, padded_shape
 from napari_dip.core.operators import Identity
 from napari_dip.core.presets import PRESETS, Recipe, resolve_preset
 from napari_dip.imaging.psf import gaussian_psf
-
-TINY = NetSpec(down=(8, 8, 8), up=(8, 8, 8), skip=(2, 2, 2))
 
 
 def smooth_image(shape=(32, 32)):
@@ -23,7 +22,9 @@ def smooth_image(shape=(32, 32)):
 
 # --- fit loop ----------------------------------------------------------------
 
-FAST_TEST = Recipe(name="test", description="tiny", net=TINY, input_depth=8, max_iter=200)
+FAST_TEST = Recipe(
+    name="test", description="tiny", net=THREE_LEVEL_NET, input_depth=8, max_iter=200
+)
 
 
 def make_fit(
@@ -152,7 +153,12 @@ def test_auto_stop_ends_near_the_best_estimate():
 
 def test_warm_start_from_a_fitted_network_stops_sooner_as_well():
     recipe = Recipe(
-        name="t", description="", net=TINY, input_depth=8, stop_patience=40, stop_min_iter=20
+        name="t",
+        description="",
+        net=THREE_LEVEL_NET,
+        input_depth=8,
+        stop_patience=40,
+        stop_min_iter=20,
     )
     rng = np.random.default_rng(0)
     clean = smooth_image()
@@ -178,7 +184,7 @@ def test_fit_raises_psnr_of_noisy_image():
     clean = smooth_image((48, 48))
     rng = np.random.default_rng(1)
     noisy = np.clip(clean + rng.normal(0, 0.1, clean.shape), 0, 1).astype(np.float32)
-    recipe = Recipe(name="t", description="", net=TINY, input_depth=8, lr=0.01)
+    recipe = Recipe(name="t", description="", net=THREE_LEVEL_NET, input_depth=8, lr=0.01)
     fit = make_fit(noisy, recipe=recipe, max_iter=300)
     list(fit.snapshots(every=100))
 

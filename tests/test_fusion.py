@@ -6,6 +6,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 import torch
+from helpers import THREE_LEVEL_NET, shrunk
 
 import napari_dip
 from napari_dip.core.data_terms import Gaussian
@@ -17,16 +18,8 @@ from napari_dip.core.fusion import (
     wiener_filter,
 )
 from napari_dip.core.holdout import HoldoutStop
-from napari_dip.core.nets import NetSpec
-from napari_dip.core.presets import PRESETS
 
-TINY = replace(
-    PRESETS["fast-denoising"],
-    name="tiny-fused",
-    net=NetSpec(down=(8, 8, 8), up=(8, 8, 8), skip=(2, 2, 2)),
-    max_iter=80,
-    stop_patience=10,
-)
+TINY = shrunk("fast-denoising", "tiny-fused", net=THREE_LEVEL_NET, max_iter=80, stop_patience=10)
 
 
 def pattern(shape=(64, 64)):

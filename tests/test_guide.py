@@ -1,23 +1,21 @@
 """Guided restoration: a guide image or channel as the networks' input, kept only where it helps."""
 
 import json
-from dataclasses import replace
 
 import numpy as np
 import pytest
 import torch
+from helpers import THREE_LEVEL_NET, shrunk
 
 import napari_dip
 from napari_dip.core.fit import _flip
 from napari_dip.core.guide import GUIDE_WEIGHTS, blend_guided, guide_code
-from napari_dip.core.nets import NetSpec
-from napari_dip.core.presets import PRESETS
 from napari_dip.imaging.guide import normalised_guide
 
-TINY = replace(
-    PRESETS["fast-denoising"],
-    name="tiny-guided",
-    net=NetSpec(down=(8, 8, 8), up=(8, 8, 8), skip=(2, 2, 2)),
+TINY = shrunk(
+    "fast-denoising",
+    "tiny-guided",
+    net=THREE_LEVEL_NET,
     max_iter=120,
     stop_patience=15,
     stop_min_iter=10,

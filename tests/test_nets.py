@@ -2,6 +2,7 @@
 
 import pytest
 import torch
+from helpers import THREE_LEVEL_NET
 
 from napari_dip.core import nets
 from napari_dip.core.fit import Fit
@@ -9,13 +10,11 @@ from napari_dip.core.nets import NetSpec, SkipNet, halvings, level_strides, padd
 from napari_dip.core.operators import Identity
 from napari_dip.core.presets import PRESETS
 
-TINY = NetSpec(down=(8, 8, 8), up=(8, 8, 8), skip=(2, 2, 2))
-
 
 @pytest.mark.parametrize("shape", [(16, 16), (17, 33), (100, 77)])
 def test_skipnet_any_2d_size_by_padding(shape):
-    net = SkipNet(4, 3, TINY)
-    padded = padded_shape(shape, TINY.levels)
+    net = SkipNet(4, 3, THREE_LEVEL_NET)
+    padded = padded_shape(shape, THREE_LEVEL_NET.levels)
     assert all(p >= n and p % 8 == 0 for p, n in zip(padded, shape))
     out = net(torch.rand(1, 4, *padded))
     assert out.shape == (1, 3, *padded)

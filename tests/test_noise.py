@@ -11,13 +11,6 @@ from napari_dip.core.fit import Fit
 from napari_dip.core.operators import Identity
 from napari_dip.imaging.intensity import Intensity, cast_result
 
-
-def counts(shape=(1, 1, 16, 16), mean=3.0, seed=0):
-    """Photon counts (many zeros at this mean) as a float tensor."""
-    generator = torch.Generator().manual_seed(seed)
-    return torch.poisson(torch.full(shape, mean), generator=generator)
-
-
 # --- intensities ---------------------------------------------------------------
 
 
@@ -173,15 +166,6 @@ def denoised_psnr(noisy, clean, noise, max_iter):
     list(fit.snapshots(every=max_iter))
     estimate = intensity.denormalise(fit.result)[0]
     return 10 * np.log10(clean.max() ** 2 / np.mean((estimate - clean) ** 2))
-
-
-@pytest.fixture
-def one_thread():
-    """Tiny networks gain nothing from threads, and on a busy CPU their syncing costs 100x."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def test_poisson_mode_beats_gaussian_mode_on_photon_counts(one_thread):

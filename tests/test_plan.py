@@ -1,17 +1,15 @@
 """Plans: checks and the layout of the fits, from shapes and options alone."""
 
-from dataclasses import replace
-
 import numpy as np
 import pytest
+from helpers import shrunk
 
 import napari_dip
-from napari_dip import PRESETS, NetSpec, Options
+from napari_dip import Options
 from napari_dip._plan import make_plan
 
 #: The fast preset, made tiny and without the automatic stop.
-TINY = replace(PRESETS["fast"], name="test-tiny", net=NetSpec(down=(8, 8), up=(8, 8), skip=(2, 2)))
-TINY = replace(TINY, input_depth=4, max_iter=20, auto_stop=False)
+TINY = shrunk("fast", "test-tiny", input_depth=4, max_iter=20, auto_stop=False)
 
 
 def plan(task="denoise", shape=(32, 32), dtype=np.float32, **options):

@@ -2,17 +2,10 @@
 
 import numpy as np
 import pytest
+from helpers import TINY
 
 import napari_dip
-from napari_dip import NetSpec, Recipe, Restoration
-
-TINY = Recipe(
-    name="test-tiny",
-    description="tiny and quick, for tests",
-    net=NetSpec(down=(8, 8), up=(8, 8), skip=(2, 2)),
-    input_depth=4,
-    max_iter=200,
-)
+from napari_dip import Restoration
 
 
 def smooth(shape=(24, 24), phase=0.0):

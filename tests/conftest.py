@@ -1,0 +1,52 @@
+"""Fixtures several test files share; plain shared values are in ``helpers.py``.
+
+The Qt binding is chosen in the repository's root ``conftest.py``, which also covers the
+docstrings' examples under ``src/``.
+"""
+
+import pytest
+from helpers import counts
+
+
+@pytest.fixture
+def folder(tmp_path):
+    """Two good TIFFs and a corrupt one."""
+    import tifffile
+
+    data = tmp_path / "data"
+    data.mkdir()
+    for i in range(2):
+        tifffile.imwrite(data / f"cell{i}.tif", counts((32, 32), seed=i))
+    (data / "broken.tif").write_bytes(b"II*\x00 not a TIFF at all")
+    return data
+
+
+@pytest.fixture
+def guided(tmp_path):
+    """Two TIFFs, each with its guide beside it, named so that the inputs' glob matches it."""
+    import tifffile
+
+    data = tmp_path / "data"
+    data.mkdir()
+    for i in range(2):
+        tifffile.imwrite(data / f"cell{i}.tif", counts((32, 32), seed=i))
+        tifffile.imwrite(data / f"cell{i}_dapi.tif", counts((32, 32), seed=10 + i))
+    return data
+
+
+@pytest.fixture
+def one_thread():
+    """Tiny networks gain nothing from threads, and on a busy CPU their syncing costs 100x."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def viewer(request):
+    """A napari viewer, closed after the test (napari's pytest plugin); skipped without napari."""
+    pytest.importorskip("napari")
+    return request.getfixturevalue("make_napari_viewer")()
