@@ -100,7 +100,8 @@ def test_the_guide_choice_offers_the_channels_of_the_input_but_for_inpainting(vi
     assert offered(widget) == {"plain", 0, 1, 2}
     assert widget.guide.current_choice == "none"
     widget.guide.value = 1
-    assert widget.options()["guide_channel"] == 1 and widget.options()["guide"] is None
+    settings = widget.settings()
+    assert settings.options.guide_channel == 1 and settings.data["guide"] is None
     widget.task.value = "inpaint"  # the channel misses the pixels to fill too
     assert offered(widget) == {"plain"} and widget.guide.value is None
 

@@ -811,6 +811,6 @@ def test_the_noise_model_is_suggested_from_the_image_and_why_is_shown(viewer, wi
     widget.image.value = sample
     assert widget.noise.value == "gaussian" and 90 <= widget.offset.value <= 110
     assert f"offset of about {widget.offset.value:g}" in widget.noise.tooltip
-    assert not shown(widget, "offset") and widget.options()["offset"] == 0.0
+    assert not shown(widget, "offset") and widget.settings().options.offset == 0.0
     widget.noise.value = "poisson"  # the offset found is ready for a Poisson fit
-    assert shown(widget, "offset") and widget.options()["offset"] == widget.offset.value
+    assert shown(widget, "offset") and widget.settings().options.offset == widget.offset.value

@@ -1,20 +1,24 @@
-"""The "Deep Image Prior" dock widget: a magicgui form around ``restore_layer``.
+"""The "Deep Image Prior" dock widget: a form of the restoration's options, and its runs.
 
-``_Form`` holds the controls, shows those that apply to the chosen task and
-image axes, and reads them as ``restore_layer``'s keywords; the controls'
-choices and help come from the options' one definition (``_options``).
-``_GuideChoice`` offers the guides that fit the form's input.
-``DeepImagePriorWidget`` adds the runs: Run starts a ``LayerRestoration``
-(thread worker, live preview, progress bar, result layer) and Stop ends it
-early, keeping the best result so far.  ``EstimateLine`` says what the
-settings will cost, from the plan alone (no pixel is read).
+``CONTROLS`` is the form's one table: a row per control saying what it is
+(its magicgui widget; choices and help come from the options' one
+definition, ``_options``), when it is shown, which option (or layer datum)
+it reads into, and how a result's recorded value is put back.  ``_Form``
+builds its controls from the table and reads them once as ``FormSettings``:
+the task, the image layer, an ``Options`` and the layers' data (mask, PSF,
+plane, guide).  ``DeepImagePriorWidget`` adds the runs: Run starts a
+``LayerRestoration`` with those settings (``run_layer``: thread worker, live
+preview, progress bar, result layer), Stop ends it early, keeping the best
+result so far; ``EstimateLine`` says what the settings will cost, from the
+plan alone (no pixel is read).
 """
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from magicgui.widgets import (
@@ -29,6 +33,7 @@ from magicgui.widgets import (
 )
 from napari.layers import Image, Labels
 from napari.utils.notifications import show_error
+from psygnal import Signal
 from qtpy.QtCore import QEvent, QObject
 from qtpy.QtWidgets import QApplication
 
@@ -43,14 +48,16 @@ from ..imaging.guide import check_guide_shape
 from ..imaging.noise import suggest_noise
 from .estimate_line import EstimateLine
 from .layer_input import has_image_planes, read_layer
-from .layer_run import LayerRestoration, restore_layer
+from .layer_run import LayerRestoration, run_layer
 from .plot import ScorePlot
 from .worker import fit_pool
 
 if TYPE_CHECKING:
     import napari
+    from magicgui.widgets.bases import ValueWidget
 
     from .._plan import Plan
+    from ..core.presets import Recipe
 
 PSF_GAUSSIAN, PSF_LAYER = "Gaussian", "Image layer"
 NOISE_TASKS = ("denoise", "deconvolve")
@@ -63,149 +70,356 @@ LABELS = {
     "volume": "Volume (3D)",
     "planes": "Plane by plane",
 }
+#: The form's keywords that are layers' data, passed beside the options (a layer is read at Run).
+LAYER_DATA = ("mask", "psf", "plane", "guide")
+#: A row's answer to a record that has nothing for its control: leave the control as it is.
+KEEP = object()
+
+
+@dataclass(frozen=True)
+class Control:
+    """A row of the form's table: one control, from its making to its record.
+
+    ``make`` builds the magicgui widget (given the form, for the layer
+    choices).  ``shown`` says when it is visible; None: always.  ``read``
+    gives the keywords it reads into, options or ``LAYER_DATA``; None: none
+    of its own (a part of another control's value).  ``put`` gives the value
+    a result's record puts back, or ``KEEP``; None: never put back.  Records
+    are put back in the table's order, so a control is put after those it
+    depends on (the image before its axes, the preset before its cap).
+    """
+
+    name: str
+    make: Callable[[_Form], ValueWidget]
+    shown: Callable[[_Form], bool] | None = None
+    read: Callable[[_Form], dict] | None = None
+    put: Callable[[_Form, dict], Any] | None = None
 
 
 def _choices(values: tuple[str, ...]) -> list[tuple[str, str]]:
     return [(LABELS.get(value, value.capitalize()), value) for value in values]
 
 
-class _Form(Container):
-    """The settings of a restoration, as controls; ``options()`` reads them."""
+def _value(name: str) -> Callable[[_Form], dict]:
+    """Reads a control's value as is, as the option of its name."""
+    return lambda form: {name: getattr(form, name).value}
 
-    #: The recipe whose iteration cap and stop the form shows (``_apply_preset``).
-    _recipe_name: str | None = None
 
-    def __init__(self, viewer: napari.viewer.Viewer):
-        super().__init__()
-        self._viewer = viewer
-        self.task = ComboBox(label="Task", choices=_choices(TASKS), value="denoise")
-        self.image = ComboBox(label="Image", choices=self._layers_of(Image))
-        self.axes = LineEdit(label="Axes", tooltip=AXES_HELP)
-        self.mask = ComboBox(
+def _recorded(key: str, task: str | None = None) -> Callable[[_Form, dict], Any]:
+    """Puts back a record's ``key`` (only from a run of ``task``, when given)."""
+
+    def put(_form: _Form, record: dict):
+        return record[key] if task is None or record["task"] == task else KEEP
+
+    return put
+
+
+def _open_layer(key: str, kind: type = object) -> Callable[[_Form, dict], Any]:
+    """Puts back the layer a record names under ``key``, when it is open (and a ``kind``)."""
+
+    def put(form: _Form, record: dict):
+        layers = form._viewer.layers
+        name = record.get(key)
+        if name in layers and isinstance(layers[name], kind):
+            return layers[name]
+        return KEEP
+
+    return put
+
+
+def _for_tasks(*tasks: str) -> Callable[[_Form], bool]:
+    return lambda form: form.task.value in tasks
+
+
+def _psf_from(source: str) -> Callable[[_Form], bool]:
+    return lambda form: form.task.value == "deconvolve" and form.psf.value == source
+
+
+def _photon_counts(form: _Form) -> bool:
+    return form.task.value in NOISE_TASKS and form.noise.value == "poisson"
+
+
+def _warm_start_applies(form: _Form) -> bool:
+    """Frames, or planes fitted one by one, and more than the current plane."""
+    letters = form.letters()
+    planes = "Z" in letters and form.stack.value == "planes"
+    return ("T" in letters or planes) and not form.one_plane()
+
+
+def _memory_budget(text: str) -> str | None:
+    text = text.strip()
+    return None if text.lower() in ("", "auto") else text
+
+
+def _seed_box(_form: _Form) -> SpinBox:
+    seed = SpinBox(label="Seed", min=-1, max=2**31 - 1, value=-1, tooltip=describe("seed"))
+    seed.native.setSpecialValueText("random")  # shown for -1
+    return seed
+
+
+def _recorded_recipe(record: dict) -> Recipe:
+    """The recipe a result's record names (0.1's records too)."""
+    from ..core.presets import Recipe
+
+    return Recipe.from_dict(RunInfo.from_dict(record).recipe)
+
+
+#: The form's controls, in the form's order.  The guide is put back last, by its own
+#: ``apply_record``: its choices follow the image, axes, task, factor and plane.
+CONTROLS: tuple[Control, ...] = (
+    Control(
+        "task",
+        lambda _: ComboBox(label="Task", choices=_choices(TASKS), value="denoise"),
+        put=_recorded("task"),
+    ),
+    Control(
+        "image",
+        lambda form: ComboBox(label="Image", choices=form.layers_of(Image)),
+        put=_open_layer("source", Image),
+    ),
+    Control(
+        "axes",
+        lambda _: LineEdit(label="Axes", tooltip=AXES_HELP),
+        read=lambda form: {"axes": form.axes.value.strip()},
+        put=_recorded("axes"),
+    ),
+    Control(
+        "mask",
+        lambda form: ComboBox(
             label="Mask",
-            choices=self._layers_of(Labels),
+            choices=form.layers_of(Labels),
             tooltip="Labels layer: nonzero = pixels to fill",
-        )
-        self.factor = SpinBox(label="Factor", min=2, max=16, value=2, tooltip=describe("factor"))
-        self.kernel = ComboBox(label="Kernel", choices=KERNELS, tooltip=describe("kernel"))
-        self.psf = ComboBox(label="PSF", choices=[PSF_GAUSSIAN, PSF_LAYER])
-        self.psf_sigma = FloatSpinBox(
+        ),
+        shown=_for_tasks("inpaint"),
+        read=_value("mask"),
+        put=_open_layer("mask_layer"),
+    ),
+    Control(
+        "factor",
+        lambda _: SpinBox(label="Factor", min=2, max=16, value=2, tooltip=describe("factor")),
+        shown=_for_tasks("super_resolve"),
+        read=_value("factor"),
+        put=_recorded("factor", task="super_resolve"),
+    ),
+    Control(
+        "kernel",
+        lambda _: ComboBox(label="Kernel", choices=KERNELS, tooltip=describe("kernel")),
+        shown=_for_tasks("super_resolve"),
+        read=_value("kernel"),
+        put=_recorded("kernel", task="super_resolve"),
+    ),
+    Control(
+        "psf",
+        lambda _: ComboBox(label="PSF", choices=[PSF_GAUSSIAN, PSF_LAYER]),
+        shown=_for_tasks("deconvolve"),
+        read=lambda form: {
+            "psf": form.psf_sigma.value if form.psf.value == PSF_GAUSSIAN else form.psf_layer.value
+        },
+        put=lambda _, record: KEEP if record.get("psf_sigma") is None else PSF_GAUSSIAN,
+    ),
+    Control(
+        "psf_sigma",
+        lambda _: FloatSpinBox(
             label="PSF sigma",
             min=0.1,
             max=50.0,
             step=0.1,
             value=1.5,
             tooltip="Gaussian PSF, in pixels",
-        )
-        self.psf_layer = ComboBox(label="PSF layer", choices=self._layers_of(Image))
-        self.noise = ComboBox(
+        ),
+        shown=_psf_from(PSF_GAUSSIAN),
+        put=lambda _, record: KEEP if record.get("psf_sigma") is None else record["psf_sigma"],
+    ),
+    Control(
+        "psf_layer",
+        lambda form: ComboBox(label="PSF layer", choices=form.layers_of(Image)),
+        shown=_psf_from(PSF_LAYER),
+    ),
+    Control("guide", lambda form: _GuideChoice(form), read=lambda form: form.guide.keywords()),
+    Control(
+        "noise",
+        lambda _: ComboBox(
             label="Noise", choices=_choices(NOISE_MODELS), tooltip=describe("noise")
-        )
-        self.offset = FloatSpinBox(label="Offset", min=-1e9, max=1e9, tooltip=describe("offset"))
-        self.channels = ComboBox(
+        ),
+        shown=_for_tasks(*NOISE_TASKS),
+        read=lambda form: {
+            "noise": form.noise.value if form.task.value in NOISE_TASKS else "gaussian"
+        },
+        put=_recorded("noise"),
+    ),
+    Control(
+        "offset",
+        lambda _: FloatSpinBox(label="Offset", min=-1e9, max=1e9, tooltip=describe("offset")),
+        shown=_photon_counts,
+        read=lambda form: {"offset": form.offset.value if _photon_counts(form) else 0.0},
+        put=lambda _, record: record.get("offset", 0.0),
+    ),
+    Control(
+        "channels",
+        lambda _: ComboBox(
             label="Channels", choices=_choices(CHANNEL_MODES), tooltip=describe("channels")
-        )
-        self.stack = ComboBox(label="Z", choices=_choices(STACK_MODES), tooltip=describe("stack"))
-        self.warm_start = CheckBox(value=True, text="Warm start", tooltip=describe("warm_start"))
-        self.current_plane = CheckBox(
-            text="Current plane only", tooltip="Restore only the plane (and frame) the viewer shows"
-        )
-        self.preset = ComboBox(
+        ),
+        shown=lambda form: "C" in form.letters(),
+        read=_value("channels"),
+        put=_recorded("channels"),
+    ),
+    Control(
+        "stack",
+        lambda _: ComboBox(label="Z", choices=_choices(STACK_MODES), tooltip=describe("stack")),
+        shown=lambda form: "Z" in form.letters() and not form.one_plane(),
+        read=_value("stack"),
+        put=_recorded("stack"),
+    ),
+    Control(
+        "warm_start",
+        lambda _: CheckBox(value=True, text="Warm start", tooltip=describe("warm_start")),
+        shown=_warm_start_applies,
+        read=_value("warm_start"),
+        put=_recorded("warm_start"),
+    ),
+    Control(
+        "current_plane",
+        lambda _: CheckBox(
+            text="Current plane only",
+            tooltip="Restore only the plane (and frame) the viewer shows",
+        ),
+        shown=lambda form: form.has_planes(),
+        read=lambda form: {"plane": "current" if form.one_plane() else None},
+        put=lambda _form, _record: False,  # the plane, if any, is left to the user
+    ),
+    Control(
+        "preset",
+        lambda _: ComboBox(
             label="Preset", choices=napari_dip.preset_names(), tooltip=describe("preset")
-        )
-        self.max_iter = SpinBox(
+        ),
+        read=lambda form: {"preset": form.recipe},  # resolved once, as the form shows it
+        put=lambda _, record: _recorded_recipe(record).name,
+    ),
+    Control(
+        "max_iter",
+        lambda _: SpinBox(
             label="Max iterations", min=1, max=1_000_000, tooltip=describe("max_iter")
-        )
-        self.auto_stop = CheckBox(text="Stop automatically", tooltip=describe("auto_stop"))
-        self.memory_budget = LineEdit(
+        ),
+        read=_value("max_iter"),
+        put=_recorded("max_iter"),
+    ),
+    Control(
+        "auto_stop",
+        lambda _: CheckBox(text="Stop automatically", tooltip=describe("auto_stop")),
+        read=_value("auto_stop"),
+        put=_recorded("auto_stop"),
+    ),
+    Control(
+        "memory_budget",
+        lambda _: LineEdit(
             label="Memory budget",
             value="auto",
             tooltip=describe("memory_budget").replace("Default:", "auto:"),
-        )
-        self.device = ComboBox(
+        ),
+        read=lambda form: {"memory_budget": _memory_budget(form.memory_budget.value)},
+        put=lambda _, record: f"{record['memory_budget_bytes']}B",
+    ),
+    Control(
+        "device",
+        lambda _: ComboBox(
             label="Device", choices=napari_dip.available_devices(), tooltip=describe("device")
-        )
-        self.seed = SpinBox(label="Seed", min=-1, max=2**31 - 1, value=-1, tooltip=describe("seed"))
-        self.seed.native.setSpecialValueText("random")  # shown for -1
-        self.guide = _GuideChoice(self)
+        ),
+        read=_value("device"),
+        put=lambda form, record: (
+            record["device"] if record["device"] in form.device.choices else KEEP
+        ),
+    ),
+    Control(
+        "seed",
+        _seed_box,
+        read=lambda form: {"seed": None if form.seed.value < 0 else form.seed.value},
+        put=_recorded("seed"),
+    ),
+)
+
+
+@dataclass(frozen=True)
+class FormSettings:
+    """The form read once: what ``run_layer`` (and the estimate's plan) take.
+
+    ``data`` holds the ``LAYER_DATA`` keywords: layers are read when the run
+    starts, so a mask is taken as painted then.
+    """
+
+    task: str
+    layer: Image
+    options: Options
+    data: dict
+
+
+class _Form(Container):
+    """The settings of a restoration, as controls built from ``CONTROLS``.
+
+    ``settings()`` reads them.  The form follows its own choices: the
+    preset's recipe sets the iteration cap and stop (``recipe_changed``), an
+    image's axes and noise are guessed when it is chosen (``axes_guessed``,
+    with why), and the controls that apply to the task and axes are shown.
+    """
+
+    #: The recipe the preset resolves to for the task (and factor), when it changes.
+    recipe_changed = Signal(object)
+    #: Why the chosen image's axes and noise were guessed as they are.
+    axes_guessed = Signal(str)
+
+    def __init__(self, viewer: napari.viewer.Viewer):
+        super().__init__()
+        self._viewer = viewer
+        for control in CONTROLS:
+            setattr(self, control.name, control.make(self))
         #: The settings' controls, in the form's order.
-        self.controls = [
-            self.task,
-            self.image,
-            self.axes,
-            self.mask,
-            self.factor,
-            self.kernel,
-            self.psf,
-            self.psf_sigma,
-            self.psf_layer,
-            self.guide,
-            self.noise,
-            self.offset,
-            self.channels,
-            self.stack,
-            self.warm_start,
-            self.current_plane,
-            self.preset,
-            self.max_iter,
-            self.auto_stop,
-            self.memory_budget,
-            self.device,
-            self.seed,
-        ]
+        self.controls = [getattr(self, control.name) for control in CONTROLS]
         self.extend(self.controls)
+        #: The preset's recipe for the task and factor, as the form shows it (and reads it).
+        self.recipe: Recipe | None = None
+        #: Why the axes and noise were guessed as they are; None without an image.
+        self.axes_guess: str | None = None
         self._follow_choices()
+        self._follow_preset()
+        self._guess_axes()
+        self._show_controls()
 
     def _follow_choices(self) -> None:
-        """Choices that change other controls: the recipe's settings, the axes, what is shown."""
+        """Choices that change other controls: the recipe's settings, the axes, the guide's
+        choices, what is shown."""
         for control in (self.task, self.preset, self.factor):
-            control.changed.connect(self._apply_preset)
+            control.changed.connect(self._follow_preset)
         self.image.changed.connect(self._guess_axes)
-        for control in (self.task, self.psf, self.axes, self.stack, self.current_plane, self.noise):
+        self.guide.follow()
+        for control in self.controls:
             control.changed.connect(self._show_controls)
 
-    def options(self) -> dict:
-        """The form's settings as keywords of ``restore_layer``, read in the main thread."""
+    def settings(self) -> FormSettings:
+        """The form's settings, read in the main thread; ``ValueError`` or ``TypeError``
+        when they are incomplete or invalid (the options are checked here)."""
         if self.image.value is None:
             raise ValueError("choose an image layer to restore")
         task = self.task.value
         if task == "deconvolve" and self.psf.value == PSF_LAYER and self.psf_layer.value is None:
             raise ValueError("choose the image layer that holds the PSF")
-        budget = self.memory_budget.value.strip()
-        noise = self.noise.value if task in NOISE_TASKS else "gaussian"
-        return {
-            "mask": self.mask.value,
-            "factor": self.factor.value,
-            "kernel": self.kernel.value,
-            "psf": self.psf_sigma.value if self.psf.value == PSF_GAUSSIAN else self.psf_layer.value,
-            "axes": self.axes.value.strip(),
-            "channels": self.channels.value,
-            "stack": self.stack.value,
-            "noise": noise,
-            "offset": self.offset.value if noise == "poisson" else 0.0,
-            "preset": self.preset.value,
-            "max_iter": self.max_iter.value,
-            "auto_stop": self.auto_stop.value,
-            "warm_start": self.warm_start.value,
-            "memory_budget": None if budget.lower() in ("", "auto") else budget,
-            "plane": "current" if self.current_plane.value and self._has_planes() else None,
-            "seed": None if self.seed.value < 0 else self.seed.value,
-            "device": self.device.value,
-            **self.guide.keywords(),
-        }
+        keywords = {}
+        for control in CONTROLS:
+            if control.read is not None:
+                keywords.update(control.read(self))
+        data = {name: keywords.pop(name) for name in LAYER_DATA}
+        return FormSettings(task, self.image.value, Options(**keywords), data)
 
     def planner(self) -> Callable[[], Plan] | None:
         """The form's settings checked against the chosen layer (no pixel read), and a
         function that makes their plan: its tiles may take seconds the first time in a
-        process (``_worker.warm_up``).  None without an image."""
+        process (``worker.warm_up``).  None without an image."""
         if self.image.value is None:
             return None
-        settings = self.options()
-        data = {name: settings.pop(name) for name in ("mask", "psf", "plane", "guide")}
-        task = self.task.value
-        source = read_layer(self._viewer, self.image.value, task, Options(**settings), **data)
-        source.check(task)
-        return functools.partial(source.plan, task)
+        settings = self.settings()
+        source = read_layer(
+            self._viewer, settings.layer, settings.task, settings.options, **settings.data
+        )
+        source.check(settings.task)
+        return functools.partial(source.plan, settings.task)
 
     def apply_record(self, record: dict) -> str:
         """Fill the form with a result's recorded settings (``metadata["napari_dip"]``).
@@ -217,58 +431,41 @@ class _Form(Container):
         put in the form: run it again with ``napari_dip.rerun`` or the
         result's Python instead.
         """
-        from ..core.presets import PRESETS, Recipe
+        from ..core.presets import PRESETS
 
-        recipe = Recipe.from_dict(RunInfo.from_dict(record).recipe)  # 0.1's records too
+        recipe = _recorded_recipe(record)
         if PRESETS.get(recipe.name) != recipe:
             raise ValueError(
                 f"the result's recipe {recipe.name!r} is not a preset: run it again with "
                 "napari_dip.rerun(layer, image) or its Python (Copy as Python)"
             )
-        self.task.value = record["task"]
-        source = record.get("source")
-        if source in self._viewer.layers and isinstance(self._viewer.layers[source], Image):
-            self.image.value = self._viewer.layers[source]
-        if record.get("mask_layer") in self._viewer.layers:
-            self.mask.value = self._viewer.layers[record["mask_layer"]]
-        self.preset.value = recipe.name
-        settings = {
-            "axes": record["axes"],
-            "noise": record["noise"],
-            "offset": record.get("offset", 0.0),
-            "channels": record["channels"],
-            "stack": record["stack"],
-            "warm_start": record["warm_start"],
-            "max_iter": record["max_iter"],
-            "auto_stop": record["auto_stop"],
-            "seed": record["seed"],
-            "memory_budget": f"{record['memory_budget_bytes']}B",
-            "current_plane": False,
-        }
-        if record["device"] in self.device.choices:
-            settings["device"] = record["device"]
-        if record["task"] == "super_resolve":
-            settings.update(factor=record["factor"], kernel=record["kernel"])
-        if record.get("psf_sigma") is not None:
-            settings.update(psf=PSF_GAUSSIAN, psf_sigma=record["psf_sigma"])
-        for name, value in settings.items():
-            getattr(self, name).value = value
+        for control in CONTROLS:
+            value = KEEP if control.put is None else control.put(self, record)
+            if value is not KEEP:
+                getattr(self, control.name).value = value
         return self.guide.apply_record(record)
 
-    def _letters(self) -> set[str]:
+    def letters(self) -> set[str]:
+        """The axes' letters, as typed."""
         return set(self.axes.value.strip().upper())
 
-    def _has_planes(self) -> bool:
+    def has_planes(self) -> bool:
         """Whether the axes have T or Z, whose planes can be restored one at a time."""
-        return bool(self._letters() & {"T", "Z"})
+        return bool(self.letters() & {"T", "Z"})
 
-    def _layers_of(self, kind):
+    def one_plane(self) -> bool:
+        """Whether only the plane the viewer shows is to be restored."""
+        return self.current_plane.value and self.has_planes()
+
+    def layers_of(self, kind: type) -> Callable[[ComboBox], list[tuple[str, object]]]:
+        """The choices of a layer control: the viewer's layers of ``kind``, by name."""
+
         def choices(_widget):
             return [(layer.name, layer) for layer in self._viewer.layers if isinstance(layer, kind)]
 
         return choices
 
-    def _apply_preset(self) -> None:
+    def _follow_preset(self) -> None:
         """Show the recipe's iteration cap and stopping rule when the recipe changes.
 
         Presets resolve per task (and factor), so the recipe can change with
@@ -277,17 +474,18 @@ class _Form(Container):
         from ..core.presets import resolve_preset
 
         recipe = resolve_preset(self.preset.value, self.task.value, self.factor.value)
-        if recipe.name != self._recipe_name:
-            self._recipe_name = recipe.name
+        if self.recipe is None or recipe.name != self.recipe.name:
             self.max_iter.value = recipe.max_iter
             self.auto_stop.value = recipe.auto_stop
-        return recipe
+        self.recipe = recipe
+        self.recipe_changed.emit(recipe)
 
-    def _guess_axes(self) -> str | None:
-        """Fill in the axes guessed for the chosen image; return why, which the tooltip says."""
+    def _guess_axes(self) -> None:
+        """Fill in the axes and noise model guessed for the chosen image, and say why."""
         layer = self.image.value
         if layer is None:
-            return None
+            self.axes_guess = None
+            return
         try:
             axes, reason = napari_dip.guess_axes(
                 layer.data.shape, rgb=layer.rgb, axis_labels=layer.axis_labels
@@ -299,38 +497,53 @@ class _Form(Container):
         noise, offset, why = suggest_noise(_middle_plane(layer))
         self.noise.value, self.offset.value = noise, offset
         self.noise.tooltip = f"{describe('noise')}\n{layer.name}: {why}"
-        return f"Axes of {layer.name}: {reason}. Noise: {LABELS[noise]} ({why})"
+        self.axes_guess = f"Axes of {layer.name}: {reason}. Noise: {LABELS[noise]} ({why})"
+        self.axes_guessed.emit(self.axes_guess)
 
     def _show_controls(self) -> None:
-        """Show the controls that apply to the task and the axes."""
-        task = self.task.value
-        letters = self._letters()
-        one_plane = self.current_plane.value and self._has_planes()
-        self.mask.visible = task == "inpaint"
-        self.factor.visible = self.kernel.visible = task == "super_resolve"
-        self.psf.visible = task == "deconvolve"
-        self.psf_sigma.visible = task == "deconvolve" and self.psf.value == PSF_GAUSSIAN
-        self.psf_layer.visible = task == "deconvolve" and self.psf.value == PSF_LAYER
-        self.noise.visible = task in NOISE_TASKS
-        self.offset.visible = task in NOISE_TASKS and self.noise.value == "poisson"
-        self.channels.visible = "C" in letters
-        self.stack.visible = "Z" in letters and not one_plane
-        planes = "Z" in letters and self.stack.value == "planes"
-        self.warm_start.visible = ("T" in letters or planes) and not one_plane
-        self.current_plane.visible = self._has_planes()
+        """Show the controls that apply to the task and the axes (``Control.shown``)."""
+        for control in CONTROLS:
+            if control.shown is not None:
+                getattr(self, control.name).visible = control.shown(self)
 
 
 class DeepImagePriorWidget(_Form):
     """Restore an image layer with Deep Image Prior, watching a live preview.
 
-    Scripts can fill the form (``widget.task.value = "inpaint"``, ...) and call
-    ``widget.run()``, which returns the ``LayerRestoration`` (``.wait()``).
+    The form, then its runs: Run and Stop, the status line, the plot of the
+    scores, Copy as Python and Settings from result.  Scripts can fill the
+    form (``widget.task.value = "inpaint"``, ...) and call ``widget.run()``,
+    which returns the ``LayerRestoration`` (``.wait()``).
     """
 
     def __init__(self, viewer: napari.viewer.Viewer):
         super().__init__(viewer)
         self.current_run: LayerRestoration | None = None
         self._starting = ""  # the status line of the current run once it has a thread
+        self._add_run_controls()
+        self._closed = False
+        self._estimate_line = EstimateLine(self.estimate, self.planner)
+        for control in self.controls:
+            control.changed.connect(self._estimate_line.schedule)
+        self.run_button.changed.connect(self._on_run_clicked)
+        self.stop_button.changed.connect(self.stop)
+        self.copy_button.changed.connect(self._on_copy_clicked)
+        self.settings_button.changed.connect(self._on_settings_clicked)
+        self.recipe_changed.connect(self._show_recipe)
+        self.axes_guessed.connect(self._show_axes_guess)
+        for event in ("inserted", "removed", "reordered", "renamed"):
+            getattr(viewer.layers.events, event).connect(self.reset_choices)
+        viewer.dims.events.current_step.connect(self._on_position_changed)
+        self._show_recipe(self.recipe)  # the form's, chosen before the runs' controls existed
+        if self.axes_guess is not None:
+            self._show_axes_guess(self.axes_guess)
+        self._estimate_line.schedule()
+        _CloseWatcher(self.native, self._on_closed)
+        self.native.destroyed.connect(self._on_destroyed)
+
+    def _add_run_controls(self) -> None:
+        """Below the form: the preview interval, the result's layers, the estimate, the
+        buttons, the status line and the plot of the scores."""
         self.every = SpinBox(
             label="Preview every", min=1, max=100_000, value=25, tooltip="Iterations"
         )
@@ -378,23 +591,6 @@ class DeepImagePriorWidget(_Form):
         )
         self.plot = ScorePlot()
         self.native.layout().addWidget(self.plot)
-        self._closed = False
-        self._estimate_line = EstimateLine(self.estimate, self.planner)
-        for control in self.controls:
-            control.changed.connect(self._estimate_line.schedule)
-        self.run_button.changed.connect(self._on_run_clicked)
-        self.stop_button.changed.connect(self.stop)
-        self.copy_button.changed.connect(self._on_copy_clicked)
-        self.settings_button.changed.connect(self._on_settings_clicked)
-        for event in ("inserted", "removed", "reordered", "renamed"):
-            getattr(viewer.layers.events, event).connect(self.reset_choices)
-        viewer.dims.events.current_step.connect(self._on_position_changed)
-        self._apply_preset()
-        self._guess_axes()
-        self._show_controls()
-        self._estimate_line.schedule()
-        _CloseWatcher(self.native, self._on_closed)
-        self.native.destroyed.connect(self._on_destroyed)
 
     def run(self) -> LayerRestoration:
         """Start restoring with the form's settings and return the run.
@@ -406,11 +602,13 @@ class DeepImagePriorWidget(_Form):
         """
         if self.current_run is not None and not self.current_run.done:
             raise RuntimeError("a restoration is already running; stop it first")
-        run = restore_layer(
+        settings = self.settings()
+        run = run_layer(
             self._viewer,
-            self.image.value,
-            self.task.value,
-            **self.options(),
+            settings.layer,
+            settings.task,
+            settings.options,
+            **settings.data,
             every=self.every.value,
             new_layer=self.new_layer.value,
             uncertainty=self.uncertainty.value and self.uncertainty.enabled,
@@ -488,16 +686,14 @@ class DeepImagePriorWidget(_Form):
             source = self.image.value.name if self.image.value is not None else "its input"
             self.status.value = f"Settings of {layer.name}: Run restores {source} again{to_do}"
 
-    def _apply_preset(self):
-        recipe = super()._apply_preset()
+    def _show_recipe(self, recipe: Recipe) -> None:
+        """An uncertainty layer needs an ensemble: several members."""
         self.uncertainty.enabled = recipe.members > 1
-        return recipe
 
-    def _guess_axes(self):
-        reason = super()._guess_axes()
-        if reason is not None and (self.current_run is None or self.current_run.done):
+    def _show_axes_guess(self, reason: str) -> None:
+        """Say why the axes were guessed so, unless a run has the status line."""
+        if self.current_run is None or self.current_run.done:
             self.status.value = reason
-        return reason
 
     def _on_position_changed(self) -> None:
         """The current plane moved: it may now be inside or outside the image."""
@@ -520,15 +716,9 @@ class DeepImagePriorWidget(_Form):
         self.plot.add(snapshot)
         if snapshot.done:
             return
-        plan = self.current_run.restoration.plan
         seconds = snapshot.elapsed / snapshot.iteration if snapshot.iteration else float("nan")
-        left = (snapshot.max_iter - snapshot.iteration) * seconds
-        at_most = "at most " if plan.auto_stop else ""
-        fit = f" (fit {snapshot.fit}/{snapshot.fits})" if snapshot.fits > 1 else ""
-        self.status.value = (
-            f"Iteration {snapshot.iteration}/{snapshot.max_iter}{fit}, loss {snapshot.loss:.3g}, "
-            f"{seconds:.2g} s/iteration, {at_most}{format_duration(left)} left"
-        )
+        auto_stop = self.current_run.restoration.plan.auto_stop
+        self.status.value = _progress_line(snapshot, seconds, auto_stop)
         self._estimate_line.measured(seconds)
 
     def _on_finished(self) -> None:
@@ -540,13 +730,7 @@ class DeepImagePriorWidget(_Form):
         elif run.result_layer is None:
             self.status.value = "Cancelled"
         else:
-            info = run.result_layer.metadata["napari_dip"]
-            fits = f"{info['fits']} fits, " if info["fits"] > 1 else ""
-            self.status.value = (
-                f"{run.result_layer.name}: {StopReason(info['stop_reason']).description} after "
-                f"{fits}{info['iterations']} iterations, {format_duration(info['wall_time_s'])} "
-                f"(seed {info['seed']}, {info['device']}){_guide_weight(info)}"
-            )
+            self.status.value = _result_line(run.result_layer)
 
     def _on_closed(self) -> None:
         """Closed, or taken out of its dock: end the run without a result."""
@@ -585,7 +769,13 @@ class _GuideChoice(ComboBox):
 
     def __init__(self, form: _Form):
         self._form = form
-        super().__init__(label="Guide", choices=self._choices, tooltip=describe("guide"))
+        # "none" until ``follow``: the choices depend on controls made after this one
+        super().__init__(label="Guide", choices=[("none", None)], tooltip=describe("guide"))
+
+    def follow(self) -> None:
+        """Offer the guides that fit the form, and follow the controls they depend on."""
+        form = self._form
+        self.choices = self._choices
         for control in (form.image, form.axes, form.task, form.factor, form.current_plane):
             control.changed.connect(self.reset_choices)
 
@@ -596,7 +786,7 @@ class _GuideChoice(ComboBox):
             self.value = chosen
 
     def keywords(self) -> dict:
-        """The choice as ``restore_layer``'s ``guide`` (a layer: read at Run) and
+        """The choice as the form's ``guide`` (a layer: read at Run) and the option
         ``guide_channel``."""
         channel = isinstance(self.value, int)
         return {
@@ -671,6 +861,28 @@ def _can_guide(layer: Image, image_shape, yx, planes: list[int], one_plane: bool
     except ValueError:
         return False
     return True
+
+
+def _progress_line(snapshot, seconds_per_iteration: float, auto_stop: bool) -> str:
+    """The status line while a fit runs: where it is, and how long it may still take."""
+    left = (snapshot.max_iter - snapshot.iteration) * seconds_per_iteration
+    at_most = "at most " if auto_stop else ""
+    fit = f" (fit {snapshot.fit}/{snapshot.fits})" if snapshot.fits > 1 else ""
+    return (
+        f"Iteration {snapshot.iteration}/{snapshot.max_iter}{fit}, loss {snapshot.loss:.3g}, "
+        f"{seconds_per_iteration:.2g} s/iteration, {at_most}{format_duration(left)} left"
+    )
+
+
+def _result_line(result: Image) -> str:
+    """The status line once a run has its result: why it stopped, when, and how."""
+    info = result.metadata["napari_dip"]
+    fits = f"{info['fits']} fits, " if info["fits"] > 1 else ""
+    return (
+        f"{result.name}: {StopReason(info['stop_reason']).description} after "
+        f"{fits}{info['iterations']} iterations, {format_duration(info['wall_time_s'])} "
+        f"(seed {info['seed']}, {info['device']}){_guide_weight(info)}"
+    )
 
 
 def _guide_weight(info: dict) -> str:
