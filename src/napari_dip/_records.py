@@ -162,6 +162,8 @@ class RunInfo(Mapping):
         """The record's keys that come from the options (``info.seed``, ``info.noise``)."""
         if name in _FROM_OPTIONS:
             return _FROM_OPTIONS[name](self)
+        if name in _SAME:
+            return getattr(self.options, name)
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     def __iter__(self) -> Iterator[str]:
@@ -190,24 +192,13 @@ class RunInfo(Mapping):
                 **recipe,
             }
         options = Options(
-            axes=record["axes"],
-            channels=record["channels"],
-            stack=record["stack"],
-            noise=record["noise"],
-            offset=record.get("offset", 0.0),
-            factor=record["factor"],
+            **{
+                name: record.get(name, Options.__dataclass_fields__[name].default) for name in _SAME
+            },
+            preset=Recipe.from_dict(recipe),
+            memory_budget=record["memory_budget_bytes"],
             kernel=record["kernel"] or Options.kernel,
             keep_known=Options.keep_known if record["keep_known"] is None else record["keep_known"],
-            guide_channel=record.get("guide_channel"),
-            preset=Recipe.from_dict(recipe),
-            max_iter=record["max_iter"],
-            auto_stop=record["auto_stop"],
-            warm_start=record["warm_start"],
-            memory_budget=record["memory_budget_bytes"],
-            output_dtype=record["output_dtype"],
-            seed=record["seed"],
-            device=record["device"],
-            threads=record["threads"],
         )
         values = {key: record[key] for key in _OWN_KEYS if key in record}
         if values.get("stop_reason") is not None:
@@ -221,24 +212,7 @@ class RunInfo(Mapping):
         """The options that reproduce this run, as keywords of ``Restoration`` (those the
         task uses; ``preset`` is the ``Recipe``)."""
         options = self.options
-        keywords = {
-            name: getattr(options, name)
-            for name in (
-                "axes",
-                "channels",
-                "stack",
-                "noise",
-                "preset",
-                "max_iter",
-                "auto_stop",
-                "warm_start",
-                "memory_budget",
-                "output_dtype",
-                "seed",
-                "device",
-                "threads",
-            )
-        }
+        keywords = {name: getattr(options, name) for name in _RERUN}
         if options.noise == "poisson":
             keywords["offset"] = options.offset
         if options.guide_channel is not None:
@@ -313,30 +287,30 @@ def _resolved(plan: Plan) -> Options:
     )
 
 
-#: The record's keys that come from its options, and how.
+#: The record's keys that come from the options under other names or in other forms.
 _FROM_OPTIONS = {
     "preset": lambda info: info.options.preset.name,
     "recipe": lambda info: _plain(dataclasses.asdict(info.options.preset)),
-    "factor": lambda info: info.options.factor,
     "kernel": lambda info: info.options.kernel if info.task == "super_resolve" else None,
-    "axes": lambda info: info.options.axes,
-    "channels": lambda info: info.options.channels,
-    "stack": lambda info: info.options.stack,
-    "noise": lambda info: info.options.noise,
-    "warm_start": lambda info: info.options.warm_start,
-    "memory_budget_bytes": lambda info: info.options.memory_budget,
-    "output_dtype": lambda info: info.options.output_dtype,
     "keep_known": lambda info: info.options.keep_known if info.task == "inpaint" else None,
-    "max_iter": lambda info: info.options.max_iter,
-    "auto_stop": lambda info: info.options.auto_stop,
-    "seed": lambda info: info.options.seed,
-    "device": lambda info: info.options.device,
-    "threads": lambda info: info.options.threads,
-    "offset": lambda info: info.options.offset,
-    "guide_channel": lambda info: info.options.guide_channel,
+    "memory_budget_bytes": lambda info: info.options.memory_budget,
 }
+#: The options recorded as they are, under their own names (new options too).
+_SAME = tuple(
+    name
+    for name in Options.names()
+    if name not in _FROM_OPTIONS and name not in ("memory_budget", "channel_axis", "guide")
+)
+#: The options ``keywords()`` always gives, in the order ``python()`` writes them; the
+#: others where they matter (the Poisson offset, a guide channel, the task's own).
+_RERUN = tuple(
+    name
+    for name in Options.names()
+    if name
+    not in ("channel_axis", "offset", "factor", "kernel", "keep_known", "guide", "guide_channel")
+)
 #: The keys of a record (``as_dict()``), in its order: a RunInfo as a mapping.
-RECORD_KEYS = (
+_KEYS_IN_ORDER = (
     "task",
     "preset",
     "recipe",
@@ -375,6 +349,9 @@ RECORD_KEYS = (
     "finished_at",
     "version",
 )
+RECORD_KEYS = _KEYS_IN_ORDER + tuple(
+    n for n in _SAME if n not in _KEYS_IN_ORDER
+)  # options added later
 #: The record's keys that are fields of their own, and those of them that are tuples.
 _OWN_KEYS = tuple(f.name for f in dataclasses.fields(RunInfo) if f.name != "options")
 _TUPLES = (
