@@ -21,6 +21,7 @@ TINY = shrunk("fast", "test-batch", input_depth=4, max_iter=6, auto_stop=False)
 QUICK = ["--preset", "fast", "--max-iter", "4", "--seed", "0", "--quiet"]
 
 
+@pytest.mark.slow
 def test_a_corrupt_file_is_reported_and_the_good_ones_restored(folder, capsys):
     out = folder.parent / "restored"
     assert main(["denoise", str(folder / "*.tif"), "--out", str(out), *QUICK]) == 1
@@ -177,6 +178,7 @@ def test_usage_errors_exit_with_2(folder, capsys):
     assert exit_.value.code == 2
 
 
+@pytest.mark.slow
 def test_python_m_napari_dip_is_the_command_line():
     done = subprocess.run(
         [sys.executable, "-m", "napari_dip", "super-resolve", "--help"],
@@ -190,6 +192,7 @@ def test_python_m_napari_dip_is_the_command_line():
     assert "'{stem}_dapi.tif'" in done.stdout and "docs/guided.md" in done.stdout
 
 
+@pytest.mark.slow
 def test_a_local_cluster_of_two_processes_writes_the_same_files(folder, tmp_path):
     """The same seeds give bitwise the same files on 2 worker processes as in a loop."""
     loop = batch.restore_files("denoise", folder, out=tmp_path / "loop", preset=TINY, seed=3)
@@ -211,6 +214,7 @@ def test_a_local_cluster_of_two_processes_writes_the_same_files(folder, tmp_path
         assert read_record(Path(a.output))["run"]["seed"] == 3
 
 
+@pytest.mark.slow
 def test_restore_dask_blends_tiles_of_a_zarr_array_without_seams(tmp_path):
     import dask.array as da
     import zarr
@@ -352,6 +356,7 @@ def test_guides_masks_and_the_psf_the_inputs_glob_matches_are_not_inputs(guided)
     assert [job.input.name for job in jobs] == ["cell0.tif", "cell0_dapi.tif", "cell1.tif"]
 
 
+@pytest.mark.slow
 def test_guided_files_on_a_local_cluster_are_the_loop_s_bit_for_bit(guided, tmp_path):
     settings = dict(guide="{stem}_dapi.tif", preset=TINY, seed=0)
     loop = batch.restore_files("denoise", guided, out=tmp_path / "loop", **settings)

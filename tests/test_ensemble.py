@@ -20,6 +20,7 @@ def noisy_image(shape=(32, 40), seed=0):
     return (clean + np.random.default_rng(seed).normal(0, 10, shape)).astype(np.float32)
 
 
+@pytest.mark.slow
 def test_members_are_fitted_as_separate_networks_each_from_its_own_seed():
     fit = run_fit(replace(ENSEMBLE, flips=False), 0)
     assert len(fit.net) == 3 and fit.z.shape[0] == 3
@@ -62,6 +63,7 @@ def run_fit(recipe, seed, image=None):
     return fit
 
 
+@pytest.mark.slow
 def test_ensemble_is_deterministic_per_seed():
     first, again, other = run_fit(ENSEMBLE, 0), run_fit(ENSEMBLE, 0), run_fit(ENSEMBLE, 1)
     assert np.array_equal(first.result, again.result)
@@ -69,6 +71,7 @@ def test_ensemble_is_deterministic_per_seed():
     assert not np.array_equal(first.result, other.result)
 
 
+@pytest.mark.slow
 def test_ensemble_result_is_the_mean_and_uncertainty_the_spread_of_members():
     fit = run_fit(replace(ENSEMBLE, stop_block=1, flips=False), 0)
     assert fit.result.shape == fit.uncertainty.shape == (1, 32, 40)
@@ -76,6 +79,7 @@ def test_ensemble_result_is_the_mean_and_uncertainty_the_spread_of_members():
     assert run_fit(replace(ENSEMBLE, members=1), 0).uncertainty is None
 
 
+@pytest.mark.slow
 def test_restoration_uncertainty_has_the_result_shape_and_units():
     image = np.rint(np.stack([noisy_image(), noisy_image(seed=1) * 3], axis=-1))  # YXC
     kwargs = dict(preset=ENSEMBLE, axes="YXC", max_iter=20, seed=0, threads=1)
@@ -90,6 +94,7 @@ def test_restoration_uncertainty_has_the_result_shape_and_units():
     np.testing.assert_allclose(scaled.uncertainty, 8 * r.uncertainty, rtol=1e-6)
 
 
+@pytest.mark.slow
 def test_restoration_uncertainty_of_a_stack_and_of_super_resolution():
     stack = np.stack([noisy_image((16, 16), seed) for seed in range(3)])
     r = napari_dip.Restoration(

@@ -44,6 +44,7 @@ def make_fit(
     )
 
 
+@pytest.mark.slow
 def test_fit_yields_snapshots_at_interval_and_final():
     fit = make_fit(smooth_image(), max_iter=45)
     snaps = list(fit.snapshots(every=10))
@@ -135,6 +136,7 @@ def test_nan_loss_backtracks_then_gives_up_with_clear_error():
         list(fit.snapshots())
 
 
+@pytest.mark.slow
 def test_auto_stop_ends_near_the_best_estimate():
     recipe = replace(FAST_TEST, lr=0.05, stop_patience=30, stop_min_iter=10)
     clean = smooth_image((64, 64))
@@ -151,6 +153,7 @@ def test_auto_stop_ends_near_the_best_estimate():
     assert psnr(fit.result[0]) > psnr(noisy) + 3
 
 
+@pytest.mark.slow
 def test_warm_start_from_a_fitted_network_stops_sooner_as_well():
     recipe = Recipe(
         name="t",
@@ -180,6 +183,7 @@ def test_warm_start_from_a_fitted_network_stops_sooner_as_well():
     assert error(warm) < 1.2 * error(cold)
 
 
+@pytest.mark.slow
 def test_fit_raises_psnr_of_noisy_image():
     clean = smooth_image((48, 48))
     rng = np.random.default_rng(1)
@@ -232,6 +236,7 @@ def test_paper_recipes_match_the_published_notebooks():
 # --- bad settings and sizes found by fuzzing ------------------------------------------------
 
 
+@pytest.mark.slow
 def test_5x5_filters_keep_three_pixels_at_the_coarsest_level():
     """Reflection padding of a 5x5 filter needs 3 pixels: 'paper-inpainting-library' at 32x32."""
     spec = PRESETS["paper-inpainting-library"].net

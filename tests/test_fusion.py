@@ -69,6 +69,7 @@ def test_the_noise_power_follows_noise_shared_between_neighbours():
     assert low_pass[1] > 5 * low_pass[7]  # DCT coefficient (0, 1) against (0, 7) along X
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("block", [1, 3])
 def test_the_scored_estimate_never_sees_the_held_out_pixels(block):
     """The filter run on a member's filled image, at a held-out pixel, does not move
@@ -98,6 +99,7 @@ def fuse(members, y, seed=0, block=1, **kw):
     return fuse_members(members, y, stop.held, stop.fitted, Gaussian(), block, **kw)
 
 
+@pytest.mark.slow
 def test_fusion_weighs_the_filter_in_when_the_held_out_pixels_say_it_helps():
     clean = pattern()
     y = tensor(noisy(clean))[None, None]
@@ -121,6 +123,7 @@ def run(image, preset=TINY, **options):
     return restoration, restoration.run()
 
 
+@pytest.mark.slow
 def test_denoising_records_its_fusion_and_is_deterministic_per_seed():
     image = (noisy(pattern()) * 1000).astype(np.float32)
     first, result = run(image)
@@ -138,6 +141,7 @@ def test_denoising_records_its_fusion_and_is_deterministic_per_seed():
     assert np.array_equal(rerun, result)
 
 
+@pytest.mark.slow
 def test_a_record_from_before_the_fusion_reruns_without_it():
     image = (noisy(pattern((48, 48))) * 1000).astype(np.float32)
     restoration, result = run(image, preset=replace(TINY, fuse=False))
@@ -149,6 +153,7 @@ def test_a_record_from_before_the_fusion_reruns_without_it():
     assert np.array_equal(rerun, result)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("options", [{"noise": "poisson"}, {"auto_stop": False}])
 def test_no_fusion_without_gaussian_noise_and_held_out_pixels(options):
     image = np.random.default_rng(0).poisson(50 * pattern((48, 48))).astype(np.uint16)
@@ -156,6 +161,7 @@ def test_no_fusion_without_gaussian_noise_and_held_out_pixels(options):
     assert restoration.info.fusions == ()
 
 
+@pytest.mark.slow
 def test_a_volume_is_fused_slice_by_slice_and_its_record_says_so():
     volume = np.stack([pattern((40, 40)) * (1 + z / 10) for z in range(4)])
     image = (noisy(volume) * 1000).astype(np.float32)
@@ -165,6 +171,7 @@ def test_a_volume_is_fused_slice_by_slice_and_its_record_says_so():
     assert result.shape == image.shape and np.isfinite(result).all()
 
 
+@pytest.mark.slow
 def test_a_stopped_fit_returns_its_best_estimate_at_once_unfused():
     image = (noisy(pattern((48, 48))) * 1000).astype(np.float32)
     patient = replace(TINY, stop_patience=1000, max_iter=200)  # its best is in before the stop

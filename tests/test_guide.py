@@ -137,6 +137,7 @@ def test_each_member_sees_the_guide_mirrored_as_it_sees_the_image():
     assert torch.equal(code[0, :, 3], code[0, :, 2])  # padded by repeating the edge
 
 
+@pytest.mark.slow
 def test_a_good_guide_weighs_in_and_beats_the_unguided_fit():
     clean, noisy, good = scene((48, 48))
     guided = napari_dip.Restoration("denoise", noisy, guide=good, **RUN)
@@ -148,6 +149,7 @@ def test_a_good_guide_weighs_in_and_beats_the_unguided_fit():
     assert error(result, clean) < 0.9 * error(unguided, clean)
 
 
+@pytest.mark.slow
 def test_a_misleading_guide_barely_weighs_in_and_costs_no_quality():
     clean, noisy, _ = scene()
     y, x = np.mgrid[:32, :32]
@@ -160,6 +162,7 @@ def test_a_misleading_guide_barely_weighs_in_and_costs_no_quality():
     assert error(result, clean) <= 1.01 * error(napari_dip.denoise(noisy, **RUN), clean)
 
 
+@pytest.mark.slow
 def test_at_weight_zero_the_result_is_the_unguided_runs_bit_for_bit(monkeypatch):
     monkeypatch.setattr("napari_dip.core.guide.GUIDE_WEIGHTS", (0.0,))
     _, noisy, good = scene()
@@ -193,6 +196,7 @@ def test_the_blend_takes_the_weight_held_out_pixels_show_to_be_better():
     assert GUIDE_WEIGHTS[0] == 0 and GUIDE_WEIGHTS[-1] == 1
 
 
+@pytest.mark.slow
 def test_a_stop_during_the_unguided_fit_keeps_the_guided_result():
     _, noisy, good = scene()
     run = napari_dip.Restoration("denoise", noisy, guide=good, **RUN)
@@ -213,6 +217,7 @@ def test_without_the_automatic_stop_the_guided_fit_alone_runs():
     assert run.info.guide_choices == ({"guide_weight": 1.0},)
 
 
+@pytest.mark.slow
 def test_a_guided_run_is_deterministic_per_seed():
     _, noisy, good = scene()
     first = napari_dip.denoise(noisy, guide=good, max_iter=40, **RUN)
@@ -221,6 +226,7 @@ def test_a_guided_run_is_deterministic_per_seed():
     assert np.array_equal(first, again) and not np.array_equal(first, other)
 
 
+@pytest.mark.slow
 def test_guide_channel_guides_the_other_channels_and_restores_itself_unguided():
     clean, noisy, good = scene()
     image = np.stack([good, noisy, noisy[::-1]])  # channel 0: the bright one
@@ -259,6 +265,7 @@ def test_a_guided_stack_restores_as_a_volume_and_plane_by_plane():
 # --- records --------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_the_record_names_the_guide_and_reruns_bit_for_bit():
     _, noisy, good = scene()
     run = napari_dip.Restoration("denoise", noisy, guide=good, max_iter=40, **RUN)
@@ -273,6 +280,7 @@ def test_the_record_names_the_guide_and_reruns_bit_for_bit():
     assert "guide=guide" in run.info.python()
 
 
+@pytest.mark.slow
 def test_a_guide_channel_run_reruns_from_its_record_alone():
     _, noisy, good = scene()
     image = np.stack([good, noisy], axis=-1)

@@ -168,6 +168,7 @@ def denoised_psnr(noisy, clean, noise, max_iter):
     return 10 * np.log10(clean.max() ** 2 / np.mean((estimate - clean) ** 2))
 
 
+@pytest.mark.slow
 def test_poisson_mode_beats_gaussian_mode_on_photon_counts(one_thread):
     # Measured (benchmarks/noise_models.py and 6 noise seeds at 48x48): Poisson leads
     # by 1.9 to 3.1 dB after 150 iterations, and by 0.8 to 1.9 dB at each mode's best.
@@ -225,6 +226,7 @@ def test_the_offset_is_the_zero_of_a_pure_scale():
         Intensity(image[None], zero_floor=True, zero=500.0)
 
 
+@pytest.mark.slow
 def test_poisson_with_an_offset_fits_the_counts_above_it():
     counts = np.random.default_rng(0).poisson(20 * waves((48, 48))).astype(np.uint16)
     settings = dict(noise="poisson", max_iter=8, seed=0, threads=1, device="cpu")

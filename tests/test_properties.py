@@ -331,6 +331,7 @@ def _check(call: Call) -> None:
         assert _same(call.kwargs[name], before), f"{name} was modified"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("task", napari_dip.TASKS)
 @fast(10)
 @given(data=st.data())

@@ -74,6 +74,7 @@ def test_time_lapse_is_fitted_frame_by_frame_with_warm_start():
     assert seen[0] == (5, 30) and seen[-1] == (30, 30)
 
 
+@pytest.mark.slow
 def test_warm_start_starts_from_previous_frame():
     frame = smooth()
     frames = np.stack([frame, frame])
@@ -113,6 +114,7 @@ def test_single_plane_stack_is_a_2d_image():
     assert run.run().shape == (1, 24, 24) and run.info.stack == "planes"
 
 
+@pytest.mark.slow
 def test_yx_mask_applies_to_every_plane():
     clean = np.stack([smooth(phase=z) for z in range(2)])
     mask = np.zeros((24, 24), bool)
@@ -159,6 +161,7 @@ def test_estimate_before_running():
     assert "3 fits" in estimate.describe()
 
 
+@pytest.mark.slow
 def test_tiles_when_over_the_memory_budget_blend_without_seams():
     from napari_dip.core.estimate import estimate_fit
 

@@ -118,6 +118,7 @@ def test_a_fixed_count_is_used_and_never_changed(four_cpus):
     assert torch.get_num_threads() == 4
 
 
+@pytest.mark.slow
 def test_a_fit_leaves_the_callers_thread_count_alone(monkeypatch):
     monkeypatch.setattr(policy_module, "available_cpus", lambda: 2)
     saved = torch.get_num_threads()
@@ -150,6 +151,7 @@ def test_the_count_is_set_in_the_fitting_thread_only():
     assert inside and torch.get_num_threads() == main_before
 
 
+@pytest.mark.slow
 def test_a_fixed_count_is_reproducible():
     image = np.random.default_rng(0).random((128, 128)).astype(np.float32)
     first = napari_dip.denoise(image, max_iter=12, auto_stop=False, seed=3, threads=1)
