@@ -107,11 +107,6 @@ def test_guide_channel_cannot_guide_inpainting():
         napari_dip.inpaint(image, mask, axes="CYX", guide_channel=0, **RUN)
 
 
-def test_guide_channel_must_be_an_index():
-    with pytest.raises(TypeError, match="guide_channel"):
-        napari_dip.Options(guide_channel=-1)
-
-
 def test_the_guide_is_normalised_channels_first_or_last_and_never_modified():
     rng = np.random.default_rng(0)
     guide = (rng.random((32, 32, 2)) * 1000).astype(np.uint16)

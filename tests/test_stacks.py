@@ -193,24 +193,6 @@ def test_impossible_budget_says_what_to_do():
         Restoration("denoise", np.zeros((512, 512), np.float32), preset=TINY, memory_budget=1000)
 
 
-@pytest.mark.parametrize(
-    ("kwargs", "error", "match"),
-    [
-        ({"axes": "ZYX"}, ValueError, "names 3 axes"),
-        ({"axes": "YQ"}, ValueError, "unknown"),
-        ({"axes": "YX", "channel_axis": 0}, ValueError, "disagrees"),
-        ({"channels": "separate"}, ValueError, "unknown channels"),
-        ({"stack": "3d"}, ValueError, "unknown stack"),
-        ({"noise": "laplace"}, ValueError, "unknown noise"),
-        ({"output_dtype": bool}, TypeError, "output_dtype"),
-        ({"memory_budget": "lots"}, ValueError, "memory"),
-    ],
-)
-def test_bad_options_raise_clear_errors(kwargs, error, match):
-    with pytest.raises(error, match=match):
-        Restoration("denoise", np.zeros((16, 16), np.float32), **kwargs)
-
-
 def test_a_3d_psf_needs_a_volume_fit():
     with pytest.raises(ValueError, match="3D psf"):
         Restoration("deconvolve", np.zeros((4, 16, 16)), psf=np.ones((3, 3, 3)), stack="planes")
