@@ -4,6 +4,11 @@
 ``Restoration`` (a ``PendingRestoration``) and yields it, then its
 snapshots; ``fit_pool`` is the thread pool it runs on (never Qt's global
 one), and ``RUNNING`` keeps the runs in progress alive until they end.
+
+``FitWorker.start`` does what superqt's ``WorkerBase.start`` does but on
+``fit_pool``: the part that uses superqt's private names is
+``register_with_superqt`` alone, tested against the installed napari and
+superqt by tests/test_worker.py (napari 0.9.2 and superqt 0.9.0 when written).
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from collections.abc import Callable
 
 from qtpy.QtCore import QThread, QThreadPool
 from qtpy.QtWidgets import QApplication
-from superqt.utils import GeneratorWorker
+from superqt.utils import GeneratorWorker, WorkerBase
 
 __all__ = [
     "RUNNING",
@@ -26,6 +31,7 @@ __all__ = [
     "PendingRestoration",
     "fit_pool",
     "fit_snapshots",
+    "register_with_superqt",
     "warm_up",
 ]
 
@@ -147,11 +153,26 @@ class FitWorker(GeneratorWorker):
         not on the next event loop turn as superqt does in the main thread:
         ``LayerRestoration`` connects its handlers before starting.
         """
-        if self in self._worker_set:
-            raise RuntimeError("This worker is already started!")
-        self._worker_set.add(self)
-        self._finished.connect(self._set_discard)
+        register_with_superqt(self)
         fit_pool().start(self)
+
+
+def register_with_superqt(worker: WorkerBase) -> None:
+    """What superqt's ``WorkerBase.start`` does before it queues a worker, done with its
+    private names: the one coupling of napari-dip to superqt's private API.
+
+    The worker joins ``WorkerBase._worker_set``, the workers that
+    ``WorkerBase.await_workers`` asks to quit (napari connects it to the
+    application's ``aboutToQuit``), and leaves it through the private
+    ``_finished`` signal and ``_set_discard`` when its run ends.  A worker
+    already started raises ``RuntimeError``, as superqt's does.  Tested
+    against the installed napari and superqt by tests/test_worker.py; written
+    for superqt 0.9.0 (napari 0.9.2).
+    """
+    if worker in WorkerBase._worker_set:
+        raise RuntimeError("This worker is already started!")
+    WorkerBase._worker_set.add(worker)
+    worker._finished.connect(worker._set_discard)
 
 
 #: The fit workers' thread pool (see ``fit_pool``).
