@@ -31,6 +31,12 @@ def shrunk(preset: str, name: str, net: NetSpec = TWO_LEVEL_NET, **changes) -> R
     return replace(PRESETS[preset], name=name, net=net, **changes)
 
 
+#: The fast preset, made tiny for batch runs: a few quick iterations, no automatic stop.
+TINY_FAST = shrunk("fast", "test-batch", input_depth=4, max_iter=6, auto_stop=False)
+#: Command-line settings of a quick, reproducible run.
+QUICK = ["--preset", "fast", "--max-iter", "4", "--seed", "0", "--quiet"]
+
+
 def counts(shape, seed=0) -> np.ndarray:
     """A uint16 image of photon counts around 200, as a camera writes to a TIFF."""
     return np.random.default_rng(seed).poisson(200, shape).astype(np.uint16)

@@ -1,4 +1,4 @@
-"""Microscopy data through the public API: axes, stacks, time-lapses, channels, tiles, dtypes."""
+"""Restoration, a plan run on the pixels: axes, stacks, time-lapses, channels, tiles, dtypes."""
 
 import numpy as np
 import pytest
