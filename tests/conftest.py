@@ -7,6 +7,9 @@ docstrings' examples under ``src/``.
 import pytest
 from helpers import counts
 
+#: User scripts that mypy checks (test_typing.py): not to be imported by pytest's doctests.
+collect_ignore = ["typing"]
+
 
 @pytest.fixture
 def folder(tmp_path):
