@@ -281,7 +281,7 @@ def test_a_guide_channel_run_reruns_from_its_record_alone():
     image = np.stack([good, noisy], axis=-1)
     run = napari_dip.Restoration("denoise", image, axes="YXC", guide_channel=0, max_iter=30, **RUN)
     result = run.run()
-    assert run.info.options()["guide_channel"] == 0
+    assert run.info.options.guide_channel == 0
     assert np.array_equal(napari_dip.rerun(run.info.as_dict(), image), result)
     with pytest.raises(ValueError, match="no guide image"):
         napari_dip.rerun(run.info, image, guide=good)
