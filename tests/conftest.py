@@ -11,15 +11,23 @@ from helpers import counts
 collect_ignore = ["typing"]
 
 
-@pytest.fixture
-def folder(tmp_path):
-    """Two good TIFFs and a corrupt one."""
+def two_cells(tmp_path, guides: bool = False):
+    """A folder of two TIFFs of counts, with a guide beside each if asked."""
     import tifffile
 
     data = tmp_path / "data"
     data.mkdir()
     for i in range(2):
         tifffile.imwrite(data / f"cell{i}.tif", counts((32, 32), seed=i))
+        if guides:
+            tifffile.imwrite(data / f"cell{i}_dapi.tif", counts((32, 32), seed=10 + i))
+    return data
+
+
+@pytest.fixture
+def folder(tmp_path):
+    """Two good TIFFs and a corrupt one."""
+    data = two_cells(tmp_path)
     (data / "broken.tif").write_bytes(b"II*\x00 not a TIFF at all")
     return data
 
@@ -27,14 +35,7 @@ def folder(tmp_path):
 @pytest.fixture
 def guided(tmp_path):
     """Two TIFFs, each with its guide beside it, named so that the inputs' glob matches it."""
-    import tifffile
-
-    data = tmp_path / "data"
-    data.mkdir()
-    for i in range(2):
-        tifffile.imwrite(data / f"cell{i}.tif", counts((32, 32), seed=i))
-        tifffile.imwrite(data / f"cell{i}_dapi.tif", counts((32, 32), seed=10 + i))
-    return data
+    return two_cells(tmp_path, guides=True)
 
 
 @pytest.fixture
