@@ -5,7 +5,7 @@ docstrings' examples under ``src/``.
 """
 
 import pytest
-from helpers import counts
+from helpers import LAYOUT, blobs, counts
 
 #: User scripts that mypy checks (test_typing.py): not to be imported by pytest's doctests.
 collect_ignore = ["typing"]
@@ -54,3 +54,9 @@ def viewer(request):
     """A napari viewer, closed after the test (napari's pytest plugin); skipped without napari."""
     pytest.importorskip("napari")
     return request.getfixturevalue("make_napari_viewer")()
+
+
+@pytest.fixture
+def image(viewer):
+    """A noisy uint16 image layer with a scale, translation, units and axis labels."""
+    return viewer.add_image(blobs(), name="cells", **LAYOUT)

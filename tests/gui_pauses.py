@@ -2,7 +2,8 @@
 
 Run by ``test_gui_pauses.py`` under the test's X server (``python tests/gui_pauses.py``);
 prints one JSON object: per case, the longest gap between the ticks of a 10 ms Qt timer
-(seconds), the gaps over 0.1 s (when after Run, how long) and how long the run took.
+(seconds), the gaps over 0.1 s (when after Run, how long) and how long the run took; and,
+to compare with, the pause napari itself takes to add such layers with no run going.
 
 The process starts as a user's does: napari, a viewer, the widget opened (which warms up
 PyTorch's cost model in the background), the images open.  Then one full garbage
@@ -70,6 +71,7 @@ def main() -> dict:
     settle()
 
     def measure(start_runs) -> dict:
+        """The pauses from now until the runs ``start_runs()`` returns are done."""
         before = time.perf_counter()
         runs = start_runs()
         settle(lambda: all(run.done for run in runs))
@@ -89,6 +91,19 @@ def main() -> dict:
             "errors": errors,
         }
 
+    def add_layers():
+        """napari's own pause: the layers the runs add (a plane, a stack), added with no run
+        going; the longer of the two, each the median of 3."""
+        pauses = []
+        for data in (cells.data, stack.data):
+            added = []
+            for _ in range(3):
+                added.append(measure(lambda: (viewer.add_image(data), [])[1])["max_gap_s"])
+                viewer.layers.pop()
+                settle()
+            pauses.append(sorted(added)[1])
+        return {"max_gap_s": max(pauses)}
+
     def click():
         widget.run_button.native.click()
         return [widget.current_run]
@@ -99,6 +114,7 @@ def main() -> dict:
         return [restore_layer(viewer, layer, "denoise", **keywords) for layer in layers]
 
     return {
+        "napari adds a layer": add_layers(),
         "widget, 1024x1024": measure(click),
         "widget again (replaces its result)": measure(click),
         "restore_layer, 1024x1024": measure(lambda: layer_run(more)),

@@ -48,3 +48,64 @@ def photon_counts(shape=(1, 1, 16, 16), mean=3.0, seed=0):
 
     generator = torch.Generator().manual_seed(seed)
     return torch.poisson(torch.full(shape, mean), generator=generator)
+
+
+TINY_ENSEMBLE = replace(
+    TINY, name="test-tiny-ensemble", max_iter=6, members=3, flips=True
+)  # three members, each mirrored its own way
+
+#: The widget tests' image: its shape and a placement to check results keep.
+SHAPE = (32, 32)
+LAYOUT = {
+    "scale": (0.5, 2.0),
+    "translate": (10.0, -3.0),
+    "units": ("um", "nm"),
+    "axis_labels": ("row", "col"),
+}
+
+
+def blobs(shape=SHAPE, seed=0):
+    """A smooth pattern plus noise, as uint16 counts."""
+    y, x = np.mgrid[: shape[-2], : shape[-1]]
+    clean = 200 + 100 * np.sin(y / 4.0) * np.cos(x / 5.0)
+    noise = np.random.default_rng(seed).normal(0, 20, shape[:-2] + clean.shape)
+    return np.clip(clean + noise, 0, None).astype(np.uint16)
+
+
+def configure(widget, **values):
+    """Set the widget's controls by name."""
+    for name, value in values.items():
+        getattr(widget, name).value = value
+
+
+def wait_for(run, qtbot, timeout=60_000):
+    """Let Qt run until the layer's restoration ends, and check its worker has ended."""
+    qtbot.waitUntil(lambda: run.done, timeout=timeout)
+    assert not run.worker.is_running
+
+
+def new_messages(since):
+    """The notifications napari has shown since record number ``since``."""
+    from napari.utils.notifications import notification_manager
+
+    return [str(record.message) for record in notification_manager.records[since:]]
+
+
+#: A small recipe for the API tests: three levels of 16 channels.
+SMALL = Recipe(
+    name="test-small",
+    description="small and quick, for tests",
+    net=NetSpec(down=(16, 16, 16), up=(16, 16, 16), skip=(4, 4, 4)),
+    input_depth=8,
+    max_iter=300,
+)
+
+
+def waves(shape=(32, 32)):
+    """A smooth float32 pattern between 0.2 and 0.8."""
+    y, x = np.mgrid[: shape[0], : shape[1]] / max(shape)
+    return (0.5 + 0.3 * np.sin(5 * x) * np.cos(3 * y)).astype(np.float32)
+
+
+#: A blank 16x16 image: for checks that refuse a run before any fit.
+IMAGE = np.zeros((16, 16), np.float32)

@@ -10,8 +10,8 @@ import pytest
 pytest.importorskip("napari")
 pytest.importorskip("pytestqt")
 
+from helpers import TINY, configure
 from qtpy.QtWidgets import QApplication
-from test_widget import TINY, configure
 
 import napari_dip
 from napari_dip._napari import layer_run

@@ -26,15 +26,6 @@ LAYER_SETTINGS = {"plane", "new_layer", "uncertainty"}
 _KEYWORD = inspect.Parameter.KEYWORD_ONLY
 
 
-class Unreadable:
-    """An "image" whose pixels must not be read: any conversion to an array fails."""
-
-    shape, dtype, ndim = (16, 16), np.dtype(np.float32), 2
-
-    def __array__(self, *args, **kwargs):
-        raise AssertionError("the pixels were read")
-
-
 def hints(function) -> dict:
     """``function``'s annotations evaluated, the names they import for type checkers only
     supplied: a written-out type compares with the option's as the same type."""
@@ -122,36 +113,6 @@ def test_unknown_keyword_is_a_type_error_naming_it():
         napari_dip.denoise(np.zeros((16, 16)), nosie="poisson")
     with pytest.raises(TypeError, match="'kernel'"):  # super-resolution's option only
         napari_dip.denoise(np.zeros((16, 16)), kernel="box")
-
-
-@pytest.mark.parametrize(
-    "options, error, match",
-    [
-        ({"kernel": "bicubic"}, ValueError, "unknown kernel 'bicubic'"),
-        ({"noise": "laplace"}, ValueError, "unknown noise"),
-        ({"offset": 100}, ValueError, "applies to noise='poisson' only"),
-        ({"noise": "poisson", "offset": "100"}, TypeError, "offset must be a number"),
-        ({"noise": "poisson", "offset": float("nan")}, ValueError, "offset must be finite"),
-        ({"channels": "split"}, ValueError, "unknown channels"),
-        ({"stack": "cube"}, ValueError, "unknown stack"),
-        ({"warm_start": 1}, TypeError, "warm_start must be True or False"),
-        ({"auto_stop": "yes"}, TypeError, "auto_stop must be True or False"),
-        ({"max_iter": 0}, ValueError, "max_iter must be a positive integer"),
-        ({"seed": 1.5}, TypeError, "seed must be an integer"),
-        ({"threads": 0}, ValueError, "threads must be a positive integer"),
-        ({"memory_budget": "lots"}, ValueError, "cannot read 'lots'"),
-        ({"output_dtype": "complex64"}, TypeError, "integer or float type"),
-        ({"preset": 3}, TypeError, "preset must be a name or a Recipe"),
-        ({"factor": 1}, ValueError, "factor must be an integer >= 2"),
-        ({"axes": 5}, TypeError, "axes must be a string"),
-        ({"device": None}, TypeError, "device must be a string"),
-    ],
-)
-def test_invalid_options_are_refused_before_the_image_is_read(options, error, match):
-    with pytest.raises(error, match=match):
-        Options(**options)
-    with pytest.raises(error, match=match):
-        napari_dip.Restoration("denoise", Unreadable(), **options)
 
 
 def test_options_keep_their_values_and_give_them_back_as_keywords():

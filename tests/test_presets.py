@@ -1,8 +1,11 @@
 """The named recipes: how a preset resolves by task and factor, the paper's settings, checks."""
 
+import numpy as np
 import pytest
-from helpers import TINY
+from helpers import TINY, waves
 
+import napari_dip
+from napari_dip import Restoration
 from napari_dip.core.presets import PRESETS, resolve_preset
 
 
@@ -65,3 +68,19 @@ def test_recipe_refuses_bad_settings_naming_the_field(field, value, error):
 
     with pytest.raises(error, match=field):
         replace(TINY, **{field: value})
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(napari_dip.PRESETS))
+def test_every_preset_runs_at_the_smallest_accepted_size_and_others(name):
+    """No preset fails inside torch on a small image (5x5 filters used to, at 32x32)."""
+    from napari_dip.imaging.axes import MIN_YX
+
+    task = "deconvolve" if "deconvolution" in name else "denoise"
+    extra = {"psf": napari_dip.gaussian_psf(1.0, size=3)} if task == "deconvolve" else {}
+    for shape in [(MIN_YX, MIN_YX), (MIN_YX, 13), (32, 32)]:
+        out = Restoration(task, waves(shape), preset=name, max_iter=1, seed=0, **extra).run()
+        assert out.shape == shape and np.isfinite(out).all()
+    stack = np.stack([waves((MIN_YX, MIN_YX))] * 2)
+    out = Restoration("denoise", stack, preset=name, max_iter=1, seed=0).run()
+    assert out.shape == stack.shape

@@ -68,7 +68,7 @@ def test_the_record_holds_the_options_as_resolved_and_they_rerun_the_run():
     assert run.info["memory_budget_bytes"] == run.info.memory_budget_bytes == options.memory_budget
     assert run.info["kernel"] is None and run.info.keep_known is True
     with pytest.raises(AttributeError, match="no attribute 'nosie'"):
-        run.info.nosie
+        _ = run.info.nosie
 
 
 @pytest.mark.parametrize(

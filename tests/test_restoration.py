@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from helpers import TINY
+from helpers import IMAGE, SMALL, TINY, waves
 
 import napari_dip
 from napari_dip import Restoration
@@ -196,3 +196,121 @@ def test_impossible_budget_says_what_to_do():
 def test_a_3d_psf_needs_a_volume_fit():
     with pytest.raises(ValueError, match="3D psf"):
         Restoration("deconvolve", np.zeros((4, 16, 16)), psf=np.ones((3, 3, 3)), stack="planes")
+
+
+def test_restoration_snapshots_stop_and_info():
+    run = Restoration("denoise", waves() * 255, preset=SMALL, seed=5, max_iter=100)
+    snapshots = []
+    for snapshot in run.snapshots(every=5):
+        snapshots.append(snapshot)
+        if snapshot.iteration == 10:
+            run.stop()
+    assert snapshots[-1].done and snapshots[-1].iteration == 10
+    assert snapshots[0].image.max() > 2  # in the input's units, not [0, 1]
+    info = run.info
+    assert info.iterations == 10 and info.stop_reason == "stopped"
+    assert info.seed == 5 and info.device == "cpu" and info.task == "denoise"
+    assert run.result.shape == (32, 32)
+
+
+def test_seed_is_drawn_and_reported_when_none():
+    run = Restoration("denoise", waves(), preset=SMALL, max_iter=2)
+    run.run()
+    assert isinstance(run.info.seed, int)
+
+
+@pytest.mark.parametrize("seed", [0, 2**63 - 1, 2**64 - 1, np.uint64(2**64 - 1)])
+def test_any_64_bit_seed_runs(seed):
+    run = Restoration("denoise", IMAGE, preset=SMALL, max_iter=1, seed=seed)
+    run.run()
+    assert run.info.seed == int(seed)
+
+
+@pytest.mark.parametrize("answer", [True, np.True_, np.bool_(1)])
+def test_callback_stops_on_python_or_numpy_true(answer):
+    run = Restoration("denoise", waves(), preset=SMALL, max_iter=200, seed=0)
+    run.run(lambda snapshot: answer, every=5)
+    assert run.info.iterations == 5 and run.info.stop_reason == "stopped"
+
+
+@pytest.mark.parametrize("answer", [None, False, np.False_, 0])
+def test_callback_returning_anything_else_goes_on(answer):
+    run = Restoration("denoise", waves(), preset=SMALL, max_iter=10, seed=0)
+    run.run(lambda snapshot: answer, every=5)
+    assert run.info.iterations == 10 and run.info.stop_reason == "max_iter"
+
+
+def test_running_again_starts_afresh_and_a_stop_ends_only_one_run():
+    run = Restoration("denoise", waves((16, 16)), preset=SMALL, max_iter=3, seed=0, auto_stop=False)
+    first = run.run()
+    again = run.run()
+    assert run.info.iterations == 3 and run.info.stop_reason == "max_iter"  # not doubled
+    assert np.allclose(first, again, atol=1e-3)  # same seed, same fit
+    run.stop()  # no run in progress: stops the next one before its first fit
+    stopped = run.run()
+    assert run.info.stop_reason == "stopped" and run.info.iterations == 0
+    assert np.allclose(stopped, waves((16, 16)), atol=1e-6)  # the input, untouched
+    after = run.run()  # the stop is spent
+    assert run.info.iterations == 3 and run.info.stop_reason == "max_iter"
+    assert np.allclose(first, after, atol=1e-3)
+
+
+def test_a_second_run_while_one_is_in_progress_is_refused():
+    run = Restoration("denoise", waves((16, 16)), preset=SMALL, max_iter=4, seed=0)
+    snapshots = run.snapshots(every=1)
+    next(snapshots)
+    with pytest.raises(RuntimeError, match="already running"):
+        run.run()
+    snapshots.close()  # abandoning the loop ends that run
+    assert run.run().shape == (16, 16)
+
+
+@pytest.mark.parametrize(
+    ("every", "error"), [("5", TypeError), (2.5, TypeError), (True, TypeError), (0, ValueError)]
+)
+def test_every_is_checked_with_its_name(every, error):
+    run = Restoration("denoise", IMAGE, preset=SMALL, max_iter=1, seed=0)
+    with pytest.raises(error, match="every"):
+        run.run(every=every)
+    with pytest.raises(error, match="every"):
+        next(run.snapshots(every))
+
+
+def test_huge_memory_budget_means_no_limit():
+    run = Restoration("denoise", IMAGE, memory_budget=10**400)
+    assert run.tile is None
+    with pytest.raises(ValueError, match="memory_budget"):
+        Restoration("denoise", IMAGE, memory_budget="plenty")
+
+
+def test_psf_of_huge_values_is_normalised_not_zeroed():
+    run = Restoration("deconvolve", IMAGE, psf=np.full((3, 3), 1e308))
+    assert np.allclose(run.plan.psf, 1 / 9)
+    with pytest.raises(TypeError, match="psf"):
+        Restoration("deconvolve", IMAGE, psf=[[1, 2], [3]])  # ragged: numpy's own error before
+
+
+def test_poisson_noise_refuses_an_image_without_positive_values():
+    with pytest.raises(ValueError, match="noise='poisson'"):
+        Restoration("denoise", -1 - waves((16, 16)), noise="poisson")
+    # Read noise below zero is fine as long as there are photons.
+    Restoration("denoise", waves((16, 16)) - 0.3, noise="poisson")
+
+
+@pytest.mark.parametrize("scale", [1e300, 1e-50])
+def test_float64_beyond_float32_range_is_normalised_first(scale):
+    image = waves((24, 24)).astype(np.float64) * scale
+    restored = napari_dip.denoise(image, preset=SMALL, max_iter=5, seed=0)
+    assert restored.dtype == np.float64 and np.isfinite(restored).all()
+    unit = restored / scale  # back in [0, 1]: the same fit as on the unscaled image
+    reference = napari_dip.denoise(image / scale, preset=SMALL, max_iter=5, seed=0)
+    assert np.allclose(unit, reference, atol=1e-5)
+
+
+def test_inpaint_intensity_range_from_known_pixels():
+    image = waves() * 100
+    mask = np.zeros(image.shape, bool)
+    mask[5:10, 5:10] = True
+    image[mask] = 1e6  # garbage where pixels are missing must not set the scale
+    out = napari_dip.inpaint(image, mask, preset=SMALL, max_iter=5, seed=0)
+    assert out.max() <= 100

@@ -7,55 +7,23 @@ Images are tiny and fits short, so the whole file runs in well under a minute.
 import json
 import threading
 import time
-from dataclasses import replace
 
 import numpy as np
 import pytest
-import tifffile
+from helpers import LAYOUT, SHAPE, TINY, TINY_ENSEMBLE, blobs, configure, new_messages, wait_for
 
 pytest.importorskip("napari")
 pytest.importorskip("pytestqt")
 
-from napari.layers import Image, Labels
 from napari.utils.notifications import notification_manager
 from qtpy.QtCore import QTimer
 from qtpy.QtWidgets import QApplication
 
 import napari_dip
-from napari_dip import NetSpec, Recipe
 from napari_dip._napari import layer_run
 from napari_dip._napari.layer_run import restore_layer
-from napari_dip._napari.placement import result_placement
-from napari_dip._napari.worker import FitError, PendingRestoration, fit_pool, fit_snapshots
+from napari_dip._napari.worker import FitError, fit_pool, fit_snapshots
 from napari_dip.core.presets import PRESETS
-
-SHAPE = (32, 32)
-LAYOUT = {
-    "scale": (0.5, 2.0),
-    "translate": (10.0, -3.0),
-    "units": ("um", "nm"),
-    "axis_labels": ("row", "col"),
-}
-TINY = Recipe(
-    name="test-tiny",
-    description="tiny and quick, for tests",
-    net=NetSpec(down=(8, 8), up=(8, 8), skip=(2, 2)),
-    input_depth=4,
-    max_iter=200,
-)
-
-
-def blobs(shape=SHAPE, seed=0):
-    """A smooth pattern plus noise, as uint16 counts."""
-    y, x = np.mgrid[: shape[-2], : shape[-1]]
-    clean = 200 + 100 * np.sin(y / 4.0) * np.cos(x / 5.0)
-    noise = np.random.default_rng(seed).normal(0, 20, shape[:-2] + clean.shape)
-    return np.clip(clean + noise, 0, None).astype(np.uint16)
-
-
-@pytest.fixture
-def viewer(make_napari_viewer):
-    return make_napari_viewer()
 
 
 @pytest.fixture
@@ -73,41 +41,8 @@ def tiny_widget(viewer, monkeypatch):
     return widget
 
 
-@pytest.fixture
-def image(viewer):
-    return viewer.add_image(blobs(), name="cells", **LAYOUT)
-
-
-def configure(widget, **values):
-    for name, value in values.items():
-        getattr(widget, name).value = value
-
-
-def wait_for(run, qtbot, timeout=60_000):
-    qtbot.waitUntil(lambda: run.done, timeout=timeout)
-    assert not run.worker.is_running
-
-
 def shown(widget, name):
     return getattr(widget, name).native.isVisibleTo(widget.native)
-
-
-def new_messages(since):
-    return [str(record.message) for record in notification_manager.records[since:]]
-
-
-def test_manifest_samples_open_with_a_scale(viewer):
-    (noisy,) = viewer.open_sample("napari-dip", "noisy_cells")
-    assert isinstance(noisy, Image) and noisy.data.dtype == np.uint16
-    assert tuple(noisy.scale) == (0.325, 0.325) and str(noisy.units[0]) == "micrometer"
-    damaged, defects = viewer.open_sample("napari-dip", "damaged_cells")
-    assert isinstance(defects, Labels) and defects.data.shape == damaged.data.shape
-    assert 0 < defects.data.mean() < 0.2
-    faint, bright = viewer.open_sample("napari-dip", "faint_cells")
-    assert faint.data.shape == bright.data.shape and tuple(bright.scale) == (0.325, 0.325)
-    above_offset = faint.data.astype(float) - 100, bright.data.astype(float) - 100
-    assert 20 < above_offset[1].mean() / above_offset[0].mean() < 40  # 32 times the photons
-    assert np.corrcoef(faint.data.ravel(), bright.data.ravel())[0, 1] > 0.5  # the same field
 
 
 def test_widget_is_listed_under_layers_filter(viewer):
@@ -190,60 +125,6 @@ def test_each_task_end_to_end(task, viewer, widget, image, qtbot):
     assert "12 iterations" in widget.status.value and "seed 0" in widget.status.value
 
 
-def test_super_resolution_pixels_tile_the_input_pixels(viewer, image):
-    factor = 3
-    placed = Image(
-        np.zeros((SHAPE[0] * factor, SHAPE[1] * factor)), **result_placement(image, factor)
-    )
-    np.testing.assert_allclose(
-        placed.translate,
-        np.array(LAYOUT["translate"]) + np.array(LAYOUT["scale"]) * (1 / factor - 1) / 2,
-    )
-    # The centre of the block of output pixels covering input pixel (i, j) is that pixel's centre,
-    # and the outer edges of both grids coincide.
-    for index in [(0, 0), (5, 7), (31, 31)]:
-        block_centre = np.array(index) * factor + (factor - 1) / 2
-        np.testing.assert_allclose(placed.data_to_world(block_centre), image.data_to_world(index))
-    np.testing.assert_allclose(
-        placed.data_to_world((-0.5, -0.5)), image.data_to_world((-0.5, -0.5))
-    )
-
-
-def test_super_resolution_placement_with_rotation_and_3d(viewer):
-    stack = viewer.add_image(
-        blobs((3, 8, 8)),
-        scale=(4.0, 0.5, 0.7),
-        translate=(1.0, 2.0, 3.0),
-        rotate=30.0,
-        shear=[0.1, 0, 0.2],
-    )
-    placed = Image(np.zeros((3, 16, 16)), **result_placement(stack, 2))
-    assert placed.scale[0] == 4.0
-    for index in [(0, 0, 0), (2, 3, 5)]:
-        block_centre = np.array(index) * (1, 2, 2) + (0, 0.5, 0.5)  # Y, X: 2 i + (2 - 1) / 2
-        np.testing.assert_allclose(
-            placed.data_to_world(block_centre), stack.data_to_world(index), atol=1e-9
-        )
-
-
-def test_rgb_and_stack_layers(viewer, qtbot):
-    rgb = viewer.add_image(
-        np.stack([blobs((24, 24), seed) // 2 for seed in range(3)], -1).astype(np.uint8), rgb=True
-    )
-    run = restore_layer(viewer, rgb, "denoise", max_iter=6, every=3, seed=0, device="cpu")
-    assert run.wait(60).rgb and run.result_layer.data.shape == (24, 24, 3)
-    info = run.result_layer.metadata["napari_dip"]
-    assert info["axes"] == "YXC" and "RGB" in info["axes_guess"]
-
-    stack = viewer.add_image(blobs((3, 16, 16)), name="stack", scale=(2.0, 0.5, 0.5))
-    run = restore_layer(
-        viewer, stack, "super_resolve", factor=2, max_iter=4, every=2, seed=0, device="cpu"
-    )
-    result = run.wait(60)
-    assert result.data.shape == (3, 32, 32)
-    np.testing.assert_allclose(result.scale, (2.0, 0.25, 0.25))
-
-
 def test_preview_updates_live_and_stop_keeps_the_result(viewer, widget, image, qtbot):
     configure(widget, max_iter=100_000, every=2, seed=0, device="cpu")
     run = widget.run()
@@ -293,78 +174,6 @@ def test_wrong_mask_shape_shows_an_error_and_adds_no_layer(viewer, widget, image
     assert any("mask of shape (20, 20)" in message for message in new_messages(records))
     assert "Not started" in widget.status.value and widget.run_button.enabled
     assert widget.current_run is None
-
-
-def test_validation_errors_raise_from_scripts(viewer, image):
-    with pytest.raises(ValueError, match="needs a mask"):
-        restore_layer(viewer, image, "inpaint")
-    with pytest.raises(ValueError, match="factor"):
-        restore_layer(viewer, image, "super_resolve", factor=1)
-    with pytest.raises(ValueError, match="names 3 axes but the image has 2"):
-        restore_layer(viewer, image, "denoise", axes="ZYX")
-    with pytest.raises(ValueError, match="single plane already"):
-        restore_layer(viewer, image, "denoise", plane="current")
-    stack = viewer.add_image(blobs((4, 16, 16)), name="stack")
-    with pytest.raises(ValueError, match=r"plane \(4,\) is outside layer 'stack' \(Z=4\)"):
-        restore_layer(viewer, stack, "denoise", plane=(4,))
-    with pytest.raises(ValueError, match="one index per T and Z axis"):
-        restore_layer(viewer, stack, "denoise", axes="ZYX", plane=(0, 0))
-    assert len(viewer.layers) == 2
-
-
-@pytest.mark.parametrize(
-    "options, error, match",
-    [
-        ({"kernel": "bicubic"}, ValueError, "unknown kernel 'bicubic'"),
-        ({"preset": "nope"}, ValueError, "unknown preset 'nope'"),
-        ({"preset": 3}, TypeError, "preset must be a name or a Recipe"),
-        ({"max_iter": 0}, ValueError, "max_iter"),
-        ({"channel_axis": -1}, TypeError, "unexpected keyword argument 'channel_axis'"),
-    ],
-)
-def test_invalid_options_are_refused_before_any_fit_starts(
-    viewer, image, monkeypatch, options, error, match
-):
-    """Checked in the caller's thread: no worker, no preview, nothing added."""
-    started = []
-    monkeypatch.setattr(layer_run, "fit_snapshots", lambda *args: started.append(args))
-    with pytest.raises(error, match=match):
-        restore_layer(viewer, image, "super_resolve", factor=2, **options)
-    assert started == [] and [layer.name for layer in viewer.layers] == ["cells"]
-
-
-def test_a_budget_too_small_fails_the_run_in_its_thread_and_adds_no_layer(viewer, image, qtbot):
-    """The memory model needs PyTorch's cost model (seconds, the first time): not in the GUI
-    thread, so its MemoryError arrives as the run's error."""
-    records = len(notification_manager.records)
-    run = restore_layer(
-        viewer, image, "super_resolve", factor=2, preset="paper", memory_budget="20MB"
-    )
-    wait_for(run, qtbot)
-    assert isinstance(run.error, MemoryError) and "more than the budget" in str(run.error)
-    assert run.restoration is None and run.result_layer is None
-    assert any("more than the budget" in message for message in new_messages(records))
-    with pytest.raises(MemoryError, match="more than the budget"):
-        run.wait()
-    assert [layer.name for layer in viewer.layers] == ["cells"]
-
-
-@pytest.mark.parametrize("plane", [None, (1,)])
-def test_a_result_layer_reruns_from_its_metadata_bit_for_bit(viewer, monkeypatch, qtbot, plane):
-    monkeypatch.setitem(PRESETS, TINY.name, TINY)
-    stack = viewer.add_image(blobs((2, 24, 24)), name="stack", **{"scale": (2.0, 0.5, 0.5)})
-    run = restore_layer(
-        viewer, stack, "denoise", preset=TINY.name, max_iter=6, seed=3, threads=1, plane=plane
-    )
-    wait_for(run, qtbot)
-    restored = run.result_layer.data
-    image = stack.data if plane is None else stack.data[plane[0] : plane[0] + 1]
-    assert np.array_equal(napari_dip.rerun(run.result_layer, image), restored)
-    metadata = run.result_layer.metadata["napari_dip"]
-    assert metadata["recipe"]["name"] == TINY.name and metadata["threads"] == 1
-    copied = {"image": image}
-    exec(metadata["python"], copied)  # the result's own Python gives the same array
-    assert np.array_equal(copied["result"], restored)
 
 
 def test_copy_as_python_gives_code_that_reruns_to_the_same_array(viewer, widget, qtbot):
@@ -494,14 +303,6 @@ def test_two_runs_at_once_keep_the_viewer_responsive(viewer, qtbot, monkeypatch)
     ]
     assert gaps and max(gaps) < MAX_GAP_S, f"the GUI thread stalled while two fits ran: {gaps}"
     assert len(gaps) > 5, f"too few timer ticks while the fits ran together: {gaps}"
-
-
-def test_a_stop_before_the_restoration_is_built_stops_it_once_built():
-    pending = PendingRestoration(lambda: napari_dip.Restoration("denoise", blobs(), max_iter=50))
-    pending.stop()
-    restoration = pending.build()
-    restoration.run()
-    assert restoration.info.iterations == 0 and restoration.info.stop_reason == "stopped"
 
 
 def test_stop_right_after_the_start_ends_the_run_with_a_result(viewer, image, qtbot):
@@ -652,20 +453,6 @@ def test_estimate_line_follows_the_settings(viewer, widget, image, qtbot):
     assert [layer.name for layer in viewer.layers] == ["cells"]
 
 
-def test_inpaint_one_plane_of_a_stack_with_its_mask(viewer, qtbot):
-    stack = viewer.add_image(blobs((3, 32, 32)), name="stack", translate=(5.0, 0, 0))
-    mask = np.zeros((3, 32, 32), np.uint8)
-    mask[1, 10:14] = 1
-    labels = viewer.add_labels(mask, name="defects")
-    run = restore_layer(
-        viewer, stack, "inpaint", mask=labels, plane=(1,), preset=TINY, max_iter=2, seed=0
-    )
-    result = run.wait(60)
-    assert result.data.shape == (1, 32, 32) and result.translate[0] == 6.0
-    info = result.metadata["napari_dip"]
-    assert info["plane"] == {"Z": 1} and info["mask_layer"] == "defects"
-
-
 def test_stop_after_the_run_has_finished_leaves_the_status_alone(viewer, tiny_widget, image, qtbot):
     configure(tiny_widget, max_iter=2)
     run = tiny_widget.run()
@@ -673,42 +460,6 @@ def test_stop_after_the_run_has_finished_leaves_the_status_alone(viewer, tiny_wi
     status = tiny_widget.status.value
     tiny_widget.stop()
     assert tiny_widget.status.value == status and "Stopping" not in status
-
-
-TINY_ENSEMBLE = replace(
-    TINY, name="test-tiny-ensemble", max_iter=6, members=3, flips=True
-)  # three members, each mirrored its own way
-
-
-def test_uncertainty_layer_lies_over_the_result(viewer, image, qtbot):
-    run = restore_layer(
-        viewer, image, "denoise", preset=TINY_ENSEMBLE, seed=0, device="cpu", uncertainty=True
-    )
-    result = run.wait(60)
-    spread = run.uncertainty_layer
-    assert spread.name == "cells denoised uncertainty"
-    np.testing.assert_array_equal(spread.data, run.restoration.uncertainty)
-    assert spread.data.shape == result.data.shape and spread.data.max() > 0
-    for key in ("scale", "translate"):
-        np.testing.assert_allclose(getattr(spread, key), getattr(result, key))
-    assert tuple(spread.units) == tuple(result.units)
-    assert spread.metadata["napari_dip"]["uncertainty_of"] == "cells denoised"
-    again = restore_layer(
-        viewer, image, "denoise", preset=TINY_ENSEMBLE, seed=1, device="cpu", uncertainty=True
-    )
-    again.wait(60)  # a new run replaces both layers
-    assert again.uncertainty_layer is spread and len(viewer.layers) == 3
-
-
-def test_uncertainty_layer_of_an_rgb_image_is_rgb(viewer, qtbot):
-    rgb = viewer.add_image(
-        np.stack([blobs((24, 24), seed) // 2 for seed in range(3)], -1).astype(np.uint8), rgb=True
-    )
-    run = restore_layer(
-        viewer, rgb, "denoise", preset=TINY_ENSEMBLE, seed=0, device="cpu", uncertainty=True
-    )
-    run.wait(60)
-    assert run.uncertainty_layer.rgb and run.uncertainty_layer.data.shape == (24, 24, 3)
 
 
 def test_widget_offers_the_uncertainty_layer_for_ensembles_only(viewer, image, qtbot, monkeypatch):
@@ -723,17 +474,7 @@ def test_widget_offers_the_uncertainty_layer_for_ensembles_only(viewer, image, q
     assert "cells denoised uncertainty" in viewer.layers
 
 
-def test_uncertainty_must_be_a_flag(viewer, image):
-    with pytest.raises(TypeError, match="uncertainty"):
-        restore_layer(viewer, image, "denoise", uncertainty="yes")
-
-
-@pytest.mark.parametrize(("every", "error"), [(0, ValueError), (2.5, TypeError), (True, TypeError)])
-def test_preview_interval_is_checked_like_the_api(viewer, image, every, error):
-    with pytest.raises(error, match="every"):
-        restore_layer(viewer, image, "denoise", every=every)
-
-
+@pytest.mark.slow
 def test_the_plot_follows_the_scores_and_marks_the_stop_s_pick(viewer, widget, qtbot):
     viewer.add_image(blobs(), name="cells")
     configure(widget, preset="fast", max_iter=400, seed=0, device="cpu", every=10)
@@ -757,6 +498,7 @@ def test_the_plot_follows_the_scores_and_marks_the_stop_s_pick(viewer, widget, q
     wait_for(widget.current_run, qtbot)
 
 
+@pytest.mark.slow
 def test_the_plot_shows_the_current_fit_of_several(viewer, widget, qtbot):
     viewer.add_image(blobs((2, 32, 32)), name="stack")
     configure(widget, axes="ZYX", stack="planes", max_iter=20, seed=0, device="cpu", every=5)
@@ -766,6 +508,7 @@ def test_the_plot_shows_the_current_fit_of_several(viewer, widget, qtbot):
     assert [point[0] for point in widget.plot.points] == [25, 30, 35]  # the second fit's
 
 
+@pytest.mark.slow
 def test_a_saved_result_reopens_with_its_settings_and_reruns_bit_for_bit(
     viewer, widget, qtbot, tmp_path
 ):
@@ -790,14 +533,6 @@ def test_a_saved_result_reopens_with_its_settings_and_reruns_bit_for_bit(
     assert (widget.preset.value, widget.seed.value, widget.max_iter.value) == ("fast", 4, 5)
     assert (widget.noise.value, widget.offset.value) == ("poisson", 50.0)
     assert widget.axes.value == "ZYX" and "Run restores stack again" in widget.status.value
-
-
-def test_the_reader_leaves_other_files_to_other_readers(tmp_path):
-    from napari_dip._napari.io import get_reader
-
-    plain = tmp_path / "plain.ome.tif"
-    tifffile.imwrite(plain, blobs(), ome=True)
-    assert get_reader(str(plain)) is None and get_reader(str(tmp_path / "a.png")) is None
 
 
 def test_the_noise_model_is_suggested_from_the_image_and_why_is_shown(viewer, widget):

@@ -17,10 +17,12 @@ pytest.importorskip("pytestqt")
 
 import napari
 import superqt
+from helpers import blobs
 from pytestqt.exceptions import TimeoutError as WaitTimedOut
 from superqt.utils import GeneratorWorker, WorkerBase
 
-from napari_dip._napari.worker import FitWorker, register_with_superqt
+import napari_dip
+from napari_dip._napari.worker import FitWorker, PendingRestoration, register_with_superqt
 
 VERSIONS = f"napari {napari.__version__} with superqt {superqt.__version__}"
 FIX = (
@@ -116,3 +118,11 @@ def test_napari_asks_the_registered_fits_to_quit_when_the_application_quits(qtbo
         f"WorkerBase._worker_set; {FIX}"
     )
     qtbot.waitUntil(lambda: not fit_worker.is_running, timeout=10_000)
+
+
+def test_a_stop_before_the_restoration_is_built_stops_it_once_built():
+    pending = PendingRestoration(lambda: napari_dip.Restoration("denoise", blobs(), max_iter=50))
+    pending.stop()
+    restoration = pending.build()
+    restoration.run()
+    assert restoration.info.iterations == 0 and restoration.info.stop_reason == "stopped"
