@@ -11,7 +11,8 @@ from napari_dip.core.presets import PRESETS, resolve_preset
 
 def test_presets_resolve_by_task_and_factor():
     assert resolve_preset("default", "denoise").name == "fast-denoising"
-    assert resolve_preset("default", "inpaint").name == "fast"
+    assert resolve_preset("default", "inpaint").name == "fast-inpainting"
+    assert resolve_preset("default", "super_resolve", 4).name == "fast-super-resolution"
     assert resolve_preset("quality", "denoise").name == "quality"
     assert resolve_preset("quality", "deconvolve").name == "quality-deconvolution"
     assert resolve_preset("paper", "denoise").name == "paper-denoising"

@@ -76,11 +76,12 @@ def test_controls_follow_the_task(widget):
 
 def test_preset_sets_the_iteration_cap_but_keeps_user_edits(widget):
     assert (widget.max_iter.value, widget.auto_stop.value) == (2000, True)  # fast-denoising
-    widget.task.value = "inpaint"  # "default" is "fast" there
+    widget.task.value = "super_resolve"  # "default" is "fast-super-resolution" there
+    assert widget.max_iter.value == 3000
+    widget.preset.value = "fast"
     widget.max_iter.value = 123
-    widget.task.value = "super_resolve"  # the same recipe: the edit stays
+    widget.task.value = "inpaint"  # the same recipe: the edit stays
     assert widget.max_iter.value == 123
-    widget.task.value = "inpaint"
     widget.preset.value = "paper"
     assert (widget.max_iter.value, widget.auto_stop.value) == (6001, False)  # paper-inpainting
 

@@ -362,7 +362,7 @@ def choose_tile(
     remedies = ["raise the memory budget"]
     if depth is not None:
         remedies.append("restore plane by plane instead of as a 3D volume")
-    if recipe.name != "fast":
+    if (recipe.net, recipe.members) != (PRESETS["fast"].net, 1):
         remedies.append("use the smaller 'fast' preset")
     raise MemoryError(
         f"{what} with the {recipe.name!r} preset needs about {format_bytes(needed.peak_bytes)} "

@@ -30,6 +30,7 @@ from .fusion import Fusion, fuse_members
 from .guide import GuideBlend, blend_guided, guide_code
 from .holdout import HoldoutStop
 from .nets import SkipNet, level_strides, padded_shape
+from .observation_code import observation_code
 from .operators import Identity, Operator
 from .presets import Recipe
 from .seeding import seeded
@@ -277,6 +278,9 @@ class Fit:
         self.out_shape = tuple(out_shape)
         self.warm_started = initial_weights is not None
         self.guided, self.blend_with = guide is not None, blend_with
+        if recipe.input == "observation":
+            code = observation_code(target, operator.observed, self.out_shape)
+            guide = code if guide is None else torch.cat([guide.to(code), code], dim=1)
         ensemble = (recipe, target.shape[1], self.out_shape, self.seed, self.device)
         self.members = _Members(*ensemble, initial_weights, guide)
         self.net, self.z = self.members.nets, self.members.z

@@ -93,8 +93,9 @@ class HoldoutStop:
     About a ``fraction`` of the observed pixels is held out of the data term,
     in square Y/X holes ``block`` pixels wide, scored at their centres.  Each
     of ``members`` has its own holes.  The fit stops ``patience`` iterations
-    after the score's minimum (reached at ``min_iter`` or later) and returns
-    the estimate at the minimum.
+    after the score's minimum (reached at ``min_iter`` or later), or after its
+    last fall by more than ``tolerance`` of its value, and returns the
+    estimate at the minimum.
     """
 
     def __init__(
@@ -106,6 +107,7 @@ class HoldoutStop:
         seed,
         members: int = 1,
         block: int = 1,
+        tolerance: float = 0.0,
     ):
         generator = torch.Generator().manual_seed(seed)
         spatial = target.shape[2:]
@@ -113,9 +115,11 @@ class HoldoutStop:
         self.held = (centres < fraction / block**2).float().to(target.device)
         self.fitted = 1.0 - (_grown(self.held, block) if block > 1 else self.held)
         self.block = block
-        self.patience, self.min_iter = patience, min_iter
+        self.patience, self.min_iter, self.tolerance = patience, min_iter, tolerance
         self.best_loss = math.inf
         self.best_iteration = 0
+        self._gained_loss = math.inf  # the score at the last gain by more than the tolerance
+        self._gained_iteration = 0
 
     @classmethod
     def for_fit(cls, target, recipe, seed, warm_started: bool, observed=None) -> HoldoutStop:
@@ -132,7 +136,8 @@ class HoldoutStop:
         block = recipe.stop_block
         if block is None:
             block = hole_size(target, None if observed is None else observed > 0)
-        return cls(target, recipe.stop_holdout, patience, min_iter, seed, recipe.members, block)
+        fraction, members, tolerance = recipe.stop_holdout, recipe.members, recipe.stop_tolerance
+        return cls(target, fraction, patience, min_iter, seed, members, block, tolerance)
 
     def far_from_fitted(self) -> torch.Tensor:
         """The held-out pixels at least two pixels from every fitted one, ``(members, 1,
@@ -147,8 +152,15 @@ class HoldoutStop:
         estimate; True when it is the best so far."""
         if iteration >= self.min_iter and loss < self.best_loss:
             self.best_loss, self.best_iteration = loss, iteration
+            if loss < self._gained_loss * (1 - self.tolerance):
+                self._gained_loss, self._gained_iteration = loss, iteration
             return True
         return False
 
     def should_stop(self, iteration: int) -> bool:
-        return self.best_iteration > 0 and iteration - self.best_iteration >= self.patience
+        """Whether ``patience`` iterations went by without the score falling by more than
+        ``tolerance`` (a fraction of it) below its value at the last such gain: with no
+        noise to fit (super-resolution, inpainting of a clean image) it falls ever more
+        slowly instead of rising again."""
+        last = self._gained_iteration
+        return last > 0 and iteration - last >= self.patience

@@ -15,7 +15,11 @@ from dataclasses import dataclass, field, replace
 
 from .nets import NetSpec
 
-__all__ = ["PRESETS", "Recipe", "preset_names", "resolve_preset"]
+__all__ = ["INPUTS", "PRESETS", "Recipe", "preset_names", "resolve_preset"]
+
+#: The networks' input codes: random noise, a meshgrid, or the observation on the
+#: estimate's grid (``core.observation_code``).
+INPUTS = ("noise", "meshgrid", "observation")
 
 
 @dataclass(frozen=True)
@@ -33,7 +37,10 @@ class Recipe:
     held out of the fit to score the estimate, the side of the holes they are
     the centres of (1: single pixels; None: 1, or 5 when the noise is
     correlated between neighbours), its patience (iterations without a new
-    best before stopping) and the first iteration it may pick.  With
+    best before stopping; with ``stop_tolerance``, without a best lower by
+    more than that fraction), the first iteration it may pick.  ``input``
+    is the networks' code: random noise, a meshgrid, or the observation on
+    the estimate's grid (``core.observation_code``).  With
     ``fuse``, a denoising fit with the automatic stop and Gaussian noise
     ends by fusing each member's estimate with the Wiener filter it steers
     (``core.fusion``), weighed by the held-out pixels.
@@ -67,11 +74,12 @@ class Recipe:
     stop_block: int | None = 1
     stop_patience: int = 100
     stop_min_iter: int = 50
+    stop_tolerance: float = 0.0
     paper: str = field(default="", compare=False)
 
     def __post_init__(self):
-        if self.input not in ("noise", "meshgrid"):
-            raise ValueError(f"input must be 'noise' or 'meshgrid', got {self.input!r}")
+        if self.input not in INPUTS:
+            raise ValueError(f"input must be one of {INPUTS}, got {self.input!r}")
         if not isinstance(self.net, NetSpec):
             raise TypeError(f"net must be a NetSpec, got {type(self.net).__name__}")
         for name in ("name", "description"):
@@ -102,6 +110,11 @@ class Recipe:
         if self.ema is not None and (not _real(self.ema) or not 0 <= self.ema < 1):
             raise ValueError(
                 f"ema must be None (no averaging) or in [0, 1), e.g. 0.99, got {self.ema!r}"
+            )
+        if not _real(self.stop_tolerance) or not 0 <= self.stop_tolerance < 1:
+            raise ValueError(
+                f"stop_tolerance must be a fraction in [0, 1), e.g. 0.01, "
+                f"got {self.stop_tolerance!r}"
             )
         if not _real(self.stop_holdout) or not 0 < self.stop_holdout < 1:
             raise ValueError(
@@ -153,6 +166,20 @@ _QUALITY = Recipe(
     stop_block=None,
 )
 
+#: Noiseless tasks' defaults: the observation as the code (it starts the fit from the
+#: classical estimate's structure), no jitter of it, and a stop when the held-out score
+#: falls by less than 5% in 100 iterations (it never rises without noise to fit).
+_FROM_THE_OBSERVATION = Recipe(
+    name="",
+    description="",
+    net=_FAST_NET,
+    input="observation",
+    max_iter=3000,
+    reg_noise_std=0.0,
+    auto_stop=True,
+    stop_tolerance=0.05,
+)
+
 PRESETS: dict[str, Recipe] = {
     recipe.name: recipe
     for recipe in [
@@ -194,6 +221,26 @@ PRESETS: dict[str, Recipe] = {
             max_iter=2000,
             reg_noise_std=0.01,
             auto_stop=True,
+        ),
+        replace(
+            _FROM_THE_OBSERVATION,
+            name="fast-super-resolution",
+            description=(
+                "Our default for super-resolution: the fast network fed the bicubic "
+                "upsampling of the image, stopped once held-out pixels stop improving."
+            ),
+        ),
+        Recipe(
+            name="fast-inpainting",
+            description=(
+                "Our default for inpainting: the fast network, stopped once held-out "
+                "pixels stop improving."
+            ),
+            net=_FAST_NET,
+            max_iter=2000,
+            reg_noise_std=0.01,
+            auto_stop=True,
+            stop_tolerance=0.05,
         ),
         Recipe(
             name="paper-denoising",
@@ -279,8 +326,8 @@ PRESETS: dict[str, Recipe] = {
 
 _ALIASES = {
     ("default", "denoise"): "fast-denoising",
-    ("default", "inpaint"): "fast",
-    ("default", "super_resolve"): "fast",
+    ("default", "inpaint"): "fast-inpainting",
+    ("default", "super_resolve"): "fast-super-resolution",
     ("default", "deconvolve"): "fast-deconvolution",
     ("quality", "deconvolve"): "quality-deconvolution",
     ("paper", "denoise"): "paper-denoising",
@@ -309,7 +356,7 @@ def resolve_preset(preset: str | Recipe, task: str, factor: int | None = None) -
     --------
     >>> from napari_dip import resolve_preset
     >>> resolve_preset("default", "denoise").name, resolve_preset("default", "inpaint").name
-    ('fast-denoising', 'fast')
+    ('fast-denoising', 'fast-inpainting')
     >>> resolve_preset("paper", "super_resolve", factor=8).name
     'paper-sr8'
     """
