@@ -166,31 +166,19 @@ _QUALITY = Recipe(
     stop_block=None,
 )
 
-#: Noiseless tasks' defaults: the observation as the code (it starts the fit from the
-#: classical estimate's structure), no jitter of it, and a stop when the held-out score
-#: falls by less than 5% in 100 iterations (it never rises without noise to fit).
-_FROM_THE_OBSERVATION = Recipe(
-    name="",
-    description="",
+_FAST = Recipe(
+    name="fast",
+    description="Our default: a small skip network with automatic stopping; practical on a CPU.",
     net=_FAST_NET,
-    input="observation",
-    max_iter=3000,
-    reg_noise_std=0.0,
+    max_iter=2000,
+    reg_noise_std=0.01,
     auto_stop=True,
-    stop_tolerance=0.05,
 )
 
 PRESETS: dict[str, Recipe] = {
     recipe.name: recipe
     for recipe in [
-        Recipe(
-            name="fast",
-            description="Our default: a small skip network with automatic stopping; practical on a CPU.",
-            net=_FAST_NET,
-            max_iter=2000,
-            reg_noise_std=0.01,
-            auto_stop=True,
-        ),
+        _FAST,
         replace(
             _QUALITY,
             name="fast-denoising",
@@ -222,24 +210,27 @@ PRESETS: dict[str, Recipe] = {
             reg_noise_std=0.01,
             auto_stop=True,
         ),
+        # The noiseless tasks' defaults stop once the held-out score falls by less than 5%
+        # in 100 iterations: it never rises again without noise to fit.
         replace(
-            _FROM_THE_OBSERVATION,
+            _FAST,
             name="fast-super-resolution",
             description=(
                 "Our default for super-resolution: the fast network fed the bicubic "
                 "upsampling of the image, stopped once held-out pixels stop improving."
             ),
+            input="observation",
+            max_iter=3000,
+            reg_noise_std=0.0,
+            stop_tolerance=0.05,
         ),
-        Recipe(
+        replace(
+            _FAST,
             name="fast-inpainting",
             description=(
                 "Our default for inpainting: the fast network, stopped once held-out "
                 "pixels stop improving."
             ),
-            net=_FAST_NET,
-            max_iter=2000,
-            reg_noise_std=0.01,
-            auto_stop=True,
             stop_tolerance=0.05,
         ),
         Recipe(
