@@ -98,7 +98,9 @@ def main() -> dict:
         for data in (cells.data, stack.data):
             added = []
             for _ in range(3):
-                added.append(measure(lambda: (viewer.add_image(data), [])[1])["max_gap_s"])
+                added.append(
+                    measure(lambda data=data: (viewer.add_image(data), [])[1])["max_gap_s"]
+                )
                 viewer.layers.pop()
                 settle()
             pauses.append(sorted(added)[1])

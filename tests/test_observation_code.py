@@ -5,6 +5,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 import torch
+from helpers import TINY
 
 import napari_dip
 from napari_dip import PRESETS, Recipe
@@ -13,7 +14,6 @@ from napari_dip.core.holdout import HoldoutStop
 from napari_dip.core.observation_code import filled, observation_code
 from napari_dip.core.operators import Downsample
 from napari_dip.core.stop_reason import StopReason
-from helpers import TINY
 
 
 def ramp(shape=(1, 1, 32, 32)) -> torch.Tensor:
