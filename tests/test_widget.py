@@ -550,3 +550,14 @@ def test_the_noise_model_is_suggested_from_the_image_and_why_is_shown(viewer, wi
     assert not shown(widget, "offset") and widget.settings().options.offset == 0.0
     widget.noise.value = "poisson"  # the offset found is ready for a Poisson fit
     assert shown(widget, "offset") and widget.settings().options.offset == widget.offset.value
+
+
+def test_the_status_line_says_how_much_of_the_result_is_the_networks():
+    from napari_dip._napari.widget import _classical_share
+
+    blend = {"method": "biharmonic", "network_weight": 0.7}
+    assert _classical_share({"classical_blends": [blend]}) == "; network 70% / biharmonic 30%"
+    two = [blend, {**blend, "network_weight": 0.2}]
+    assert _classical_share({"classical_blends": two}) == "; network 45% / biharmonic 55%"
+    assert _classical_share({"classical_blends": []}) == ""
+    assert _classical_share({}) == ""  # a record from before the blend

@@ -30,12 +30,25 @@ class FitRecord:
     threads: tuple[int, ...]
     #: What the fusion with the Wiener filter chose (``core.fusion.Fusion``'s fields), or None.
     fusion: dict | None = None
+    #: What the blend with the classical estimate chose (``core.classical.ClassicalBlend``'s
+    #: fields), or None.
+    classical: dict | None = None
 
     @classmethod
     def of(cls, fit: Fit) -> FitRecord:
         threads = tuple(sorted(fit.threads.used)) if fit.threads is not None else ()
         fusion = None if fit.fusion is None else dataclasses.asdict(fit.fusion)
-        return cls(fit.iteration, fit.stop_reason, fit.backtracks, fit.stop_hole, threads, fusion)
+        blend = fit.classical_blend
+        classical = None if blend is None else dataclasses.asdict(blend)
+        return cls(
+            fit.iteration,
+            fit.stop_reason,
+            fit.backtracks,
+            fit.stop_hole,
+            threads,
+            fusion,
+            classical,
+        )
 
 
 @dataclass(frozen=True)
@@ -90,6 +103,10 @@ class RunInfo(Mapping):
     #: Per fit that ended with the fusion (``Recipe.fuse``): the filter's patch side and
     #: noise scale, the weight of the filtered image and the held-out scores it chose by.
     fusions: tuple[dict, ...] = ()
+    #: Per fit that ended blending its task's classical estimate in (``Recipe.classical``):
+    #: the method, the network's weight (0: the classical estimate alone) and the held-out
+    #: scores it chose by.
+    classical_blends: tuple[dict, ...] = ()
     #: What guided the fits: ``"channel N"`` (``guide_channel``), ``"image Y x X"`` or
     #: ``"image G x Y x X"`` (``guide``; the image itself is not kept), or None.
     guide: str | None = None
@@ -138,6 +155,7 @@ class RunInfo(Mapping):
             backtracks=sum(fit.backtracks for fit in fits),
             threads_used=tuple(sorted({n for fit in fits for n in fit.threads})),
             fusions=tuple(fit.fusion for fit in fits if fit.fusion is not None),
+            classical_blends=tuple(fit.classical for fit in fits if fit.classical is not None),
             guide=_guide_description(plan.options),
             guide_choices=tuple(guide_choices),
             wall_time_s=round(elapsed, 3),
@@ -342,6 +360,7 @@ _KEYS_IN_ORDER = (
     "backtracks",
     "threads_used",
     "fusions",
+    "classical_blends",
     "guide",
     "guide_channel",
     "guide_choices",
@@ -361,6 +380,7 @@ _TUPLES = (
     "stop_holes",
     "threads_used",
     "fusions",
+    "classical_blends",
     "guide_choices",
 )
 

@@ -881,8 +881,19 @@ def _result_line(result: Image) -> str:
     return (
         f"{result.name}: {StopReason(info['stop_reason']).description} after "
         f"{fits}{info['iterations']} iterations, {format_duration(info['wall_time_s'])} "
-        f"(seed {info['seed']}, {info['device']}){_guide_weight(info)}"
+        f"(seed {info['seed']}, {info['device']}){_guide_weight(info)}{_classical_share(info)}"
     )
+
+
+def _classical_share(info: dict) -> str:
+    """For the status line: how much of the result is the network's and how much the
+    classical estimate's (averaged over the fits that blended), or ""."""
+    blends = info.get("classical_blends") or ()
+    if not blends:
+        return ""
+    network = sum(blend["network_weight"] for blend in blends) / len(blends)
+    method = blends[0]["method"]
+    return f"; network {network:.0%} / {method} {1 - network:.0%}"
 
 
 def _guide_weight(info: dict) -> str:

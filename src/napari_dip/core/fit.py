@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from .allocator import reuse_freed_memory
+from .classical import ClassicalBlend, choose_weight
 from .data_terms import DataTerm, Gaussian
 from .fusion import Fusion, fuse_members
 from .guide import GuideBlend, blend_guided, guide_code
@@ -306,6 +307,9 @@ class Fit:
         self.fusion: Fusion | None = None
         #: The guided estimate's weight and the scores that chose it (None: no blend ran).
         self.guide_blend: GuideBlend | None = None
+        #: The network's weight against the classical estimate, and the scores that chose
+        #: it (None: no blend ran; see ``Recipe.classical``).
+        self.classical_blend: ClassicalBlend | None = None
         #: The automatic stop's rule, with the pixels it held out (None without it).
         self.holdout: HoldoutStop | None = None
         #: The members' estimates ``(members, C, *spatial)`` after the fit (fused, with
@@ -575,7 +579,8 @@ class _Smoothing:
 def _fused_and_blended(fit: Fit, final: torch.Tensor, detector: HoldoutStop | None):
     """A fit's last steps on its members' estimates: denoising's fusion (``Recipe.fuse``)
     and, for the unguided fit of a guided block, the blend with the guided fit's result;
-    sets ``fusion``, ``guide_blend`` and ``scored_estimates``."""
+    then the blend with the task's classical estimate (``Recipe.classical``); sets
+    ``fusion``, ``guide_blend``, ``classical_blend`` and ``scored_estimates``."""
     scored = final
     with torch.no_grad():
         if fit._fuses(detector):
@@ -588,8 +593,33 @@ def _fused_and_blended(fit: Fit, final: torch.Tensor, detector: HoldoutStop | No
             final, fit.guide_blend = blend_guided(
                 (partner.estimates, partner.scored_estimates), (final, scored), terms
             )
+        if fit.recipe.classical and fit.operator.classical_method and fit._scored(detector):
+            final, scored = _with_classical(fit, final, scored, detector)
     fit.scored_estimates = scored
     return final
+
+
+def _with_classical(fit: Fit, final: torch.Tensor, scored: torch.Tensor, detector: HoldoutStop):
+    """The members' estimates blended with the task's classical estimate, and the same
+    as held-out pixels score them; sets ``classical_blend``.  The classical estimate is
+    scored as each member's was: computed without that member's held-out pixels."""
+    operator, target, held = fit.operator, fit.target, detector.held
+    known = torch.ones_like(target) if operator.observed is None else operator.observed
+    members = range(len(final))
+    unseen = torch.cat(
+        [operator.classical(target, known * detector.fitted[k : k + 1]) for k in members]
+    )
+
+    def score(estimates: torch.Tensor) -> float:
+        return sum(float(fit._loss(estimates[k : k + 1], held[k : k + 1])) for k in members) / len(
+            final
+        )
+
+    fit.classical_blend = choice = choose_weight(scored, unseen, score, operator.classical_method)
+    classical = operator.classical(target, known).expand_as(final)
+    w = choice.network_weight
+    blended = classical.clone() if w == 0 else w * final + (1 - w) * classical
+    return blended, w * scored + (1 - w) * unseen
 
 
 def _held_out_terms(fit: Fit, detector: HoldoutStop):

@@ -13,16 +13,27 @@ neighbours, and a network fitting the neighbours then predicts the held-out
 noise too, so the score keeps falling and the fit runs on into the noise.
 ``hole_size`` detects such noise; held-out pixels are then the centres of
 square holes, so the nearest fitted pixel is two pixels away.
+
+Inpainting asks more of an estimate than single held-out pixels do: filling a
+hole means reaching far from every known pixel.  There the held-out pixels can
+be shaped like the mask's holes (``mask_shaped``): copies of the mask moved
+onto known pixels, so that the score measures the estimate where it has to
+fill, and a classical fill can be scored on the same pixels
+(``core.classical``).
 """
 
 from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
-__all__ = ["HoldoutStop", "hole_size", "neighbour_ratio"]
+__all__ = ["HOLE_SHAPES", "HoldoutStop", "hole_size", "mask_shaped", "neighbour_ratio"]
+
+#: How held-out pixels are placed: at random, or in copies of the mask's holes.
+HOLE_SHAPES = ("pixels", "mask")
 
 #: Below this ``neighbour_ratio`` the noise counts as correlated between neighbours.
 CORRELATED_BELOW = 0.55
@@ -87,6 +98,42 @@ def _grown(mask: torch.Tensor, side: int) -> torch.Tensor:
     return pool(mask, window, stride=1, padding=tuple(n // 2 for n in window))
 
 
+def mask_shaped(observed: torch.Tensor, fraction: float, members: int, seed: int) -> torch.Tensor:
+    """Held-out pixels shaped like the holes of ``observed`` (``(1, C, *spatial)``, 1 =
+    known), ``(members, 1, *spatial)``: for each member, copies of the missing pixels
+    moved by random Y/X offsets (cyclically), kept where every channel is known, whole
+    connected pieces at a time and apart from the pieces already held out, until about
+    ``fraction`` of the known pixels is held out.
+
+    A mask of scattered pixels gives scattered pixels, a mask of round holes gives
+    round blobs of their size (cut where they meet a real hole).
+    """
+    from scipy import ndimage
+
+    missing = (observed < 0.5).any(1)[0].cpu().numpy()  # (*spatial)
+    known = ~missing
+    wanted = fraction * known.sum()
+    rng = np.random.default_rng(seed)
+    held = np.zeros((members, *missing.shape), bool)
+    for k in range(members):
+        for _ in range(64):  # a few copies are enough unless the holes are tiny
+            room = wanted - held[k].sum()
+            if room < 1:
+                break
+            shift = [int(rng.integers(n)) for n in missing.shape[-2:]]
+            # Not touching pieces already held out: two copies would make a bigger hole.
+            copy = (
+                np.roll(missing, shift, axis=(-2, -1)) & known & ~ndimage.binary_dilation(held[k])
+            )
+            pieces, count = ndimage.label(copy)
+            if count == 0:
+                continue
+            sizes = np.bincount(pieces.ravel())[1:]
+            keep = rng.random(count) < min(1.0, room / sizes.sum())
+            held[k] |= keep[pieces - 1] & (pieces > 0)
+    return torch.from_numpy(held[:, None].astype(np.float32)).to(observed.device)
+
+
 class HoldoutStop:
     """Stop when the fit stops predicting pixels it never saw.
 
@@ -95,7 +142,8 @@ class HoldoutStop:
     of ``members`` has its own holes.  The fit stops ``patience`` iterations
     after the score's minimum (reached at ``min_iter`` or later), or after its
     last fall by more than ``tolerance`` of its value, and returns the
-    estimate at the minimum.
+    estimate at the minimum.  ``held`` ``(members, 1, *spatial)`` places the held-out
+    pixels instead (e.g. ``mask_shaped``), each a hole of its own.
     """
 
     def __init__(
@@ -108,11 +156,14 @@ class HoldoutStop:
         members: int = 1,
         block: int = 1,
         tolerance: float = 0.0,
+        held: torch.Tensor | None = None,
     ):
-        generator = torch.Generator().manual_seed(seed)
-        spatial = target.shape[2:]
-        centres = torch.rand((members, 1, *spatial), generator=generator)
-        self.held = (centres < fraction / block**2).float().to(target.device)
+        if held is None:
+            generator = torch.Generator().manual_seed(seed)
+            spatial = target.shape[2:]
+            centres = torch.rand((members, 1, *spatial), generator=generator)
+            held = centres < fraction / block**2
+        self.held = held.float().to(target.device)
         self.fitted = 1.0 - (_grown(self.held, block) if block > 1 else self.held)
         self.block = block
         self.patience, self.min_iter, self.tolerance = patience, min_iter, tolerance
@@ -128,7 +179,8 @@ class HoldoutStop:
         A warm start begins near a good estimate: its best comes early, so the
         rule may pick from the first iteration and waits half as long.  Holes
         of ``recipe.stop_block`` pixels, or of the size the noise calls for
-        (``hole_size``) when it is None.
+        (``hole_size``) when it is None, around pixels placed at random, or, with
+        ``recipe.stop_holes == "mask"`` and a mask, shaped like its holes.
         """
         patience, min_iter = recipe.stop_patience, recipe.stop_min_iter
         if warm_started:
@@ -137,7 +189,10 @@ class HoldoutStop:
         if block is None:
             block = hole_size(target, None if observed is None else observed > 0)
         fraction, members, tolerance = recipe.stop_holdout, recipe.members, recipe.stop_tolerance
-        return cls(target, fraction, patience, min_iter, seed, members, block, tolerance)
+        held = None
+        if recipe.stop_holes == "mask" and observed is not None:
+            held = mask_shaped(observed, fraction, members, seed % 2**32)
+        return cls(target, fraction, patience, min_iter, seed, members, block, tolerance, held)
 
     def far_from_fitted(self) -> torch.Tensor:
         """The held-out pixels at least two pixels from every fitted one, ``(members, 1,

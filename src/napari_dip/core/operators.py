@@ -15,6 +15,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .classical import biharmonic
+
 __all__ = [
     "KERNELS",
     "Blur",
@@ -64,6 +66,7 @@ class Mask(Operator):
     """
 
     pixelwise = True
+    classical_method = "biharmonic"
 
     def __init__(self, known: torch.Tensor):
         super().__init__()
@@ -71,6 +74,10 @@ class Mask(Operator):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x * self.observed
+
+    def classical(self, y: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
+        """scikit-image's biharmonic inpainting of the pixels ``known`` leaves out."""
+        return biharmonic(y, known)
 
 
 def lanczos_kernel(factor: int, support: int = 2) -> np.ndarray:
@@ -99,6 +106,8 @@ class Downsample(Operator):
     ``(H // factor, W // factor)``.
     """
 
+    classical_method = "bicubic"
+
     def __init__(self, factor: int, kernel: str = "lanczos2"):
         super().__init__()
         if kernel not in KERNELS:
@@ -107,6 +116,14 @@ class Downsample(Operator):
         taps = lanczos_kernel(factor) if kernel == "lanczos2" else np.full(factor, 1.0 / factor)
         self.register_buffer("taps", torch.as_tensor(taps, dtype=torch.float32))
         self._pad = (len(taps) - factor) // 2
+
+    def classical(self, y: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
+        """Bicubic upsampling of ``y``, its pixels ``known`` leaves out first filled by
+        biharmonic inpainting (as the networks' code is, ``core.observation_code``)."""
+        low = y if bool((known > 0).all()) else biharmonic(y, known)
+        planes = low.reshape(-1, 1, *low.shape[-2:])
+        up = F.interpolate(planes, scale_factor=self.factor, mode="bicubic", align_corners=False)
+        return up.reshape(*low.shape[:-2], *up.shape[-2:])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         n, c = x.shape[:2]

@@ -13,6 +13,7 @@ from __future__ import annotations
 import numbers
 from dataclasses import dataclass, field, replace
 
+from .holdout import HOLE_SHAPES
 from .nets import NetSpec
 
 __all__ = ["INPUTS", "PRESETS", "Recipe", "preset_names", "resolve_preset"]
@@ -40,7 +41,11 @@ class Recipe:
     best before stopping; with ``stop_tolerance``, without a best lower by
     more than that fraction), the first iteration it may pick.  ``input``
     is the networks' code: random noise, a meshgrid, or the observation on
-    the estimate's grid (``core.observation_code``).  With
+    the estimate's grid (``core.observation_code``).  ``stop_holes="mask"``
+    shapes the held-out pixels like the mask's holes when inpainting
+    (``holdout.mask_shaped``); with ``classical``, a fit whose task has a
+    classical estimate (inpainting: biharmonic) ends by blending it in, with
+    the weight that scores best on the held-out pixels (``core.classical``).  With
     ``fuse``, a denoising fit with the automatic stop and Gaussian noise
     ends by fusing each member's estimate with the Wiener filter it steers
     (``core.fusion``), weighed by the held-out pixels.
@@ -75,9 +80,13 @@ class Recipe:
     stop_patience: int = 100
     stop_min_iter: int = 50
     stop_tolerance: float = 0.0
+    stop_holes: str = "pixels"
+    classical: bool = False
     paper: str = field(default="", compare=False)
 
     def __post_init__(self):
+        if self.stop_holes not in HOLE_SHAPES:
+            raise ValueError(f"stop_holes must be one of {HOLE_SHAPES}, got {self.stop_holes!r}")
         if self.input not in INPUTS:
             raise ValueError(f"input must be one of {INPUTS}, got {self.input!r}")
         if not isinstance(self.net, NetSpec):
@@ -85,7 +94,7 @@ class Recipe:
         for name in ("name", "description"):
             if not isinstance(getattr(self, name), str):
                 raise TypeError(f"{name} must be a string, got {getattr(self, name)!r}")
-        for name in ("auto_stop", "flips", "fuse"):
+        for name in ("auto_stop", "flips", "fuse", "classical"):
             if not isinstance(getattr(self, name), bool):
                 raise TypeError(f"{name} must be True or False, got {getattr(self, name)!r}")
         _integer("input_depth", self.input_depth, 1)
@@ -229,9 +238,12 @@ PRESETS: dict[str, Recipe] = {
             name="fast-inpainting",
             description=(
                 "Our default for inpainting: the fast network, stopped once held-out "
-                "pixels stop improving."
+                "holes shaped like the mask's stop improving, blended with biharmonic "
+                "inpainting by the weight those holes choose."
             ),
             stop_tolerance=0.05,
+            stop_holes="mask",
+            classical=True,
         ),
         Recipe(
             name="paper-denoising",

@@ -1,0 +1,207 @@
+"""The classical estimate weighed in: biharmonic fill, held-out holes shaped like the mask's,
+the weight chosen on them, and the record of it."""
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+from helpers import TINY
+from scipy import ndimage
+from skimage.restoration import inpaint_biharmonic
+
+import napari_dip
+from napari_dip.core.classical import NETWORK_WEIGHTS, biharmonic, choose_weight
+from napari_dip.core.fit import Fit
+from napari_dip.core.holdout import HoldoutStop, mask_shaped
+from napari_dip.core.operators import Mask
+from napari_dip.core.presets import resolve_preset
+
+
+def _smooth(shape=(48, 48), seed=0):
+    y, x = np.mgrid[: shape[0], : shape[1]]
+    phase = np.random.default_rng(seed).random()
+    return (0.5 + 0.3 * np.sin(y / 7.0 + phase) * np.cos(x / 5.0)).astype(np.float32)
+
+
+def _round_holes(shape=(48, 48), centres=((12, 12), (30, 34)), radius=5):
+    y, x = np.mgrid[: shape[0], : shape[1]]
+    return np.any([(y - cy) ** 2 + (x - cx) ** 2 <= radius**2 for cy, cx in centres], axis=0)
+
+
+def _known(missing):
+    return torch.from_numpy(~missing).float()[None, None]
+
+
+def test_biharmonic_is_scikit_images_per_channel_with_known_pixels_unchanged():
+    image = np.stack([_smooth(seed=0), _smooth(seed=1)])
+    missing = _round_holes()
+    values = torch.from_numpy(np.where(missing, 0, image))[None]
+    filled = biharmonic(values, _known(missing))[0].numpy()
+    for c in range(2):
+        expected = inpaint_biharmonic(np.where(missing, 0, image[c]).astype(np.float64), missing)
+        np.testing.assert_allclose(filled[c], expected, atol=1e-6)
+    assert np.array_equal(filled[:, ~missing], values[0].numpy()[:, ~missing])
+
+
+def test_biharmonic_fills_a_volume_as_a_volume():
+    volume = np.stack([_smooth(seed=s) for s in range(4)])  # (Z, Y, X)
+    missing = np.zeros(volume.shape, bool)
+    missing[1:3, 20:26, 20:26] = True
+    values = torch.from_numpy(np.where(missing, 0, volume))[None, None]
+    filled = biharmonic(values, torch.from_numpy(~missing).float()[None, None])[0, 0].numpy()
+    np.testing.assert_allclose(filled, inpaint_biharmonic(values[0, 0].numpy(), missing), atol=1e-6)
+
+
+@pytest.mark.parametrize("kind", ["holes", "pixels"])
+def test_held_out_pixels_are_shaped_like_the_mask_and_lie_on_known_pixels(kind):
+    rng = np.random.default_rng(0)
+    missing = _round_holes((96, 96), ((20, 20), (60, 70)), 8) if kind == "holes" else None
+    if missing is None:
+        missing = rng.random((96, 96)) < 0.5
+    observed = _known(missing)
+    held = mask_shaped(observed, 0.1, members=2, seed=3)
+    assert held.shape == (2, 1, 96, 96)
+    for k in range(2):
+        pieces = held[k, 0].numpy() > 0
+        assert not (pieces & missing).any()  # only known pixels are held out
+        assert 0.07 < pieces.sum() / (~missing).sum() < 0.13  # about the fraction asked
+        labels, count = ndimage.label(pieces)
+        sizes = np.bincount(labels.ravel())[1:]
+        if kind == "holes":  # blobs up to the holes' size (201 pixels), not single pixels
+            assert sizes.max() > 100 and sizes.max() <= 201
+        else:  # scattered like the mask's missing pixels
+            assert np.median(sizes) < 5
+    assert not torch.equal(held[0], held[1])  # each member its own
+    assert torch.equal(held, mask_shaped(observed, 0.1, members=2, seed=3))  # seeded
+
+
+def test_a_mask_on_one_channel_holds_out_pixels_known_in_every_channel():
+    missing = np.zeros((2, 64, 64), bool)
+    missing[0] = _round_holes((64, 64), ((20, 20),), 6)
+    missing[1, 40:50, 40:50] = True
+    held = mask_shaped(torch.from_numpy(~missing).float()[None], 0.1, members=1, seed=0)[0, 0]
+    assert not (held.numpy() > 0)[missing.any(0)].any()
+
+
+def test_the_rule_holds_out_the_shaped_pixels_when_the_recipe_asks():
+    missing = _round_holes()
+    target = torch.from_numpy(_smooth())[None, None]
+    recipe = replace(resolve_preset("default", "inpaint"), stop_block=1)
+    rule = HoldoutStop.for_fit(target, recipe, 5, False, _known(missing))
+    assert torch.equal(rule.held, mask_shaped(_known(missing), recipe.stop_holdout, 1, 5))
+    assert torch.equal(rule.fitted, 1 - rule.held)
+    scattered = HoldoutStop.for_fit(target, replace(recipe, stop_holes="pixels"), 5, False)
+    assert not torch.equal(scattered.held, rule.held)
+
+
+def test_the_weight_is_the_one_that_predicts_the_held_out_pixels():
+    truth = torch.linspace(0, 1, 100)
+    network, classical = truth + 0.1, truth - 0.1  # the truth is halfway
+    choice = choose_weight(network, classical, lambda e: float((e - truth).square().mean()), "m")
+    assert choice.network_weight == 0.5 and choice.held_out_blend < 1e-10
+    assert choice.held_out_network == pytest.approx(0.01) == choice.held_out_classical
+
+
+@pytest.mark.parametrize("better, weight", [("network", 1.0), ("classical", 0.0)])
+def test_the_better_estimate_alone_is_taken(better, weight):
+    truth = torch.zeros(50)
+    good, bad = truth, truth + torch.linspace(0.1, 1, 50)
+    network, classical = (good, bad) if better == "network" else (bad, good)
+    choice = choose_weight(network, classical, lambda e: float(e.square().mean()), "m")
+    assert choice.network_weight == weight
+
+
+def test_ties_go_to_the_classical_estimate():
+    same = torch.ones(10)
+    choice = choose_weight(same, same, lambda e: 0.0, "m")
+    assert choice.network_weight == 0.0 and NETWORK_WEIGHTS[0] == 0.0
+
+
+def _fit(missing, image, recipe, max_iter):
+    target = torch.from_numpy(np.where(missing, 0, image))[None, None]
+    operator = Mask(_known(missing))
+    fit = Fit(target, operator, recipe, image.shape, max_iter=max_iter, auto_stop=True, seed=0)
+    for _ in fit.snapshots(every=max_iter):
+        pass
+    return fit, target
+
+
+def test_a_fit_ends_blending_the_classical_estimate_with_the_weight_it_records():
+    image, missing = _smooth(), _round_holes()
+    recipe = replace(TINY, auto_stop=True, stop_holes="mask", classical=True, stop_min_iter=1)
+    fit, target = _fit(missing, image, recipe, 30)
+    choice = fit.classical_blend
+    assert choice.method == "biharmonic" and choice.network_weight in NETWORK_WEIGHTS
+    assert choice.held_out_blend <= min(choice.held_out_network, choice.held_out_classical)
+    classical = biharmonic(target, _known(missing))[0, 0].numpy()
+    w = choice.network_weight
+    unblended, _ = _fit(missing, image, replace(recipe, classical=False), 30)
+    expected = w * unblended.result[0] + (1 - w) * classical
+    np.testing.assert_allclose(fit.result[0], expected, atol=1e-5)
+
+
+def test_a_useless_network_gives_the_classical_answer_exactly():
+    image, missing = _smooth(), _round_holes()
+    recipe = replace(TINY, auto_stop=True, stop_holes="mask", classical=True, stop_min_iter=1)
+    fit, target = _fit(missing, image, replace(recipe, lr=1e-6), 2)  # barely trained
+    assert fit.classical_blend.network_weight == 0.0
+    assert np.array_equal(fit.result, biharmonic(target, _known(missing))[0].numpy())
+
+
+def test_a_stopped_fit_keeps_its_estimate_without_blending():
+    image, missing = _smooth(), _round_holes()
+    recipe = replace(TINY, auto_stop=True, stop_holes="mask", classical=True, stop_min_iter=1)
+    target = torch.from_numpy(np.where(missing, 0, image))[None, None]
+    fit = Fit(target, Mask(_known(missing)), recipe, image.shape, max_iter=50, auto_stop=True)
+    for snapshot in fit.snapshots(every=5):
+        if not snapshot.done:
+            fit.stop()
+    assert fit.classical_blend is None
+
+
+def test_the_default_records_the_blend_and_keeps_known_pixels():
+    image, missing = _smooth(), _round_holes()
+    damaged = np.where(missing, 0, image)
+    run = napari_dip.Restoration(
+        "inpaint",
+        damaged,
+        mask=missing,
+        seed=0,
+        max_iter=60,
+        threads=1,
+        preset=replace(resolve_preset("default", "inpaint"), net=TINY.net, stop_min_iter=1),
+    )
+    result = run.run()
+    assert np.array_equal(result[~missing], damaged[~missing])
+    (blend,) = run.info.classical_blends
+    assert blend["method"] == "biharmonic" and 0 <= blend["network_weight"] <= 1
+    assert napari_dip.RunInfo.from_dict(run.info.as_dict()) == run.info
+    rerun = napari_dip.rerun(run.info, damaged, mask=missing)
+    assert np.array_equal(rerun, result)
+
+
+def test_super_resolutions_classical_answer_is_bicubic_from_the_known_low_pixels():
+    import torch.nn.functional as F
+
+    from napari_dip.core.operators import Downsample
+
+    low = torch.from_numpy(_smooth((16, 16)))[None, None]
+    operator = Downsample(4)
+    every = operator.classical(low, torch.ones_like(low))
+    expected = F.interpolate(low, scale_factor=4, mode="bicubic", align_corners=False)
+    assert torch.equal(every, expected)
+    known = torch.ones_like(low)
+    known[..., 5, 7] = 0  # a held-out low-resolution pixel: filled before upsampling
+    changed = low.clone()
+    changed[..., 5, 7] = 9.0
+    assert torch.equal(operator.classical(changed, known), operator.classical(low, known))
+
+
+def test_held_out_holes_of_a_volume_are_moved_in_y_and_x_only():
+    missing = np.zeros((3, 40, 40), bool)
+    missing[1, 10:16, 10:16] = True  # a hole in the middle plane only
+    observed = torch.from_numpy(~missing).float()[None, None]
+    held = mask_shaped(observed, 0.05, members=1, seed=0)[0, 0].numpy() > 0
+    assert held.shape == (3, 40, 40) and held.any()
+    assert not held[0].any() and not held[2].any()  # the copies stay in the hole's plane
