@@ -181,23 +181,6 @@ def test_the_default_records_the_blend_and_keeps_known_pixels():
     assert np.array_equal(rerun, result)
 
 
-def test_super_resolutions_classical_answer_is_bicubic_from_the_known_low_pixels():
-    import torch.nn.functional as F
-
-    from napari_dip.core.operators import Downsample
-
-    low = torch.from_numpy(_smooth((16, 16)))[None, None]
-    operator = Downsample(4)
-    every = operator.classical(low, torch.ones_like(low))
-    expected = F.interpolate(low, scale_factor=4, mode="bicubic", align_corners=False)
-    assert torch.equal(every, expected)
-    known = torch.ones_like(low)
-    known[..., 5, 7] = 0  # a held-out low-resolution pixel: filled before upsampling
-    changed = low.clone()
-    changed[..., 5, 7] = 9.0
-    assert torch.equal(operator.classical(changed, known), operator.classical(low, known))
-
-
 def test_held_out_holes_of_a_volume_are_moved_in_y_and_x_only():
     missing = np.zeros((3, 40, 40), bool)
     missing[1, 10:16, 10:16] = True  # a hole in the middle plane only

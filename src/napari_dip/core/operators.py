@@ -106,8 +106,6 @@ class Downsample(Operator):
     ``(H // factor, W // factor)``.
     """
 
-    classical_method = "bicubic"
-
     def __init__(self, factor: int, kernel: str = "lanczos2"):
         super().__init__()
         if kernel not in KERNELS:
@@ -116,14 +114,6 @@ class Downsample(Operator):
         taps = lanczos_kernel(factor) if kernel == "lanczos2" else np.full(factor, 1.0 / factor)
         self.register_buffer("taps", torch.as_tensor(taps, dtype=torch.float32))
         self._pad = (len(taps) - factor) // 2
-
-    def classical(self, y: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
-        """Bicubic upsampling of ``y``, its pixels ``known`` leaves out first filled by
-        biharmonic inpainting (as the networks' code is, ``core.observation_code``)."""
-        low = y if bool((known > 0).all()) else biharmonic(y, known)
-        planes = low.reshape(-1, 1, *low.shape[-2:])
-        up = F.interpolate(planes, scale_factor=self.factor, mode="bicubic", align_corners=False)
-        return up.reshape(*low.shape[:-2], *up.shape[-2:])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         n, c = x.shape[:2]
