@@ -188,3 +188,11 @@ def test_held_out_holes_of_a_volume_are_moved_in_y_and_x_only():
     held = mask_shaped(observed, 0.05, members=1, seed=0)[0, 0].numpy() > 0
     assert held.shape == (3, 40, 40) and held.any()
     assert not held[0].any() and not held[2].any()  # the copies stay in the hole's plane
+
+
+def test_holes_too_big_to_copy_leave_single_pixels_at_random():
+    missing = np.zeros((64, 64), bool)
+    missing[:, :40] = True  # most of the image: no copy of it fits on the known pixels
+    held = mask_shaped(_known(missing), 0.1, members=1, seed=0)[0, 0].numpy() > 0
+    assert not (held & missing).any()
+    assert 0.05 < held.sum() / (~missing).sum() < 0.15

@@ -12,7 +12,7 @@ computed from every known pixel, so the blend costs the classical side no
 data.  ``w = 0`` gives the classical estimate exactly.
 
 On 16 fills of 4 images (two masks, two seeds), the weight the held-out holes
-chose was within 0.2 of the best weight in hindsight on 13 (docs/inpainting.md).
+chose was within 0.2 of the best weight in hindsight on 14 (docs/inpainting.md).
 """
 
 from __future__ import annotations

@@ -611,9 +611,8 @@ def _with_classical(fit: Fit, final: torch.Tensor, scored: torch.Tensor, detecto
     )
 
     def score(estimates: torch.Tensor) -> float:
-        return sum(float(fit._loss(estimates[k : k + 1], held[k : k + 1])) for k in members) / len(
-            final
-        )
+        terms = [float(fit._loss(estimates[k : k + 1], held[k : k + 1])) for k in members]
+        return sum(terms) / len(terms)
 
     fit.classical_blend = choice = choose_weight(scored, unseen, score, operator.classical_method)
     classical = operator.classical(target, known).expand_as(final)

@@ -106,7 +106,9 @@ def mask_shaped(observed: torch.Tensor, fraction: float, members: int, seed: int
     ``fraction`` of the known pixels is held out.
 
     A mask of scattered pixels gives scattered pixels, a mask of round holes gives
-    round blobs of their size (cut where they meet a real hole).
+    round blobs of their size (cut where they meet a real hole).  Holes too big for
+    their copies to fit (more than ``fraction`` of the known pixels) leave single
+    pixels at random to make up the rest.
     """
     from scipy import ndimage
 
@@ -129,8 +131,12 @@ def mask_shaped(observed: torch.Tensor, fraction: float, members: int, seed: int
             if count == 0:
                 continue
             sizes = np.bincount(pieces.ravel())[1:]
-            keep = rng.random(count) < min(1.0, room / sizes.sum())
+            fits = sizes <= room  # a piece bigger than what is left would hold out too much
+            keep = fits & (rng.random(count) < min(1.0, room / max(sizes[fits].sum(), 1)))
             held[k] |= keep[pieces - 1] & (pieces > 0)
+        if held[k].sum() < wanted / 2:  # holes too big to copy: single pixels make up the rest
+            share = (wanted - held[k].sum()) / known.sum()
+            held[k] |= (rng.random(missing.shape) < share) & known & ~held[k]
     return torch.from_numpy(held[:, None].astype(np.float32)).to(observed.device)
 
 
