@@ -196,3 +196,22 @@ def test_holes_too_big_to_copy_leave_single_pixels_at_random():
     held = mask_shaped(_known(missing), 0.1, members=1, seed=0)[0, 0].numpy() > 0
     assert not (held & missing).any()
     assert 0.05 < held.sum() / (~missing).sum() < 0.15
+
+
+def test_a_recipe_that_blends_runs_on_tasks_without_a_classical_answer():
+    from napari_dip.core.operators import Identity
+
+    image = _smooth((32, 32))
+    recipe = replace(TINY, auto_stop=True, stop_holes="mask", classical=True, stop_min_iter=1)
+    fit = Fit(
+        torch.from_numpy(image)[None, None],
+        Identity(),
+        recipe,
+        image.shape,
+        max_iter=5,
+        auto_stop=True,
+        seed=0,
+    )
+    for _ in fit.snapshots(every=5):
+        pass
+    assert fit.classical_blend is None and Identity.classical_method is None

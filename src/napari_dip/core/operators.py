@@ -38,14 +38,22 @@ class Operator(torch.nn.Module):
     ``observed`` is None when every pixel of ``y`` is observed, else a 0/1
     tensor broadcastable to ``y`` (1 = observed) that data terms are
     weighted by.  ``pixelwise`` operators observe each pixel of the estimate
-    on its own, at the same place (denoising, inpainting).
+    on its own, at the same place (denoising, inpainting).  An operator whose
+    task has a classical answer names it (``classical_method``) and computes it
+    (``classical``): a fit blends it in (``core.classical``).
     """
 
     pixelwise = False
+    classical_method: str | None = None
 
     def __init__(self):
         super().__init__()
         self.register_buffer("observed", None)
+
+    def classical(self, y: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
+        """The task's classical estimate from the pixels of ``y`` that ``known`` (0 or 1,
+        broadcastable to ``y``) marks."""
+        raise NotImplementedError(f"{type(self).__name__} has no classical estimate")
 
 
 class Identity(Operator):
