@@ -23,10 +23,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-__all__ = ["CLASSICAL_METHODS", "NETWORK_WEIGHTS", "ClassicalBlend", "biharmonic", "choose_weight"]
+__all__ = ["NETWORK_WEIGHTS", "ClassicalBlend", "biharmonic", "choose_weight"]
 
-#: The classical method of each task that has one.
-CLASSICAL_METHODS = {"inpaint": "biharmonic"}
 #: The network's weights tried; 0 is the classical estimate alone.
 NETWORK_WEIGHTS = tuple(i / 20 for i in range(21))
 
