@@ -91,7 +91,7 @@ def test_the_rule_holds_out_the_shaped_pixels_when_the_recipe_asks():
     rule = HoldoutStop.for_fit(target, recipe, 5, False, _known(missing))
     assert torch.equal(rule.held, mask_shaped(_known(missing), recipe.stop_holdout, 1, 5))
     assert torch.equal(rule.fitted, 1 - rule.held)
-    scattered = HoldoutStop.for_fit(target, replace(recipe, stop_holes="pixels"), 5, False)
+    scattered = HoldoutStop.for_fit(target, replace(recipe, stop_shape="pixels"), 5, False)
     assert not torch.equal(scattered.held, rule.held)
 
 
@@ -129,7 +129,7 @@ def _fit(missing, image, recipe, max_iter):
 
 def test_a_fit_ends_blending_the_classical_estimate_with_the_weight_it_records():
     image, missing = _smooth(), _round_holes()
-    recipe = replace(TINY, auto_stop=True, stop_holes="mask", classical=True, stop_min_iter=1)
+    recipe = replace(TINY, auto_stop=True, stop_shape="mask", classical=True, stop_min_iter=1)
     fit, target = _fit(missing, image, recipe, 30)
     choice = fit.classical_blend
     assert choice.method == "biharmonic" and choice.network_weight in NETWORK_WEIGHTS
@@ -143,7 +143,7 @@ def test_a_fit_ends_blending_the_classical_estimate_with_the_weight_it_records()
 
 def test_a_useless_network_gives_the_classical_answer_exactly():
     image, missing = _smooth(), _round_holes()
-    recipe = replace(TINY, auto_stop=True, stop_holes="mask", classical=True, stop_min_iter=1)
+    recipe = replace(TINY, auto_stop=True, stop_shape="mask", classical=True, stop_min_iter=1)
     fit, target = _fit(missing, image, replace(recipe, lr=1e-6), 2)  # barely trained
     assert fit.classical_blend.network_weight == 0.0
     assert np.array_equal(fit.result, biharmonic(target, _known(missing))[0].numpy())
@@ -151,7 +151,7 @@ def test_a_useless_network_gives_the_classical_answer_exactly():
 
 def test_a_stopped_fit_keeps_its_estimate_without_blending():
     image, missing = _smooth(), _round_holes()
-    recipe = replace(TINY, auto_stop=True, stop_holes="mask", classical=True, stop_min_iter=1)
+    recipe = replace(TINY, auto_stop=True, stop_shape="mask", classical=True, stop_min_iter=1)
     target = torch.from_numpy(np.where(missing, 0, image))[None, None]
     fit = Fit(target, Mask(_known(missing)), recipe, image.shape, max_iter=50, auto_stop=True)
     for snapshot in fit.snapshots(every=5):
@@ -202,7 +202,7 @@ def test_a_recipe_that_blends_runs_on_tasks_without_a_classical_answer():
     from napari_dip.core.operators import Identity
 
     image = _smooth((32, 32))
-    recipe = replace(TINY, auto_stop=True, stop_holes="mask", classical=True, stop_min_iter=1)
+    recipe = replace(TINY, auto_stop=True, stop_shape="mask", classical=True, stop_min_iter=1)
     fit = Fit(
         torch.from_numpy(image)[None, None],
         Identity(),
@@ -215,3 +215,8 @@ def test_a_recipe_that_blends_runs_on_tasks_without_a_classical_answer():
     for _ in fit.snapshots(every=5):
         pass
     assert fit.classical_blend is None and Identity.classical_method is None
+
+
+def test_an_unknown_hole_shape_is_refused_when_the_recipe_is_built():
+    with pytest.raises(ValueError, match="stop_shape must be one of"):
+        replace(TINY, stop_shape="blobs")

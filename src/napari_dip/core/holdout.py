@@ -186,7 +186,7 @@ class HoldoutStop:
         rule may pick from the first iteration and waits half as long.  Holes
         of ``recipe.stop_block`` pixels, or of the size the noise calls for
         (``hole_size``) when it is None, around pixels placed at random, or, with
-        ``recipe.stop_holes == "mask"`` and a mask, shaped like its holes.
+        ``recipe.stop_shape == "mask"`` and a mask, shaped like its holes.
         """
         patience, min_iter = recipe.stop_patience, recipe.stop_min_iter
         if warm_started:
@@ -196,7 +196,7 @@ class HoldoutStop:
             block = hole_size(target, None if observed is None else observed > 0)
         fraction, members, tolerance = recipe.stop_holdout, recipe.members, recipe.stop_tolerance
         held = None
-        if recipe.stop_holes == "mask" and observed is not None:
+        if recipe.stop_shape == "mask" and observed is not None:
             held = mask_shaped(observed, fraction, members, seed % 2**32)
         return cls(target, fraction, patience, min_iter, seed, members, block, tolerance, held)
 

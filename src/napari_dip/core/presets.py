@@ -41,7 +41,7 @@ class Recipe:
     best before stopping; with ``stop_tolerance``, without a best lower by
     more than that fraction), the first iteration it may pick.  ``input``
     is the networks' code: random noise, a meshgrid, or the observation on
-    the estimate's grid (``core.observation_code``).  ``stop_holes="mask"``
+    the estimate's grid (``core.observation_code``).  ``stop_shape="mask"``
     shapes the held-out pixels like the mask's holes when inpainting
     (``holdout.mask_shaped``); with ``classical``, a fit whose task has a
     classical estimate (inpainting: biharmonic) ends by blending it in, with
@@ -80,13 +80,13 @@ class Recipe:
     stop_patience: int = 100
     stop_min_iter: int = 50
     stop_tolerance: float = 0.0
-    stop_holes: str = "pixels"
+    stop_shape: str = "pixels"
     classical: bool = False
     paper: str = field(default="", compare=False)
 
     def __post_init__(self):
-        if self.stop_holes not in HOLE_SHAPES:
-            raise ValueError(f"stop_holes must be one of {HOLE_SHAPES}, got {self.stop_holes!r}")
+        if self.stop_shape not in HOLE_SHAPES:
+            raise ValueError(f"stop_shape must be one of {HOLE_SHAPES}, got {self.stop_shape!r}")
         if self.input not in INPUTS:
             raise ValueError(f"input must be one of {INPUTS}, got {self.input!r}")
         if not isinstance(self.net, NetSpec):
@@ -242,7 +242,7 @@ PRESETS: dict[str, Recipe] = {
                 "inpainting by the weight those holes choose."
             ),
             stop_tolerance=0.05,
-            stop_holes="mask",
+            stop_shape="mask",
             classical=True,
         ),
         Recipe(
