@@ -14,8 +14,11 @@ import napari_dip
 from napari_dip.core.classical import NETWORK_WEIGHTS, biharmonic, choose_weight
 from napari_dip.core.fit import Fit
 from napari_dip.core.holdout import HoldoutStop, mask_shaped
-from napari_dip.core.operators import Mask
+from napari_dip.core.operators import Identity, Mask
 from napari_dip.core.presets import resolve_preset
+
+#: A tiny recipe with the hole-shaped stop and the blend, picking from the first iteration.
+BLENDING = replace(TINY, auto_stop=True, stop_shape="mask", classical=True, stop_min_iter=1)
 
 
 def _smooth(shape=(48, 48), seed=0):
@@ -129,31 +132,28 @@ def _fit(missing, image, recipe, max_iter):
 
 def test_a_fit_ends_blending_the_classical_estimate_with_the_weight_it_records():
     image, missing = _smooth(), _round_holes()
-    recipe = replace(TINY, auto_stop=True, stop_shape="mask", classical=True, stop_min_iter=1)
-    fit, target = _fit(missing, image, recipe, 30)
+    fit, target = _fit(missing, image, BLENDING, 30)
     choice = fit.classical_blend
     assert choice.method == "biharmonic" and choice.network_weight in NETWORK_WEIGHTS
     assert choice.held_out_blend <= min(choice.held_out_network, choice.held_out_classical)
     classical = biharmonic(target, _known(missing))[0, 0].numpy()
     w = choice.network_weight
-    unblended, _ = _fit(missing, image, replace(recipe, classical=False), 30)
+    unblended, _ = _fit(missing, image, replace(BLENDING, classical=False), 30)
     expected = w * unblended.result[0] + (1 - w) * classical
     np.testing.assert_allclose(fit.result[0], expected, atol=1e-5)
 
 
 def test_a_useless_network_gives_the_classical_answer_exactly():
     image, missing = _smooth(), _round_holes()
-    recipe = replace(TINY, auto_stop=True, stop_shape="mask", classical=True, stop_min_iter=1)
-    fit, target = _fit(missing, image, replace(recipe, lr=1e-6), 2)  # barely trained
+    fit, target = _fit(missing, image, replace(BLENDING, lr=1e-6), 2)  # barely trained
     assert fit.classical_blend.network_weight == 0.0
     assert np.array_equal(fit.result, biharmonic(target, _known(missing))[0].numpy())
 
 
 def test_a_stopped_fit_keeps_its_estimate_without_blending():
     image, missing = _smooth(), _round_holes()
-    recipe = replace(TINY, auto_stop=True, stop_shape="mask", classical=True, stop_min_iter=1)
     target = torch.from_numpy(np.where(missing, 0, image))[None, None]
-    fit = Fit(target, Mask(_known(missing)), recipe, image.shape, max_iter=50, auto_stop=True)
+    fit = Fit(target, Mask(_known(missing)), BLENDING, image.shape, max_iter=50, auto_stop=True)
     for snapshot in fit.snapshots(every=5):
         if not snapshot.done:
             fit.stop()
@@ -199,14 +199,11 @@ def test_holes_too_big_to_copy_leave_single_pixels_at_random():
 
 
 def test_a_recipe_that_blends_runs_on_tasks_without_a_classical_answer():
-    from napari_dip.core.operators import Identity
-
     image = _smooth((32, 32))
-    recipe = replace(TINY, auto_stop=True, stop_shape="mask", classical=True, stop_min_iter=1)
     fit = Fit(
         torch.from_numpy(image)[None, None],
         Identity(),
-        recipe,
+        BLENDING,
         image.shape,
         max_iter=5,
         auto_stop=True,
