@@ -1,5 +1,6 @@
 """The classical estimate weighed in: biharmonic fill, held-out holes shaped like the mask's,
-the weight chosen on them, and the record of it."""
+Richardson-Lucy with its iteration count chosen on held-out pixels, the weight chosen on them,
+and the record of it."""
 
 from dataclasses import replace
 
@@ -8,14 +9,15 @@ import pytest
 import torch
 from helpers import TINY
 from scipy import ndimage
-from skimage.restoration import inpaint_biharmonic
+from skimage.restoration import inpaint_biharmonic, richardson_lucy
 
 import napari_dip
-from napari_dip.core.classical import NETWORK_WEIGHTS, biharmonic, choose_weight
+from napari_dip.core.classical import NETWORK_WEIGHTS, RL_ITERATIONS, biharmonic, choose_weight
 from napari_dip.core.fit import Fit
 from napari_dip.core.holdout import HoldoutStop, mask_shaped
-from napari_dip.core.operators import Identity, Mask
+from napari_dip.core.operators import Blur, Identity, Mask
 from napari_dip.core.presets import resolve_preset
+from napari_dip.imaging.psf import gaussian_psf
 
 #: A tiny recipe with the hole-shaped stop and the blend, picking from the first iteration.
 BLENDING = replace(TINY, auto_stop=True, stop_shape="mask", classical=True, stop_min_iter=1)
@@ -217,3 +219,76 @@ def test_a_recipe_that_blends_runs_on_tasks_without_a_classical_answer():
 def test_an_unknown_hole_shape_is_refused_when_the_recipe_is_built():
     with pytest.raises(ValueError, match="stop_shape must be one of"):
         replace(TINY, stop_shape="blobs")
+
+
+def _blurred(shape=(48, 48), sigma=1.5, photons=200, seed=0):
+    """A sharp pattern, its PSF, and its blur with photon noise (as a fit's target)."""
+    sharp = _smooth(shape, seed) ** 4 + 0.05  # peaks sharper than a sine, on a background
+    psf = gaussian_psf(sigma)
+    blur = Blur(torch.from_numpy(psf))
+    clean = blur(torch.from_numpy(sharp)[None, None])
+    counts = np.random.default_rng(seed).poisson(clean.numpy() * photons) / photons
+    return sharp, psf, torch.from_numpy(counts.astype(np.float32))
+
+
+def test_richardson_lucy_is_scikit_images_on_the_image_mirrored_at_its_borders():
+    _, psf, y = _blurred()
+    ours = Blur(torch.from_numpy(psf)).classical(y, torch.ones_like(y), (5, 20))
+    mirrored = np.pad(y[0, 0].double().numpy(), 96, mode="reflect")  # as the fit's model pads
+    for count in (5, 20):
+        theirs = richardson_lucy(mirrored, psf, num_iter=count, clip=False)[96:-96, 96:-96]
+        np.testing.assert_allclose(ours[count][0, 0], theirs, rtol=1e-3)
+
+
+def test_richardson_lucy_never_sees_the_pixels_it_is_not_given():
+    _, psf, y = _blurred()
+    known = torch.ones_like(y)
+    known[..., 20:26, 20:26] = 0
+    changed = y.clone()
+    changed[..., 20:26, 20:26] += 1.0
+    blur = Blur(torch.from_numpy(psf))
+    assert torch.equal(
+        blur.classical(y, known, (10,))[10], blur.classical(changed, known, (10,))[10]
+    )
+    assert not torch.equal(
+        blur.classical(y, known, (10,))[10], blur.classical(y, torch.ones_like(y), (10,))[10]
+    )
+
+
+def test_richardson_lucy_lifts_values_below_zero_and_gives_them_back():
+    _, psf, y = _blurred()
+    blur, ones = Blur(torch.from_numpy(psf)), torch.ones_like(y)
+    shifted = blur.classical(y - 0.5, ones, (10,))[10] + 0.5  # a background below zero
+    assert torch.isfinite(shifted).all()
+    np.testing.assert_allclose(shifted, blur.classical(y, ones, (10,))[10], atol=0.02)
+
+
+def test_a_deconvolution_chooses_the_iteration_count_then_the_weight_and_records_both():
+    sharp, psf, y = _blurred()
+    blur = Blur(torch.from_numpy(psf))
+
+    def fit(recipe):
+        fit = Fit(y, blur, recipe, sharp.shape, max_iter=40, auto_stop=True, seed=0)
+        for _ in fit.snapshots(every=40):
+            pass
+        return fit
+
+    recipe = replace(TINY, auto_stop=True, classical=True, stop_min_iter=1)
+    blended = fit(recipe)
+    choice = blended.classical_blend
+    assert choice.method == "richardson-lucy" and choice.setting in RL_ITERATIONS
+    assert choice.held_out_blend <= min(choice.held_out_network, choice.held_out_classical)
+    # the count scored best among those offered, Richardson-Lucy seeing only the fitted pixels
+    held, fitted = blended.holdout.held, blended.holdout.fitted
+    scores = {
+        n: float(blended._loss(estimate, held))
+        for n, estimate in blur.classical(y, fitted, RL_ITERATIONS).items()
+    }
+    assert choice.setting == min(scores, key=lambda n: (scores[n], n))
+    assert choice.held_out_classical == pytest.approx(scores[choice.setting], rel=1e-5)
+    # the result: the weight's share of the network, the rest Richardson-Lucy on every pixel
+    w = choice.network_weight
+    classical = blur.classical(y, torch.ones_like(y), (choice.setting,))[choice.setting]
+    unblended = fit(replace(recipe, classical=False))
+    expected = w * unblended.result[0] + (1 - w) * classical[0, 0].numpy()
+    np.testing.assert_allclose(blended.result[0], expected, atol=1e-5)

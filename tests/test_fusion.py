@@ -154,11 +154,40 @@ def test_a_record_from_before_the_fusion_reruns_without_it():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("options", [{"noise": "poisson"}, {"auto_stop": False}])
-def test_no_fusion_without_gaussian_noise_and_held_out_pixels(options):
+def test_no_fusion_without_held_out_pixels():
     image = np.random.default_rng(0).poisson(50 * pattern((48, 48))).astype(np.uint16)
-    restoration, _ = run(image, **options)
+    restoration, _ = run(image, auto_stop=False)
     assert restoration.info.fusions == ()
+
+
+def photon_counts(shape=(48, 48)):
+    return np.random.default_rng(0).poisson(20 * pattern(shape)).astype(np.uint16)
+
+
+@pytest.mark.slow
+def test_photon_counts_are_fused_scored_by_the_poisson_deviance():
+    image = photon_counts()
+    restoration, result = run(image, noise="poisson")
+    (choice,) = restoration.info.fusions
+    assert choice["held_out_fused"] <= choice["held_out_network"]
+    _, unfused = run(image, noise="poisson", preset=replace(TINY, fuse=False))
+    assert not np.array_equal(result, unfused) or choice["weight"] == 0
+    # the held-out scores are Poisson deviances: those of the Gaussian run differ
+    gaussian, _ = run(image)
+    assert gaussian.info.fusions[0]["held_out_network"] != choice["held_out_network"]
+
+
+@pytest.mark.slow
+def test_a_poisson_record_from_before_photon_counts_were_fused_reruns_unfused():
+    image = photon_counts()
+    restoration, unfused = run(image, noise="poisson", preset=replace(TINY, fuse=False))
+    record = json.loads(json.dumps(restoration.info.as_dict()))
+    record["recipe"]["fuse"] = True  # what such a run recorded: the preset's recipe, no fusion
+    assert record["fusions"] == [] and record["stop_reason"] == "auto"
+    assert napari_dip.RunInfo.from_dict(record).recipe["fuse"] is False
+    assert np.array_equal(napari_dip.rerun(record, image), unfused)
+    record["noise"] = "gaussian"  # a Gaussian run with no fusion recorded keeps its recipe
+    assert napari_dip.RunInfo.from_dict(record).recipe["fuse"] is True
 
 
 @pytest.mark.slow

@@ -196,7 +196,9 @@ class RunInfo(Mapping):
 
         A record of napari-dip 0.1 (no ``version``) has a recipe without its
         name, description, cap and stopping rule: they are taken from the
-        record's preset, cap and stopping rule.
+        record's preset, cap and stopping rule.  A Poisson denoising whose recipe
+        asked for the fusion but that recorded none ran when photon counts were
+        not fused: its recipe reads without it, so it reruns as it ran.
         """
         from .core.presets import Recipe
 
@@ -209,6 +211,8 @@ class RunInfo(Mapping):
                 "auto_stop": record["auto_stop"],
                 **recipe,
             }
+        if _unfused_photon_counts(record):
+            recipe = {**recipe, "fuse": False}
         options = Options(
             **{
                 name: record.get(name, Options.__dataclass_fields__[name].default) for name in _SAME
@@ -391,3 +395,15 @@ def _plain(value):
     if isinstance(value, (list, tuple)):
         return [_plain(item) for item in value]
     return value
+
+
+def _unfused_photon_counts(record: dict) -> bool:
+    """Whether ``record`` is of a Poisson denoising that stopped by itself with a
+    fusing recipe and recorded no fusion: one from before photon counts were fused."""
+    return (
+        record.get("task") == "denoise"
+        and record.get("noise") == "poisson"
+        and record["recipe"].get("fuse", False)
+        and record.get("stop_reason") == StopReason.AUTO.value
+        and not record.get("fusions")
+    )

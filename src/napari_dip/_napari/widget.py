@@ -893,6 +893,10 @@ def _classical_share(info: dict) -> str:
         return ""
     network = sum(blend["network_weight"] for blend in blends) / len(blends)
     method = blends[0]["method"]
+    counts = sorted({blend["setting"] for blend in blends if blend.get("setting") is not None})
+    if counts:  # Richardson-Lucy's iteration counts
+        span = f"{counts[0]}" if len(counts) == 1 else f"{counts[0]}-{counts[-1]}"
+        method += f" ({span} iterations)"
     return f"; network {network:.0%} / {method} {1 - network:.0%}"
 
 

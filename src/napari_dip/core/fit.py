@@ -442,15 +442,12 @@ class Fit:
         yield from self._handing_out(self._snapshot(output, final, loss, done=True))
 
     def _fuses(self, detector: HoldoutStop | None) -> bool:
-        """Whether this fit ends with the fusion: a recipe asking for it, denoising of
-        Gaussian noise, held-out pixels that scored an estimate, and no stop request
-        (a stop is honoured at once, with the best estimate as it is)."""
-        return (
-            self.recipe.fuse
-            and self._scored(detector)
-            and isinstance(self.operator, Identity)
-            and isinstance(self.data_term, Gaussian)
-        )
+        """Whether this fit ends with the fusion: a recipe asking for it, denoising,
+        held-out pixels that scored an estimate, and no stop request (a stop is honoured
+        at once, with the best estimate as it is).  Photon counts are fused as they are:
+        a filter in a variance-stabilised domain, or with the noise's power following the
+        signal, measured lower (docs/noise.md)."""
+        return self.recipe.fuse and self._scored(detector) and isinstance(self.operator, Identity)
 
     def _scored(self, detector: HoldoutStop | None) -> bool:
         """Whether held-out pixels scored an estimate and no stop was asked for."""
@@ -602,20 +599,31 @@ def _fused_and_blended(fit: Fit, final: torch.Tensor, detector: HoldoutStop | No
 def _with_classical(fit: Fit, final: torch.Tensor, scored: torch.Tensor, detector: HoldoutStop):
     """The members' estimates blended with the task's classical estimate, and the same
     as held-out pixels score them; sets ``classical_blend``.  The classical estimate is
-    scored as each member's was: computed without that member's held-out pixels."""
+    scored as each member's was: computed without that member's held-out pixels; they
+    choose its setting, then the blend's weight."""
     operator, target, held = fit.operator, fit.target, detector.held
     known = torch.ones_like(target) if operator.observed is None else operator.observed
     members = range(len(final))
-    unseen = torch.cat(
-        [operator.classical(target, known * detector.fitted[k : k + 1]) for k in members]
-    )
+    settings = operator.classical_settings
+    unseen_by_setting = [
+        operator.classical(target, known * detector.fitted[k : k + 1], settings) for k in members
+    ]
 
     def score(estimates: torch.Tensor) -> float:
         terms = [float(fit._loss(estimates[k : k + 1], held[k : k + 1])) for k in members]
         return sum(terms) / len(terms)
 
-    fit.classical_blend = choice = choose_weight(scored, unseen, score, operator.classical_method)
-    classical = operator.classical(target, known).expand_as(final)
+    def unseen_at(setting) -> torch.Tensor:
+        return torch.cat([estimates[setting] for estimates in unseen_by_setting])
+
+    setting = settings[0]
+    if len(settings) > 1:
+        setting = min(settings, key=lambda s: (score(unseen_at(s)), settings.index(s)))
+    unseen = unseen_at(setting)
+    fit.classical_blend = choice = choose_weight(
+        scored, unseen, score, operator.classical_method, setting
+    )
+    classical = operator.classical(target, known, (setting,))[setting].expand_as(final)
     w = choice.network_weight
     blended = classical.clone() if w == 0 else w * final + (1 - w) * classical
     return blended, w * scored + (1 - w) * unseen

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .classical import biharmonic
+from .classical import RL_ITERATIONS, biharmonic, richardson_lucy
 
 __all__ = [
     "KERNELS",
@@ -40,19 +40,22 @@ class Operator(torch.nn.Module):
     weighted by.  ``pixelwise`` operators observe each pixel of the estimate
     on its own, at the same place (denoising, inpainting).  An operator whose
     task has a classical answer names it (``classical_method``) and computes it
-    (``classical``): a fit blends it in (``core.classical``).
+    (``classical``), for each of the settings it offers (``classical_settings``;
+    ``(None,)``: one estimate): a fit blends it in (``core.classical``).
     """
 
     pixelwise = False
     classical_method: str | None = None
+    classical_settings: tuple = (None,)
 
     def __init__(self):
         super().__init__()
         self.register_buffer("observed", None)
 
-    def classical(self, y: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
+    def classical(self, y: torch.Tensor, known: torch.Tensor, settings) -> dict:
         """The task's classical estimate from the pixels of ``y`` that ``known`` (0 or 1,
-        broadcastable to ``y``) marks."""
+        broadcastable to ``y``) marks, for each of ``settings`` (a subset of
+        ``classical_settings``), by setting."""
         raise NotImplementedError(f"{type(self).__name__} has no classical estimate")
 
 
@@ -83,9 +86,9 @@ class Mask(Operator):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x * self.observed
 
-    def classical(self, y: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
+    def classical(self, y: torch.Tensor, known: torch.Tensor, settings=(None,)) -> dict:
         """scikit-image's biharmonic inpainting of the pixels ``known`` leaves out."""
-        return biharmonic(y, known)
+        return {None: biharmonic(y, known)}
 
 
 def lanczos_kernel(factor: int, support: int = 2) -> np.ndarray:
@@ -141,12 +144,21 @@ class Blur(Operator):
 
     The PSF (2D, or 3D for stacks; a 2D PSF blurs each plane of a stack) must
     sum to one.  Borders are extended by reflection before an FFT convolution,
-    so the output has the input's shape and no wrap-around.
+    so the output has the input's shape and no wrap-around.  Its classical answer is
+    Richardson-Lucy, for each iteration count in ``RL_ITERATIONS``.
     """
+
+    classical_method = "richardson-lucy"
+    classical_settings = RL_ITERATIONS
 
     def __init__(self, psf: torch.Tensor):
         super().__init__()
         self.register_buffer("psf", psf.float())
+
+    def classical(self, y: torch.Tensor, known: torch.Tensor, settings=RL_ITERATIONS) -> dict:
+        """Richardson-Lucy after each of ``settings`` iterations, seeing only ``known``."""
+        adjoint = Blur(self.psf.flip(tuple(range(self.psf.ndim))))
+        return richardson_lucy(y, known, self, adjoint, settings)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         ndim = self.psf.ndim

@@ -46,7 +46,7 @@ class Recipe:
     (``holdout.mask_shaped``); with ``classical``, a fit whose task has a
     classical estimate (inpainting: biharmonic) ends by blending it in, with
     the weight that scores best on the held-out pixels (``core.classical``).  With
-    ``fuse``, a denoising fit with the automatic stop and Gaussian noise
+    ``fuse``, a denoising fit with the automatic stop (either noise model)
     ends by fusing each member's estimate with the Wiener filter it steers
     (``core.fusion``), weighed by the held-out pixels.
 
@@ -218,6 +218,7 @@ PRESETS: dict[str, Recipe] = {
             max_iter=2000,
             reg_noise_std=0.01,
             auto_stop=True,
+            classical=True,
         ),
         # The noiseless tasks' defaults stop once the held-out score falls by less than 5%
         # in 100 iterations: it never rises again without noise to fit.
