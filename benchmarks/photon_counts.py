@@ -140,7 +140,8 @@ def main() -> None:
     if args.docs:
         stamp = (
             f"Measured up to {time.strftime('%Y-%m-%d %H:%M')}, {len(rows)} runs, 256x256 centre "
-            f"crops at {PHOTONS[0]:g}-{PHOTONS[1]:g} photons, PSNR in photons, 2-core CPU."
+            f"crops at {PHOTONS[0]:g}-{PHOTONS[1]:g} photons, PSNR in photons, 2-core CPU, one "
+            "thread per run, up to five runs at once (the times show orders of magnitude only)."
         )
         replace_table(DOCS, "photon counts table", f"{stamp}\n\n{table}", SOURCE)
 
