@@ -22,7 +22,6 @@ Usage::
 
 from __future__ import annotations
 
-import argparse
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -30,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import tifffile
 from _pages import replace_table, source_of
-from _photons import add_row, in_photons, psnr, read_rows
+from _photons import arguments, by_case, in_photons, measure_all, psnr, stamp, summary
 from inpainting import DATA, IMAGES
 from scipy.ndimage import convolve
 from skimage.restoration import richardson_lucy
@@ -44,7 +43,6 @@ HERE = Path(__file__).resolve().parent
 DOCS = HERE.parent / "docs" / "deconvolution.md"
 #: This script as it is when the run begins: the docs page names it.
 SOURCE = source_of(__file__)
-SEEDS = (0, 1)
 PHOTONS = (2.0, 100.0)
 SIGMA = 2.0
 METHODS = ("default", "network", "rl")
@@ -120,9 +118,7 @@ def measure(name: str, seed: int, method: str, threads: int) -> dict:
 
 
 def render(rows: list[dict]) -> str:
-    found = {(r["image"], r["seed"], r["method"]): r for r in rows}
-    order = (*IMAGES, VOLUME)
-    cases = sorted({(r["image"], r["seed"]) for r in rows}, key=lambda c: (order.index(c[0]), c[1]))
+    found, cases = by_case(rows, (*IMAGES, VOLUME))
     lines = [
         "| image | seed | blurred | Richardson-Lucy, oracle count | network alone "
         "| default | default − RL | default − network | network's weight, RL count "
@@ -146,45 +142,24 @@ def render(rows: list[dict]) -> str:
             f"| {d['seconds']:.0f} / {r['seconds']:.1f} s |"
         )
     if versus_rl:
-        lines += ["", "| default against | cases | mean | worst | best |", "|---|---|---|---|---|"]
-        for label, gains in (
-            ("Richardson-Lucy (oracle)", versus_rl),
-            ("network alone", versus_network),
-        ):
-            if gains:
-                lines.append(
-                    f"| {label} | {len(gains)} | {np.mean(gains):+.2f} dB "
-                    f"| {min(gains):+.2f} dB | {max(gains):+.2f} dB |"
-                )
+        gains = {"Richardson-Lucy (oracle)": versus_rl, "network alone": versus_network}
+        lines += summary("default", gains)
     return "\n".join(lines)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=Path, required=True, help="JSON-lines file of results")
-    parser.add_argument("--methods", nargs="*", default=METHODS, choices=METHODS)
-    parser.add_argument("--images", nargs="*", default=IMAGES)
-    parser.add_argument("--seeds", nargs="+", type=int, default=SEEDS)
+    parser = arguments(__doc__.splitlines()[0], METHODS, IMAGES)
     parser.add_argument("--volume", action="store_true", help=f"add the {VOLUME} case (seed 0)")
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--docs", action="store_true", help="rewrite the table in the docs")
     args = parser.parse_args()
     cases = [(name, seed) for name in args.images for seed in args.seeds]
     cases += [(VOLUME, 0)] * args.volume
-    for name, seed in cases:
-        for method in args.methods:
-            add_row(args.rows, measure(name, seed, method, args.threads))
-    rows = read_rows(args.rows)
-    table = render(rows)
-    print(table)
+    rows, table = measure_all(args, cases, measure, render)
     if args.docs:
-        stamp = (
-            f"Measured up to {time.strftime('%Y-%m-%d %H:%M')}, {len(rows)} runs, 256x256 centre "
-            f"crops at {PHOTONS[0]:g}-{PHOTONS[1]:g} photons blurred by a Gaussian of sigma "
-            f"{SIGMA:g} pixels, PSNR in photons, 2-core CPU, one thread per run, up to five runs "
-            "at once (the times show orders of magnitude only)."
+        what = (
+            f"256x256 centre crops at {PHOTONS[0]:g}-{PHOTONS[1]:g} photons blurred by a "
+            f"Gaussian of sigma {SIGMA:g} pixels"
         )
-        replace_table(DOCS, "deconvolution table", f"{stamp}\n\n{table}", SOURCE)
+        replace_table(DOCS, "deconvolution table", f"{stamp(rows, what)}\n\n{table}", SOURCE)
 
 
 if __name__ == "__main__":

@@ -19,13 +19,12 @@ Usage::
 
 from __future__ import annotations
 
-import argparse
 import time
 from pathlib import Path
 
 import numpy as np
 from _pages import replace_table, source_of
-from _photons import add_row, in_photons, psnr, read_rows
+from _photons import arguments, by_case, in_photons, measure_all, psnr, stamp, summary
 from inpainting import IMAGES
 
 import napari_dip
@@ -34,7 +33,6 @@ HERE = Path(__file__).resolve().parent
 DOCS = HERE.parent / "docs" / "noise.md"
 #: This script as it is when the run begins: the docs page names it.
 SOURCE = source_of(__file__)
-SEEDS = (0, 1)
 PHOTONS = (1.0, 50.0)  # the darkest and the brightest clean pixel, in photons
 METHODS = ("gaussian", "poisson", "bm3d")
 BM3D_SIGMAS = (0.6, 0.8, 1.0, 1.2, 1.4)
@@ -86,10 +84,7 @@ def measure(name: str, seed: int, method: str, threads: int) -> dict:
 
 
 def render(rows: list[dict]) -> str:
-    found = {(r["image"], r["seed"], r["method"]): r for r in rows}
-    cases = sorted(
-        {(r["image"], r["seed"]) for r in rows}, key=lambda c: (IMAGES.index(c[0]), c[1])
-    )
+    found, cases = by_case(rows, IMAGES)
     lines = [
         "| image | seed | noisy | Gaussian | Poisson | Poisson − Gaussian "
         "| VST+BM3D (oracle σ) | Poisson − VST+BM3D | time Gaussian / Poisson / BM3D |",
@@ -108,42 +103,17 @@ def render(rows: list[dict]) -> str:
             f"| {g['seconds']:.0f} / {p['seconds']:.0f} / {b['seconds']:.0f} s |"
         )
     if versus_gaussian:
-        lines += [
-            "",
-            "| Poisson against | cases | mean | worst | best |",
-            "|---|---|---|---|---|",
-        ]
-        for label, gains in (("Gaussian", versus_gaussian), ("VST+BM3D", versus_bm3d)):
-            lines.append(
-                f"| {label} | {len(gains)} | {np.mean(gains):+.2f} dB | {min(gains):+.2f} dB "
-                f"| {max(gains):+.2f} dB |"
-            )
+        lines += summary("Poisson", {"Gaussian": versus_gaussian, "VST+BM3D": versus_bm3d})
     return "\n".join(lines)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=Path, required=True, help="JSON-lines file of results")
-    parser.add_argument("--methods", nargs="*", default=METHODS, choices=METHODS)
-    parser.add_argument("--images", nargs="+", default=IMAGES)
-    parser.add_argument("--seeds", nargs="+", type=int, default=SEEDS)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--docs", action="store_true", help="rewrite the table in docs/noise.md")
-    args = parser.parse_args()
-    for name in args.images:
-        for seed in args.seeds:
-            for method in args.methods:
-                add_row(args.rows, measure(name, seed, method, args.threads))
-    rows = read_rows(args.rows)
-    table = render(rows)
-    print(table)
+    args = arguments(__doc__.splitlines()[0], METHODS, IMAGES).parse_args()
+    cases = [(name, seed) for name in args.images for seed in args.seeds]
+    rows, table = measure_all(args, cases, measure, render)
     if args.docs:
-        stamp = (
-            f"Measured up to {time.strftime('%Y-%m-%d %H:%M')}, {len(rows)} runs, 256x256 centre "
-            f"crops at {PHOTONS[0]:g}-{PHOTONS[1]:g} photons, PSNR in photons, 2-core CPU, one "
-            "thread per run, up to five runs at once (the times show orders of magnitude only)."
-        )
-        replace_table(DOCS, "photon counts table", f"{stamp}\n\n{table}", SOURCE)
+        what = f"256x256 centre crops at {PHOTONS[0]:g}-{PHOTONS[1]:g} photons"
+        replace_table(DOCS, "photon counts table", f"{stamp(rows, what)}\n\n{table}", SOURCE)
 
 
 if __name__ == "__main__":
