@@ -3,6 +3,7 @@
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import tifffile
 from helpers import QUICK, counts
@@ -144,3 +145,35 @@ def test_guide_and_guide_channel_exclude_each_other(guided, capsys):
         batch.make_jobs("denoise", guided, guide="{stem}_dapi.tif", guide_channel=0)
     assert main(["denoise", str(guided), "--guide", "{stme}_dapi.tif"]) == 2
     assert "its variables are {stem} and {name}" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_demo_restores_the_sample_and_writes_a_before_after_picture(tmp_path, capsys):
+    from PIL import Image
+
+    from napari_dip.imaging.samples import PIXEL_UM, SIZE, noisy_cells
+
+    out = tmp_path / "results"
+    assert main(["demo", "--out", str(out), "--max-iter", "5", "--quiet"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == [
+        "noisy_cells.ome.tif",
+        "noisy_cells_before_after.png",
+        "noisy_cells_denoised.ome.tif",
+    ]
+    said = capsys.readouterr().err
+    assert "noisy_cells.ome.tif: YX (160, 160): 1 fit" in said  # the estimate, before the run
+    assert f"before and after: {out / 'noisy_cells_before_after.png'}" in said
+    result = read_image(out / "noisy_cells_denoised.ome.tif")
+    assert (
+        result.sizes["X"] == (PIXEL_UM, "µm") and read_record(result.path)["run"]["max_iter"] == 5
+    )
+    picture = np.asarray(Image.open(out / "noisy_cells_before_after.png"))
+    assert picture.shape == (SIZE, 2 * SIZE + 8) and picture.dtype == np.uint8
+    before = picture[:, :SIZE].astype(float)
+    assert np.corrcoef(before.ravel(), noisy_cells().ravel())[0, 1] > 0.99  # the input, left
+    assert not np.array_equal(picture[:, SIZE + 8 :], picture[:, :SIZE])  # the result, right
+
+
+def test_demo_reports_a_bad_option_in_one_line(tmp_path, capsys):
+    assert main(["demo", "--out", str(tmp_path), "--max-iter", "0"]) == 1
+    assert capsys.readouterr().err.startswith("napari-dip: max_iter")

@@ -5,6 +5,7 @@
     napari-dip denoise 'data/*.tif' --guide '{stem}_dapi.tif'
     napari-dip super-resolve stack.ome.tif --factor 2 --dry-run
     napari-dip deconvolve images/ --psf-sigma 1.5 --scheduler tcp://host:8786
+    napari-dip demo --out results/          # the bundled sample, and a before/after PNG
 
 The options' flags are made from the options' one definition (``Options``):
 ``--noise``, ``--preset``, ``--max-iter``, ``--seed``, ... with the same
@@ -54,6 +55,15 @@ def build_parser() -> argparse.ArgumentParser:
             if name not in OWN_FLAGS:
                 _add_option(command, name)
         command.set_defaults(task=task)
+    demo = tasks.add_parser(
+        "demo", help="denoise a bundled sample and write a before/after PNG (no display needed)"
+    )
+    demo.add_argument("--out", default="results", help="folder of the results (default: results)")
+    demo.add_argument("--max-iter", type=int, help=describe("max_iter"))
+    demo.add_argument("--seed", type=int, default=0, help="the fit's seed (default: 0)")
+    demo.add_argument("--threads", type=int, help=describe("threads"))
+    demo.add_argument("--quiet", action="store_true", help="no progress bars")
+    demo.set_defaults(task="demo")
     return parser
 
 
@@ -135,6 +145,8 @@ def main(argv: list[str] | None = None) -> int:
     from .._api import COMMON_OPTIONS, TASK_OPTIONS
 
     task = arguments["task"]
+    if task == "demo":
+        return _demo(arguments)
     names = TASK_OPTIONS.get(task, ()) + COMMON_OPTIONS + ("factor",)
     options = {name: arguments[name] for name in names if name in arguments and name != "guide"}
     try:
@@ -172,6 +184,19 @@ def main(argv: list[str] | None = None) -> int:
         progress=not arguments["quiet"],
     )
     return _summarise(reports)
+
+
+def _demo(arguments: dict) -> int:
+    from .demo import run_demo
+
+    options = {name: arguments[name] for name in ("max_iter", "seed", "threads")}
+    try:
+        picture = run_demo(arguments["out"], progress=not arguments["quiet"], **options)
+    except (ValueError, TypeError, RuntimeError, OSError) as error:
+        print(f"napari-dip: {error}", file=sys.stderr)
+        return 1
+    print(f"before and after: {picture}", file=sys.stderr)
+    return 0
 
 
 def _summarise(reports) -> int:
