@@ -175,5 +175,5 @@ def test_demo_restores_the_sample_and_writes_a_before_after_picture(tmp_path, ca
 
 
 def test_demo_reports_a_bad_option_in_one_line(tmp_path, capsys):
-    assert main(["demo", "--out", str(tmp_path), "--max-iter", "0"]) == 1
+    assert main(["demo", "--out", str(tmp_path), "--max-iter", "0"]) == 2
     assert capsys.readouterr().err.startswith("napari-dip: max_iter")

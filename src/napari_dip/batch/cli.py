@@ -192,7 +192,10 @@ def _demo(arguments: dict) -> int:
     options = {name: arguments[name] for name in ("max_iter", "seed", "threads")}
     try:
         picture = run_demo(arguments["out"], progress=not arguments["quiet"], **options)
-    except (ValueError, TypeError, RuntimeError, OSError) as error:
+    except (ValueError, TypeError) as error:  # an option refused
+        print(f"napari-dip: {error}", file=sys.stderr)
+        return 2
+    except (RuntimeError, OSError) as error:  # the restoration or a file failed
         print(f"napari-dip: {error}", file=sys.stderr)
         return 1
     print(f"before and after: {picture}", file=sys.stderr)
