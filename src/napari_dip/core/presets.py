@@ -212,7 +212,8 @@ PRESETS: dict[str, Recipe] = {
             name="fast-deconvolution",
             description=(
                 "Our default for deconvolution: the fast network with a linear output, "
-                "since a sharp image's peaks exceed the blurred image's range."
+                "since a sharp image's peaks exceed the blurred image's range, blended "
+                "with Richardson-Lucy (its iteration count and weight chosen on held-out pixels)."
             ),
             net=replace(_FAST_NET, output="linear"),
             max_iter=2000,
