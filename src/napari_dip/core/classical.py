@@ -21,7 +21,7 @@ pixels choose the setting first, then the weight.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -79,9 +79,10 @@ def richardson_lucy(
     blur: Callable[[torch.Tensor], torch.Tensor],
     adjoint: Callable[[torch.Tensor], torch.Tensor],
     counts=RL_ITERATIONS,
-) -> dict[int, torch.Tensor]:
+) -> Iterator[tuple[int, torch.Tensor]]:
     """Richardson-Lucy deconvolution of ``values`` ``(N, C, *spatial)`` from the pixels
-    ``known`` (0 or 1, broadcastable) marks, after each of ``counts`` iterations.
+    ``known`` (0 or 1, broadcastable) marks: ``(count, estimate)`` after each of
+    ``counts`` iterations, one at a time (a volume's many estimates are never all held).
 
     ``blur`` is the forward model (a normalised PSF) and ``adjoint`` its transpose (the
     flipped PSF).  The multiplicative update ``x <- x adjoint(k y / blur(x)) /
@@ -102,12 +103,11 @@ def richardson_lucy(
     )
     x = x.clamp_min(1e-3)
     normaliser = adjoint(mask).clamp_min(1e-12)
-    estimates, wanted = {}, sorted(set(counts))
+    wanted = sorted(set(counts))
     for iteration in range(1, wanted[-1] + 1):
         x = x * adjoint(data / blur(x).clamp_min(1e-12)) / normaliser
         if iteration in wanted:
-            estimates[iteration] = x - lift
-    return estimates
+            yield iteration, x - lift
 
 
 def choose_weight(

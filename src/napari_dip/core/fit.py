@@ -605,28 +605,33 @@ def _with_classical(fit: Fit, final: torch.Tensor, scored: torch.Tensor, detecto
     known = torch.ones_like(target) if operator.observed is None else operator.observed
     members = range(len(final))
     settings = operator.classical_settings
-    unseen_by_setting = [
-        operator.classical(target, known * detector.fitted[k : k + 1], settings) for k in members
-    ]
+
+    def unseen(k: int, settings) -> Iterator[tuple]:
+        """The classical estimate for member ``k``, without its held-out pixels."""
+        return operator.classical(target, known * detector.fitted[k : k + 1], settings)
 
     def score(estimates: torch.Tensor) -> float:
         terms = [float(fit._loss(estimates[k : k + 1], held[k : k + 1])) for k in members]
         return sum(terms) / len(terms)
 
-    def unseen_at(setting) -> torch.Tensor:
-        return torch.cat([estimates[setting] for estimates in unseen_by_setting])
-
     setting = settings[0]
-    if len(settings) > 1:
-        setting = min(settings, key=lambda s: (score(unseen_at(s)), settings.index(s)))
-    unseen = unseen_at(setting)
-    fit.classical_blend = choice = choose_weight(
-        scored, unseen, score, operator.classical_method, setting
+    if len(settings) > 1:  # scored one estimate at a time, then the best computed again
+        terms: dict = {s: [] for s in settings}
+        for k in members:
+            for s, estimate in unseen(k, settings):
+                terms[s].append(float(fit._loss(estimate, held[k : k + 1])))
+        setting = min(settings, key=lambda s: (sum(terms[s]) / len(terms[s]), settings.index(s)))
+    classical_unseen = torch.cat(
+        [estimate for k in members for _, estimate in unseen(k, (setting,))]
     )
-    classical = operator.classical(target, known, (setting,))[setting].expand_as(final)
+    fit.classical_blend = choice = choose_weight(
+        scored, classical_unseen, score, operator.classical_method, setting
+    )
+    ((_, classical),) = operator.classical(target, known, (setting,))
+    classical = classical.expand_as(final)
     w = choice.network_weight
     blended = classical.clone() if w == 0 else w * final + (1 - w) * classical
-    return blended, w * scored + (1 - w) * unseen
+    return blended, w * scored + (1 - w) * classical_unseen
 
 
 def _held_out_terms(fit: Fit, detector: HoldoutStop):

@@ -10,6 +10,7 @@ moves them.  ``make_operator`` builds the one a task needs.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 
 import numpy as np
 import torch
@@ -52,10 +53,10 @@ class Operator(torch.nn.Module):
         super().__init__()
         self.register_buffer("observed", None)
 
-    def classical(self, y: torch.Tensor, known: torch.Tensor, settings) -> dict:
+    def classical(self, y: torch.Tensor, known: torch.Tensor, settings) -> Iterator:
         """The task's classical estimate from the pixels of ``y`` that ``known`` (0 or 1,
         broadcastable to ``y``) marks, for each of ``settings`` (a subset of
-        ``classical_settings``), by setting."""
+        ``classical_settings``): ``(setting, estimate)`` pairs, one at a time."""
         raise NotImplementedError(f"{type(self).__name__} has no classical estimate")
 
 
@@ -86,9 +87,9 @@ class Mask(Operator):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x * self.observed
 
-    def classical(self, y: torch.Tensor, known: torch.Tensor, settings=(None,)) -> dict:
+    def classical(self, y: torch.Tensor, known: torch.Tensor, settings=(None,)) -> Iterator:
         """scikit-image's biharmonic inpainting of the pixels ``known`` leaves out."""
-        return {None: biharmonic(y, known)}
+        yield None, biharmonic(y, known)
 
 
 def lanczos_kernel(factor: int, support: int = 2) -> np.ndarray:
@@ -155,7 +156,7 @@ class Blur(Operator):
         super().__init__()
         self.register_buffer("psf", psf.float())
 
-    def classical(self, y: torch.Tensor, known: torch.Tensor, settings=RL_ITERATIONS) -> dict:
+    def classical(self, y: torch.Tensor, known: torch.Tensor, settings=RL_ITERATIONS) -> Iterator:
         """Richardson-Lucy after each of ``settings`` iterations, seeing only ``known``."""
         adjoint = Blur(self.psf.flip(tuple(range(self.psf.ndim))))
         return richardson_lucy(y, known, self, adjoint, settings)
