@@ -96,12 +96,8 @@ def richardson_lucy(
     lift = max(0.0, 1e-3 - float(values[mask > 0].min())) if bool((mask > 0).any()) else 0.0
     data = (values + lift) * mask
     spatial = tuple(range(2, values.dim()))
-    x = (
-        (data.sum(spatial, keepdim=True) / mask.sum(spatial, keepdim=True).clamp_min(1))
-        .expand_as(values)
-        .clone()
-    )
-    x = x.clamp_min(1e-3)
+    mean = data.sum(spatial, keepdim=True) / mask.sum(spatial, keepdim=True).clamp_min(1)
+    x = mean.clamp_min(1e-3).expand_as(values)
     normaliser = adjoint(mask).clamp_min(1e-12)
     wanted = sorted(set(counts))
     for iteration in range(1, wanted[-1] + 1):

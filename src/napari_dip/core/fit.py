@@ -610,16 +610,20 @@ def _with_classical(fit: Fit, final: torch.Tensor, scored: torch.Tensor, detecto
         """The classical estimate for member ``k``, without its held-out pixels."""
         return operator.classical(target, known * detector.fitted[k : k + 1], settings)
 
+    def term(estimate: torch.Tensor, k: int) -> float:
+        """Member ``k``'s held-out score of ``estimate`` ``(1, C, *spatial)``."""
+        return float(fit._loss(estimate, held[k : k + 1]))
+
     def score(estimates: torch.Tensor) -> float:
-        terms = [float(fit._loss(estimates[k : k + 1], held[k : k + 1])) for k in members]
+        terms = [term(estimates[k : k + 1], k) for k in members]
         return sum(terms) / len(terms)
 
     setting = settings[0]
     if len(settings) > 1:  # scored one estimate at a time, then the best computed again
-        terms: dict = {s: [] for s in settings}
+        terms: dict[object, list[float]] = {s: [] for s in settings}
         for k in members:
             for s, estimate in unseen(k, settings):
-                terms[s].append(float(fit._loss(estimate, held[k : k + 1])))
+                terms[s].append(term(estimate, k))
         setting = min(settings, key=lambda s: (sum(terms[s]) / len(terms[s]), settings.index(s)))
     classical_unseen = torch.cat(
         [estimate for k in members for _, estimate in unseen(k, (setting,))]

@@ -44,8 +44,9 @@ class Recipe:
     the estimate's grid (``core.observation_code``).  ``stop_shape="mask"``
     shapes the held-out pixels like the mask's holes when inpainting
     (``holdout.mask_shaped``); with ``classical``, a fit whose task has a
-    classical estimate (inpainting: biharmonic) ends by blending it in, with
-    the weight that scores best on the held-out pixels (``core.classical``).  With
+    classical estimate (inpainting: biharmonic; deconvolution: Richardson-Lucy,
+    its iteration count chosen first) ends by blending it in, with the weight
+    that scores best on the held-out pixels (``core.classical``).  With
     ``fuse``, a denoising fit with the automatic stop (either noise model)
     ends by fusing each member's estimate with the Wiener filter it steers
     (``core.fusion``), weighed by the held-out pixels.
