@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from ..imaging import samples
-from .files import read_image
+from .files import read_image, write_tiff
 from .jobs import make_jobs, plan_files, run_jobs
 
 __all__ = ["run_demo"]
@@ -32,15 +32,11 @@ def run_demo(out, *, progress: bool = True, **options) -> Path:
     RuntimeError
         When the restoration fails (the reason is in the message).
     """
-    import tifffile
-
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     source = out / f"{SAMPLE}.ome.tif"
-    metadata = {"axes": "YX"}
-    for axis in "YX":
-        metadata |= {f"PhysicalSize{axis}": samples.PIXEL_UM, f"PhysicalSize{axis}Unit": "µm"}
-    tifffile.imwrite(source, samples.noisy_cells(), ome=True, metadata=metadata)
+    pixel = (samples.PIXEL_UM, "µm")
+    write_tiff(source, samples.noisy_cells(), "YX", {"Y": pixel, "X": pixel})
     jobs = make_jobs("denoise", source, out=out, resume=False, **options)
     for job, line in plan_files(jobs):
         print(f"{job.input.name}: {line}", file=sys.stderr)

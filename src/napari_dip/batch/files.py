@@ -236,7 +236,7 @@ def write_result(
     text = json.dumps({RECORD_KEY: record})
     try:
         if path.name.lower().endswith((".ome.tif", ".ome.tiff")):
-            _write_tiff(partial, array, axes, sizes, text)
+            write_tiff(partial, array, axes, sizes, text)
         elif path.suffix == ".png":
             _write_png(partial, array, text)
         else:
@@ -262,8 +262,9 @@ def _remove(path: Path) -> None:
         path.unlink()
 
 
-def _write_tiff(path: Path, array, axes: str, sizes: dict, text: str) -> None:
-    """OME-TIFF, its axes in OME's order (T, Z, C, Y, X): ``read_image`` gives them back."""
+def write_tiff(path: Path, array, axes: str, sizes: dict, text: str = "") -> None:
+    """OME-TIFF, its axes in OME's order (T, Z, C, Y, X): ``read_image`` gives them back;
+    ``text`` is its description (a result's record)."""
     import tifffile
 
     order = "".join(letter for letter in "TZCYX" if letter in axes)  # OME's XYCZT, reversed
