@@ -114,7 +114,7 @@ class Options:
     )
     factor: int | None = _option(
         None,
-        """Super-resolution's upscaling factor (>= 2) of the Y and X axes: the
+        """Super-resolution's upscaling factor (2 to 16) of the Y and X axes: the
         result has ``factor`` times their size.""",
         kind="int, optional",
     )
@@ -376,7 +376,7 @@ DATA_DOCS = {
         shape (C included) is one mask per channel.  Values under the mask are
         ignored and may be NaN.""",
     "factor": """    factor : int
-        Upscaling factor, >= 2: the result has ``factor`` times the Y and X size.""",
+        Upscaling factor, 2 to 16: the result has ``factor`` times the Y and X size.""",
     "psf": """    psf : array_like
         Point spread function, 2D (blurs each plane), or 3D for a stack fitted
         as a volume; see ``gaussian_psf``.  Normalised to sum to one.""",

@@ -44,6 +44,7 @@ from .._records import RunInfo
 from ..core.estimate import format_duration
 from ..core.stop_reason import StopReason
 from ..imaging.axes import check_axes
+from ..imaging.checks import MAX_FACTOR
 from ..imaging.guide import check_guide_shape
 from ..imaging.noise import suggest_noise
 from .estimate_line import EstimateLine
@@ -196,7 +197,9 @@ CONTROLS: tuple[Control, ...] = (
     ),
     Control(
         "factor",
-        lambda _: SpinBox(label="Factor", min=2, max=16, value=2, tooltip=describe("factor")),
+        lambda _: SpinBox(
+            label="Factor", min=2, max=MAX_FACTOR, value=2, tooltip=describe("factor")
+        ),
         shown=_for_tasks("super_resolve"),
         read=_value("factor"),
         put=_recorded("factor", task="super_resolve"),

@@ -65,11 +65,19 @@ def check_image_type(shape: tuple[int, ...], dtype) -> None:
         raise ValueError(f"image is empty (shape {tuple(shape)})")
 
 
+#: The largest upscaling factor: twice the paper's largest (x8); beyond it nearly every
+#: output pixel is the network's invention (the widget's factor box stops here too).
+MAX_FACTOR = 16
+
+
 def check_factor(factor) -> int:
     if isinstance(factor, bool) or not isinstance(factor, numbers.Integral):
-        raise TypeError(f"factor must be an integer >= 2, got {factor!r}")
-    if factor < 2:
-        raise ValueError(f"factor must be an integer >= 2, got {factor}")
+        raise TypeError(f"factor must be an integer from 2 to {MAX_FACTOR}, got {factor!r}")
+    if not 2 <= factor <= MAX_FACTOR:
+        raise ValueError(
+            f"factor must be an integer from 2 to {MAX_FACTOR} (the paper's largest is 8), "
+            f"got {factor}"
+        )
     return int(factor)
 
 
