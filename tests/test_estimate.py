@@ -41,7 +41,9 @@ def test_estimate_grows_linearly_with_pixels_and_with_the_network(fixed_rate):
     assert (small.tensor_bytes - tiny.tensor_bytes) / (256**2 - 128**2) == pytest.approx(per_pixel)
     assert large.flops_per_iteration / small.flops_per_iteration == pytest.approx(4)
     assert 2.5 < large.peak_bytes / small.peak_bytes < 4
-    assert large.seconds_per_iteration == pytest.approx(large.flops_per_iteration / 1e10)
+    assert large.seconds_per_iteration == pytest.approx(
+        estimate.ITERATION_OVERHEAD * large.flops_per_iteration / 1e10
+    )
     paper = estimate_fit(PRESETS["paper-denoising"], (256, 256), 1)
     assert paper.peak_bytes > 2 * small.peak_bytes
     assert paper.parameters > 2e6 > small.parameters
@@ -94,11 +96,23 @@ def test_calibrations_are_cached_and_leave_random_numbers_alone():
     torch.manual_seed(0)
     expected = torch.rand(3)
     torch.manual_seed(0)
+    threads = torch.get_num_threads()
     first = estimate._effective_rate(torch.device("cpu"))
+    assert torch.get_num_threads() == threads  # each count it timed was given back
     estimate._net_cost(FAST.net, 32, 5, (5, 5))
     assert torch.equal(torch.rand(3), expected)
     assert 1e7 < first < 1e14
     assert estimate._effective_rate(torch.device("cpu")) == first
+
+
+def test_typical_iterations_of_the_defaults_the_cap_and_unknown_recipes():
+    default = PRESETS["fast-denoising"]
+    cold, warm = estimate.TYPICAL_STOP["fast-denoising"]
+    assert estimate.typical_iterations(default, 2000, True, warm=False) == cold
+    assert estimate.typical_iterations(default, 2000, True, warm=True) == warm
+    assert estimate.typical_iterations(default, 100, True, warm=False) == 100  # within the cap
+    assert estimate.typical_iterations(default, 700, False, warm=True) == 700  # no stop
+    assert estimate.typical_iterations(FAST, 2000, True, warm=False) is None  # not measured
 
 
 # --- tile choice -------------------------------------------------------------

@@ -159,6 +159,30 @@ def test_estimate_before_running():
     assert estimate.peak_bytes > 0 and estimate.seconds_per_iteration > 0
     assert estimate.max_seconds == pytest.approx(3 * 200 * estimate.seconds_per_iteration)
     assert "3 fits" in estimate.describe()
+    assert estimate.expected_iterations == 3 * 200  # no automatic stop: every fit to the cap
+    assert "usually" not in estimate.describe() and "at most" not in estimate.describe()
+    stopping = Restoration("denoise", image, axes="TYX", preset=TINY, auto_stop=True).estimate()
+    assert stopping.expected_iterations is None  # a recipe no benchmark measured
+    assert "usually" not in stopping.describe() and ", at most ~" in stopping.describe()
+
+
+def test_estimate_says_where_the_default_usually_stops(monkeypatch):
+    from napari_dip.core import estimate as model
+
+    monkeypatch.setattr(model, "_effective_rate", lambda device: 1e10)
+    cold, warm = model.TYPICAL_STOP["fast-denoising"]
+    frames = np.zeros((3, 64, 64), np.float32)
+    estimate = Restoration("denoise", frames, axes="TYX").estimate()
+    assert estimate.expected_iterations == cold + 2 * warm  # frames after the first start warm
+    assert estimate.expected_seconds == pytest.approx(
+        estimate.expected_iterations * estimate.seconds_per_iteration
+    )
+    assert ", usually ~" in estimate.describe() and ", at most ~" in estimate.describe()
+    alone = Restoration("denoise", frames, axes="TYX", warm_start=False).estimate()
+    assert alone.expected_iterations == 3 * cold
+    capped = Restoration("denoise", frames, axes="TYX", auto_stop=False, max_iter=50).estimate()
+    assert capped.expected_iterations == 150
+    assert "usually" not in capped.describe() and "at most" not in capped.describe()
 
 
 @pytest.mark.slow

@@ -72,10 +72,13 @@ class RunEstimate:
 
     ``peak_bytes`` is the peak memory of one fit (fits run one after the
     other), ``seconds_per_iteration`` the time of one iteration of one fit,
-    and ``max_seconds`` the time if every fit ran to ``max_iter`` (the
-    automatic stop usually ends them sooner).  ``tile`` is the YX tile size
-    on the input grid when the image is cut into tiles to stay within
-    ``budget_bytes``, else None.
+    and ``max_seconds`` the time if every fit ran to ``max_iter``.
+    ``expected_iterations`` is where the automatic stop usually ends the fits,
+    all together, as the benchmarks measured it for the default recipes
+    (``core.estimate.TYPICAL_STOP``; None for other recipes), and
+    ``expected_seconds`` its time.  ``tile`` is the
+    YX tile size on the input grid when the image is cut into tiles to stay
+    within ``budget_bytes``, else None.
 
     Examples
     --------
@@ -93,23 +96,33 @@ class RunEstimate:
     seconds_per_iteration: float
     tile: tuple[int, int] | None
     budget_bytes: int
+    expected_iterations: int | None = None
 
     @property
     def max_seconds(self) -> float:
         return self.fits * self.max_iter * self.seconds_per_iteration
 
+    @property
+    def expected_seconds(self) -> float | None:
+        if self.expected_iterations is None:
+            return None
+        return self.expected_iterations * self.seconds_per_iteration
+
     def describe(self) -> str:
-        """One line for people, e.g. ``"1 fit, ~600 MB each, ~0.05 s/iteration, at most ~2 min"``."""
+        """One line for people, e.g. ``"1 fit, ~600 MB each, ~0.05 s/iteration, usually
+        ~40 s, at most ~2 min"``."""
         from .core.estimate import format_bytes, format_duration
 
         fits = f"{self.fits} fit{'s' if self.fits > 1 else ''}"
         if self.tile is not None:
             fits += f" ({self.tile[0]}x{self.tile[1]} tiles)"
-        return (
-            f"{fits}, ~{format_bytes(self.peak_bytes)} each, "
-            f"~{self.seconds_per_iteration:.2g} s/iteration, "
-            f"at most ~{format_duration(self.max_seconds)}"
-        )
+        line = f"{fits}, ~{format_bytes(self.peak_bytes)} each, "
+        line += f"~{self.seconds_per_iteration:.2g} s/iteration, "
+        if self.expected_iterations is not None:
+            if self.expected_iterations >= self.fits * self.max_iter:
+                return line + f"~{format_duration(self.max_seconds)}"
+            line += f"usually ~{format_duration(self.expected_seconds)}, "
+        return line + f"at most ~{format_duration(self.max_seconds)}"
 
 
 @dataclass(frozen=True)
@@ -197,7 +210,23 @@ class Plan:
             target_shape=out_shape[:-2] + tuple(n // self.factor for n in out_shape[-2:]),
         )
         cost = (fit.peak_bytes, fit.seconds_per_iteration)
-        return RunEstimate(self.fits, self.max_iter, *cost, self.tile, self.budget_bytes)
+        return RunEstimate(
+            self.fits, self.max_iter, *cost, self.tile, self.budget_bytes, self._expected()
+        )
+
+    def _expected(self) -> int | None:
+        """Iterations the fits usually run, all together (see ``RunEstimate``): the first
+        fit of each lineage starts cold, the next ones warm."""
+        from .core.estimate import typical_iterations
+
+        cold = typical_iterations(self.recipe, self.max_iter, self.auto_stop, warm=False)
+        warm = typical_iterations(self.recipe, self.max_iter, self.auto_stop, warm=True)
+        if cold is None:
+            return None
+        lineages = {(b.lineage, guided) for b in self.blocks for guided in self.variants(b)}
+        if not self.options.warm_start:
+            return self.fits * cold
+        return len(lineages) * cold + (self.fits - len(lineages)) * warm
 
     def where(self, block: Block) -> str:
         """Where ``block`` lies in the input, in words (for error messages)."""

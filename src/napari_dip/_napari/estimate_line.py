@@ -32,7 +32,7 @@ class EstimateLine:
     plain Python thread, polled from here.  That thread first warms up what
     the first plan of a process needs (``warm_up``, about 2 s, when the
     widget opens) and measures the machine's speed with the first estimate
-    (a fraction of a second).  It touches no Qt object, and Python waits for
+    (about a second).  It touches no Qt object, and Python waits for
     it at exit (a Qt worker thread still running then aborts the process).
     One estimate runs at a time; changes meanwhile start another when it ends.
     """
@@ -65,7 +65,7 @@ class EstimateLine:
 
     def _show_estimate(self, estimate: RunEstimate, what: str = "Estimate") -> None:
         line = f"{what}: {estimate.describe()}"
-        self._show(line, f"{line}; the automatic stop usually ends fits sooner")
+        self._show(line, f"{line}; where the automatic stop ends depends on the image")
 
     def measured(self, seconds_per_iteration: float) -> None:
         """Correct the estimate with the speed a run measures."""

@@ -9,7 +9,8 @@ a calibration shape with the same halvings per axis, and scaled per pixel of
 the network's padded shape: exact, as every level's size is proportional to
 it.  GPUs get the same model, not calibrated there.  Time: the FLOPs of a
 forward and backward pass divided by the rate measured, once per process and
-device, on a few iterations of a small fit.
+device, on a few iterations of a 256x256 network, times the measured share of a
+fit's iteration that is not the network's (``ITERATION_OVERHEAD``).
 
 Measured 2026-11-26 on a shared 2-core x86-64 VM (torch 2.13 CPU, one thread),
 peak RSS growth / estimate in MiB, ``fast`` preset, one channel unless said:
@@ -41,6 +42,7 @@ from .fit import _input_depth, preferred_memory_format, resolve_device
 from .nets import NetSpec, SkipNet, halvings, level_strides, padded_shape
 from .presets import PRESETS, Recipe
 from .seeding import seeded
+from .threads import available_cpus
 
 __all__ = [
     "FitEstimate",
@@ -49,6 +51,7 @@ __all__ = [
     "estimate_fit",
     "format_bytes",
     "parse_memory",
+    "typical_iterations",
 ]
 
 #: Measured peak memory over the counted tensors: backward's gradients, and the heap's
@@ -63,6 +66,11 @@ WEIGHT_COPIES = 9
 OUTPUT_BUFFERS = 12
 #: Network-input-sized buffers: the code ``z`` and its jittered copy.
 INPUT_BUFFERS = 2
+
+#: Measured time of a fit's iteration over its network's forward, backward and step alone:
+#: the input's jitter, the moving average, the held-out score, and the fusion or blend at
+#: the end spread over the iterations (``benchmarks/speed.py``, ``benchmarks/stack.py``).
+ITERATION_OVERHEAD = 1.4
 
 _FLOAT = 4
 _GIB = 2**30
@@ -88,7 +96,7 @@ class FitEstimate:
 
     @property
     def seconds_per_iteration(self) -> float:
-        return self.flops_per_iteration / _effective_rate(self.device)
+        return ITERATION_OVERHEAD * self.flops_per_iteration / _effective_rate(self.device)
 
     def describe(self) -> str:
         """E.g. ``"~1.2 GB, ~0.05 s/iteration"``."""
@@ -205,9 +213,15 @@ def _synchronize(device: torch.device) -> None:
 
 @functools.lru_cache(maxsize=8)
 def _effective_rate(device: torch.device) -> float:
-    """FLOP/s of forward, backward and Adam step of the fast network on ``device``."""
+    """FLOP/s of forward, backward and Adam step of the fast network on ``device``.
+
+    Timed on a 256x256 plane on the CPU (smaller planes run fewer FLOP/s: a 128x128
+    one measured a third of the rate, and an estimate three times too long), at the
+    thread counts a CPU fit tries (``core.threads``), keeping the fastest as the fit
+    does: a busy machine slows the full count the most.
+    """
     recipe = PRESETS["fast"]
-    shape = (128, 128) if device.type == "cpu" else (512, 512)
+    shape = (256, 256) if device.type == "cpu" else (512, 512)
     with seeded(None):  # the caller's random numbers, and fits built meanwhile, left alone
         net = SkipNet(recipe.input_depth, 1, recipe.net, 2, level_strides(shape, recipe.net.levels))
         z = torch.rand(1, recipe.input_depth, *shape).to(device)
@@ -216,18 +230,26 @@ def _effective_rate(device: torch.device) -> float:
     net.to(device, memory_format=memory_format).train()
     z = z.contiguous(memory_format=memory_format)
     optimizer = torch.optim.Adam(net.parameters(), lr=recipe.lr)
-    times = []
-    with reuse_freed_memory(enabled=device.type == "cpu"):
-        for _ in range(3):  # the first is a warm-up
-            start = time.perf_counter()
-            optimizer.zero_grad(set_to_none=True)
-            F.mse_loss(net(z), target).backward()
-            optimizer.step()
-            _synchronize(device)
-            times.append(time.perf_counter() - start)
+    caller = torch.get_num_threads()
+    thread_counts = {min(caller, available_cpus()), 1} if device.type == "cpu" else {caller}
+    fastest = math.inf
+    try:
+        with reuse_freed_memory(enabled=device.type == "cpu"):
+            for count in sorted(thread_counts, reverse=True):
+                torch.set_num_threads(count)
+                for step in range(3):  # the first is a warm-up
+                    start = time.perf_counter()
+                    optimizer.zero_grad(set_to_none=True)
+                    F.mse_loss(net(z), target).backward()
+                    optimizer.step()
+                    _synchronize(device)
+                    if step:
+                        fastest = min(fastest, time.perf_counter() - start)
+    finally:
+        torch.set_num_threads(caller)
     counts = halvings(shape, recipe.net.levels, recipe.net.coarsest)
     cost = _net_cost(recipe.net, recipe.input_depth, 1, counts)
-    return cost.flops * math.prod(shape) / min(times[1:])
+    return cost.flops * math.prod(shape) / fastest
 
 
 def estimate_fit(
@@ -248,7 +270,7 @@ def estimate_fit(
         Channels fitted jointly.
     device : str or torch.device
         Where the fit runs; only the time depends on it.  Timing a device
-        takes a fraction of a second, once per process.
+        takes about a second, once per process.
     target_shape : tuple of int, optional
         Spatial shape of the observation when it differs from ``out_shape``
         (the low-resolution input of super-resolution).
@@ -281,6 +303,30 @@ def estimate_fit(
         network_shape=network_shape,
         parameters=cost.parameters * members,
     )
+
+
+#: Where the automatic stop of each default recipe usually ends a fit, cold and
+#: warm-started (the next plane or frame), in iterations: the median of the cases its
+#: benchmark measured, rounded.  Warm starts measured for denoising only; the other
+#: tasks' count as cold.
+TYPICAL_STOP = {
+    "fast-denoising": (450, 180),  # benchmarks/speed.py, benchmarks/stack.py
+    "quality": (450, 450),  # benchmarks/quality.py
+    "fast-inpainting": (700, 700),  # benchmarks/inpainting.py
+    "fast-super-resolution": (1200, 1200),  # benchmarks/super_resolution.py
+    "fast-deconvolution": (2000, 2000),  # benchmarks/deconvolution.py: most reach the cap
+}
+
+
+def typical_iterations(recipe: Recipe, max_iter: int, auto_stop: bool, warm: bool) -> int | None:
+    """Iterations a fit of ``recipe`` usually runs: ``max_iter`` without the automatic
+    stop, else where it usually ends (``TYPICAL_STOP``, within the cap; None for a
+    recipe no benchmark measured)."""
+    if not auto_stop:
+        return max_iter
+    if recipe.name not in TYPICAL_STOP:
+        return None
+    return min(max_iter, TYPICAL_STOP[recipe.name][warm])
 
 
 def _available_ram() -> int | None:
