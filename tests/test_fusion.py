@@ -19,7 +19,16 @@ from napari_dip.core.fusion import (
 )
 from napari_dip.core.holdout import HoldoutStop
 
-TINY = shrunk("fast-denoising", "tiny-fused", net=THREE_LEVEL_NET, max_iter=80, stop_patience=10)
+#: The default's fusion on an ensemble of two mirrored members, whose spread is the uncertainty.
+TINY = shrunk(
+    "fast-denoising",
+    "tiny-fused",
+    net=THREE_LEVEL_NET,
+    max_iter=80,
+    stop_patience=10,
+    members=2,
+    flips=True,
+)
 
 
 def pattern(shape=(64, 64)):

@@ -75,7 +75,7 @@ class RunInfo(Mapping):
     >>> _ = run.run()
     >>> info = run.info
     >>> info.iterations, info.stop_reason.value, info.seed, info.recipe["members"]
-    (10, 'max_iter', 3, 2)
+    (10, 'max_iter', 3, 1)
     >>> napari_dip.RunInfo.from_dict(json.loads(json.dumps(info.as_dict()))) == info
     True
     >>> info["stop_reason"], info["fit_iterations"]

@@ -193,13 +193,13 @@ PRESETS: dict[str, Recipe] = {
             _QUALITY,
             name="fast-denoising",
             description=(
-                "Our default for denoising: two fast networks, one seeing the image "
-                "mirrored, each fused with the Wiener filter it steers, averaged; their "
-                "spread is the uncertainty. Holds out holes instead of pixels when the "
-                "noise is shared between neighbours."
+                "Our default for denoising: the fast network fused with the Wiener filter "
+                "it steers. Holds out holes instead of pixels when the noise is shared "
+                "between neighbours."
             ),
             max_iter=2000,
-            members=2,
+            members=1,
+            flips=False,
             stop_patience=60,
         ),
         _QUALITY,
