@@ -67,6 +67,23 @@ def test_a_fit_restores_the_defaults_when_it_ends_or_is_abandoned():
     assert allocator._active == 0 and _served_by_mmap()
 
 
+def _resident_bytes() -> int:
+    with open("/proc/self/status") as status:
+        line = next(line for line in status if line.startswith("VmRSS:"))
+    return int(line.split()[1]) * 1024
+
+
+@glibc_only
+def test_released_memory_leaves_the_process_while_freed_blocks_are_kept():
+    with allocator.reuse_freed_memory():
+        block = np.ones(BLOCK // 8)  # written: resident, from the heap
+        del block
+        kept = _resident_bytes()  # freed, but kept for the next iteration
+        allocator.release_freed_memory()  # as a fit does before its fusion
+        assert _resident_bytes() < kept - BLOCK // 2
+        assert not _served_by_mmap()  # still reusing freed blocks
+
+
 def test_channels_last_on_the_cpu_in_2d_only():
     cpu = torch.device("cpu")
     assert preferred_memory_format(cpu, 2) == torch.channels_last

@@ -8,7 +8,9 @@ set: a quarter to a half of the iteration time in ``benchmarks/run.py``.
 While at least one CPU fit runs, ``reuse_freed_memory`` raises glibc's mmap
 and trim thresholds so freed blocks are reused; when the last fit ends they
 return to the values glibc itself adapts them to, and the free memory goes
-back to the system.
+back to the system.  ``release_freed_memory`` hands it back meanwhile, when a fit
+moves on to work whose buffers have other sizes (the fusion after the iterations),
+which would otherwise come on top of the kept blocks instead of reusing them.
 
 glibc serves large blocks requested from threads other than the main one
 from separate arenas of at most 64 MiB, so blocks above that size (networks
@@ -26,7 +28,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-__all__ = ["reuse_freed_memory"]
+__all__ = ["release_freed_memory", "reuse_freed_memory"]
 
 # mallopt parameters (malloc.h).
 _M_TRIM_THRESHOLD = -1
@@ -80,3 +82,14 @@ def reuse_freed_memory(enabled: bool = True) -> Iterator[None]:
                 _glibc.mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD_AFTER)
                 _glibc.mallopt(_M_TRIM_THRESHOLD, _TRIM_THRESHOLD_AFTER)
                 _glibc.malloc_trim(0)
+
+
+def release_freed_memory() -> None:
+    """Hand the heap's free memory back to the system now (glibc; elsewhere a no-op).
+
+    Inside ``reuse_freed_memory`` freed blocks are kept for the next iteration; a
+    different workload after the last one (a 512x512 fit's fusion) cannot reuse them and
+    measured a peak 0.3 GB above the iterations' instead of 0.1 GB below it.
+    """
+    if _glibc is not None:
+        _glibc.malloc_trim(0)

@@ -16,8 +16,12 @@ Measured 2026-11-26 on a shared 2-core x86-64 VM (torch 2.13 CPU, one thread),
 peak RSS growth / estimate in MiB, ``fast`` preset, one channel unless said:
 128x128 160/180, 256x256 290/308, 512x512 761/817, 1024x1024 2808/2852,
 2048x2048 10908/10998, 256x256 RGB 285/320, 16x128x128 818/754, and
-``paper-denoising`` 256x256 865/808: -8% to +12%.  Times per iteration are
-good to about a factor 2 on a quiet machine, worse on a busy one.
+``paper-denoising`` 256x256 865/808: -8% to +12%.  The fusion that ends a
+denoising fit needs about as much again, after the iterations; the fit hands the
+iterations' freed memory back first, so the peak is the larger of the two, not
+their sum (within 2% of the estimate at 512 and 1024 pixels, 2026-12-07,
+``benchmarks/plane_sizes.py``).  Times per iteration are good to about a
+factor 2 on a quiet machine, worse on a busy one.
 """
 
 from __future__ import annotations

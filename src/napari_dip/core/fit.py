@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .allocator import reuse_freed_memory
+from .allocator import release_freed_memory, reuse_freed_memory
 from .classical import ClassicalBlend, choose_weight
 from .data_terms import DataTerm, Gaussian
 from .fusion import Fusion, fuse_members
@@ -433,6 +433,8 @@ class Fit:
         if output is None:  # stopped before the first iteration: the untrained output
             with torch.no_grad():
                 output = torch.cat([self.members.output(k) for k in range(self.recipe.members)])
+        if self.device.type == "cpu":
+            release_freed_memory()  # the iterations' blocks do not fit the fusion's buffers
         final = _fused_and_blended(self, smoothing.final(output), detector)
         self.estimates = final
         self.result = _to_numpy(_member_mean(final, self._member_weights))
