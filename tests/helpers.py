@@ -5,7 +5,10 @@ the shared fixtures are in ``conftest.py``.  Importing this module does not impo
 ``gui_pauses.py`` measures the first run's imports too.
 """
 
+import importlib
+import sys
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 
@@ -109,3 +112,15 @@ def waves(shape=(32, 32)):
 
 #: A blank 16x16 image: for checks that refuse a run before any fit.
 IMAGE = np.zeros((16, 16), np.float32)
+
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+def benchmark(name: str):
+    """The module of ``benchmarks/<name>.py``, imported as its scripts import each other."""
+    sys.path.insert(0, str(BENCHMARKS))
+    try:
+        return importlib.import_module(name)
+    finally:
+        sys.path.remove(str(BENCHMARKS))

@@ -4,23 +4,14 @@ A wrong transform would weaken the bar the default is measured against, so it is
 (on simulated Poisson-Gaussian noise; no benchmark data).
 """
 
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
-
-BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+from helpers import benchmark
 
 
 @pytest.fixture(scope="module")
 def anscombe():
-    sys.path.insert(0, str(BENCHMARKS))
-    try:
-        import quality
-    finally:
-        sys.path.remove(str(BENCHMARKS))
-    return quality.Anscombe
+    return benchmark("quality").Anscombe
 
 
 def poisson_gaussian(levels, gain, read, rng):
