@@ -43,10 +43,11 @@ SOURCE = source_of(__file__)
 FRAMES, SIZE, PHOTONS = 8, 256, (2.0, 100.0)
 COLD_FRAMES = (3, 7)  # frames 4 and 8, counted from 0
 IMAGES = ("fly", "w2s_040", "bsd045")
-#: The default recipe's fields each method changes (``default``: none).
 #: The default recipe's fields each method changes.  The rows of the warm-start levers tried on
 #: 2026-12-07 (``warm-patience-15``, ``warm-15-tolerance-*``: a warm start's patience and
-#: tolerance, fields since removed) are kept in benchmarks/stack.jsonl; docs/warm-start.md.
+#: tolerance; ``warm-adam``, ``warm-adam-15``: Adam's moments carried over from the frame before,
+#: with the warm patience or 15; fields since removed) are kept in benchmarks/stack.jsonl;
+#: docs/warm-start.md.
 RECIPES = {
     "default": {},
 }
