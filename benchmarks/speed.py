@@ -50,6 +50,7 @@ LEVERS = {
     "two-members": {"members": 2, "flips": True},
     "lr-0.02": {"lr": 0.02},
     "narrow-up": {"net": replace(_DEFAULT_NET, up=(16, 16, 32, 64, 128))},
+    "tolerance-0.001": {"stop_tolerance": 0.001},
 }
 METHODS = ("default", "bm3d", *LEVERS)
 BM3D_FACTORS = (
