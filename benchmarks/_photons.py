@@ -60,6 +60,14 @@ def arguments(description: str, methods: tuple, images: tuple) -> argparse.Argum
     return parser
 
 
+def warm_up() -> None:
+    """Pay what a process's first fit pays (setting up kernels; the first estimate times the
+    machine) before measuring, so that the first case's times are like the others'."""
+    run = napari_dip.Restoration("denoise", np.ones((64, 64), np.float32), max_iter=5)
+    run.estimate()
+    run.run()
+
+
 def measure_all(
     args: argparse.Namespace,
     cases: list[tuple[str, int]],
@@ -68,11 +76,7 @@ def measure_all(
 ) -> tuple[list[dict], str]:
     """Run each method on each case, keeping each row as it comes; then every row kept so far
     (this run's and earlier ones') and their table."""
-    # A process's first fit pays for setting up kernels and the first estimate times the
-    # machine: paid here, so that the first case's times are like the others'.
-    warm_up = napari_dip.Restoration("denoise", np.ones((64, 64), np.float32), max_iter=5)
-    warm_up.estimate()
-    warm_up.run()
+    warm_up()
     for name, seed in cases:
         for method in args.methods:
             add_row(args.rows, measure(name, seed, method, args.threads))

@@ -147,7 +147,6 @@ def measure(
     resolved = run.plan.device
     before = _reset_peak(resolved)  # the device's timing below counts, as in the memory model
     estimate = run.estimate()  # times the device first, as the widget and --dry-run do
-    full = napari_dip.Restoration("denoise", image, preset=preset, device=device).estimate()
     _synchronize(resolved)
     start = time.perf_counter()
     run.run()
@@ -170,8 +169,10 @@ def measure(
         "seconds": seconds,
         "seconds_per_iteration": per_iteration,
         # a result: the run itself, or the paper's full count at the measured rate
-        "result_seconds": full.max_iter * per_iteration if paper else seconds,
-        "estimated_seconds": full.max_seconds if paper else estimate.expected_seconds,
+        "result_seconds": run.recipe.max_iter * per_iteration if paper else seconds,
+        "estimated_seconds": run.recipe.max_iter * estimate.seconds_per_iteration
+        if paper
+        else estimate.expected_seconds,
         "estimated_seconds_per_iteration": estimate.seconds_per_iteration,
         "peak_bytes": peak,
         "estimated_peak_bytes": estimate.peak_bytes,

@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from _pages import replace_table, source_of
-from _photons import add_row, arguments, psnr, read_rows
+from _photons import add_row, arguments, psnr, read_rows, warm_up
 from inpainting import load
 
 import napari_dip
@@ -137,11 +137,7 @@ def main() -> None:
     args = arguments(__doc__.splitlines()[0], tuple(RECIPES), IMAGES).parse_args()
     if args.seeds == (0, 1):
         args.seeds = (0,)
-    # A process's first fit pays for setting up kernels and the first estimate times the
-    # machine: paid here, so that the first case's times are like the others'.
-    warm_up = napari_dip.Restoration("denoise", np.ones((64, 64), np.float32), max_iter=5)
-    warm_up.estimate()
-    warm_up.run()
+    warm_up()
     for name in args.images:
         for seed in args.seeds:
             for method in args.methods:
