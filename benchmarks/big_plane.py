@@ -30,7 +30,7 @@ import torch
 from _pages import replace_table, source_of
 
 import napari_dip
-from napari_dip.core.estimate import format_bytes
+from napari_dip.core.units import format_bytes
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "microscopy" / "nuclei_2d.tif"
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "big-plane.md"

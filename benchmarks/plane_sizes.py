@@ -43,8 +43,10 @@ from _photons import add_row, read_rows
 
 import napari_dip
 from napari_dip.core.allocator import reuse_freed_memory
-from napari_dip.core.estimate import _synchronize, format_bytes
-from napari_dip.core.fit import Fit, resolve_device
+from napari_dip.core.estimate import _synchronize
+from napari_dip.core.units import format_bytes
+from napari_dip.core.devices import resolve_device
+from napari_dip.core.fit import Fit
 from napari_dip.core.operators import Identity
 
 HERE = Path(__file__).resolve().parent

@@ -43,7 +43,7 @@ from render import _shape, write_docs, write_report
 
 import napari_dip
 from napari_dip.core.allocator import reuse_freed_memory
-from napari_dip.core.fit import preferred_memory_format
+from napari_dip.core.devices import preferred_memory_format
 from napari_dip.core.nets import SkipNet, padded_shape
 from napari_dip.core.presets import PRESETS
 

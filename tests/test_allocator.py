@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from napari_dip.core import allocator
-from napari_dip.core.fit import Fit, preferred_memory_format
+from napari_dip.core.devices import preferred_memory_format
+from napari_dip.core.fit import Fit
 from napari_dip.core.operators import Identity
 from napari_dip.core.presets import PRESETS
 
@@ -55,14 +56,14 @@ def test_freed_blocks_are_kept_only_inside_the_block_and_nested_uses_count():
 @glibc_only
 def test_a_fit_restores_the_defaults_when_it_ends_or_is_abandoned():
     target = torch.rand(1, 1, 32, 32)
-    fit = Fit(target, Identity(), PRESETS["fast"], (32, 32), max_iter=3, auto_stop=False)
+    fit = Fit(target, Identity(), PRESETS["fast"], (32, 32), max_iter=3, auto_stop=False, seed=0)
     snapshots = fit.snapshots(every=1)
     next(snapshots)
     assert allocator._active == 1
     snapshots.close()
     assert allocator._active == 0
     list(
-        Fit(target, Identity(), PRESETS["fast"], (32, 32), max_iter=2, auto_stop=False).snapshots()
+        Fit(target, Identity(), PRESETS["fast"], (32, 32), max_iter=2, auto_stop=False, seed=0).snapshots()
     )
     assert allocator._active == 0 and _served_by_mmap()
 
@@ -90,7 +91,7 @@ def test_channels_last_on_the_cpu_in_2d_only():
     assert preferred_memory_format(cpu, 3) == torch.contiguous_format
     target = torch.rand(1, 2, 32, 32)
     fit = Fit(
-        target, Identity(), PRESETS["fast"], (32, 32), max_iter=1, auto_stop=False, device="cpu"
+        target, Identity(), PRESETS["fast"], (32, 32), max_iter=1, auto_stop=False, seed=0
     )
     weight = fit.net[0].body.down[0].weight  # a 3x3 convolution
     assert weight.is_contiguous(memory_format=torch.channels_last)

@@ -155,7 +155,9 @@ def test_a_useless_network_gives_the_classical_answer_exactly():
 def test_a_stopped_fit_keeps_its_estimate_without_blending():
     image, missing = _smooth(), _round_holes()
     target = torch.from_numpy(np.where(missing, 0, image))[None, None]
-    fit = Fit(target, Mask(_known(missing)), BLENDING, image.shape, max_iter=50, auto_stop=True)
+    fit = Fit(
+        target, Mask(_known(missing)), BLENDING, image.shape, max_iter=50, auto_stop=True, seed=0
+    )
     for snapshot in fit.snapshots(every=5):
         if not snapshot.done:
             fit.stop()

@@ -10,7 +10,7 @@ from helpers import QUICK, counts
 
 from napari_dip import batch
 from napari_dip.batch.cli import main
-from napari_dip.batch.files import read_image, read_record
+from napari_dip.imaging.files import read_image, read_record
 
 
 @pytest.mark.slow

@@ -14,8 +14,6 @@ from napari_dip.core.estimate import (
     choose_tile,
     default_memory_budget,
     estimate_fit,
-    format_bytes,
-    parse_memory,
 )
 from napari_dip.core.nets import NetSpec, SkipNet, level_strides
 from napari_dip.core.presets import PRESETS
@@ -156,51 +154,6 @@ def test_choose_tile_raises_when_nothing_fits(fixed_rate):
 # --- memory budgets ----------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    "value, expected",
-    [
-        ("4GB", 4 * GIB),
-        ("4 GiB", 4 * GIB),
-        ("512MB", 512 * 2**20),
-        ("1.5G", int(1.5 * GIB)),
-        ("2 kb", 2048),
-        (" 100 ", 100),
-        ("100B", 100),
-        (2**31, 2**31),
-        (1e9, 10**9),
-        (np.int64(5), 5),
-        ("3Gi", 3 * GIB),
-    ],
-)
-def test_parse_memory(value, expected):
-    assert parse_memory(value) == expected
-
-
-@pytest.mark.parametrize(
-    "value", ["four GB", "4 PB", "", "-1GB", "1.2.3G", "4 iB", 0, -5, True, None, float("nan")]
-)
-def test_parse_memory_rejects_nonsense(value):
-    with pytest.raises(ValueError):
-        parse_memory(value)
-
-
-def test_format_bytes_reads_back():
-    assert format_bytes(1.5 * GIB) == "1.5 GB"
-    assert format_bytes(512 * 2**20) == "512 MB"
-    assert format_bytes(100) == "100 B"
-    assert parse_memory(format_bytes(3 * GIB)) == 3 * GIB
-
-
 def test_default_memory_budget_on_the_cpu():
     budget = default_memory_budget("cpu")
     assert 0 < budget <= os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-
-
-def test_parse_memory_takes_huge_amounts_as_no_limit_and_names_the_argument():
-    assert parse_memory(10**400) == estimate.MAX_MEMORY  # no OverflowError
-    assert parse_memory("9" * 400 + " GB") == estimate.MAX_MEMORY
-    assert parse_memory(1e300) == estimate.MAX_MEMORY
-    with pytest.raises(ValueError, match="memory_budget"):
-        parse_memory("lots", "memory_budget")
-    with pytest.raises(ValueError, match="memory_budget"):
-        parse_memory(0.5, "memory_budget")  # would be 0 bytes

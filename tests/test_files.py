@@ -9,7 +9,7 @@ from helpers import TINY_FAST, counts
 
 import napari_dip
 from napari_dip import batch
-from napari_dip.batch.files import read_image, read_record
+from napari_dip.imaging.files import read_image, read_record
 
 
 def test_axes_and_pixel_sizes_come_from_ome_metadata_and_are_carried_over(tmp_path):

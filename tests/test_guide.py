@@ -9,8 +9,8 @@ from helpers import THREE_LEVEL_NET, shrunk
 
 import napari_dip
 from napari_dip.core.fit import _flip
-from napari_dip.core.guide import GUIDE_WEIGHTS, blend_guided, guide_code
-from napari_dip.imaging.guide import normalised_guide
+from napari_dip.core.guided import GUIDE_WEIGHTS, blend_guided, guide_code
+from napari_dip.imaging.guide_image import normalised_guide
 
 TINY = shrunk(
     "fast-denoising",
@@ -159,7 +159,7 @@ def test_a_misleading_guide_barely_weighs_in_and_costs_no_quality():
 
 @pytest.mark.slow
 def test_at_weight_zero_the_result_is_the_unguided_runs_bit_for_bit(monkeypatch):
-    monkeypatch.setattr("napari_dip.core.guide.GUIDE_WEIGHTS", (0.0,))
+    monkeypatch.setattr("napari_dip.core.guided.GUIDE_WEIGHTS", (0.0,))
     _, noisy, good = scene()
     run = napari_dip.Restoration("denoise", noisy, guide=good, **RUN)
     result = run.run()

@@ -10,7 +10,7 @@ from helpers import QUICK, TINY_FAST, counts
 
 from napari_dip import batch
 from napari_dip.batch.cli import main
-from napari_dip.batch.files import PARTIAL, read_record
+from napari_dip.imaging.files import PARTIAL, read_record
 
 
 def test_a_rerun_after_a_crash_finishes_the_rest_without_redoing_or_corrupting(folder):

@@ -23,7 +23,7 @@ from hypothesis import strategies as st  # noqa: E402
 
 import napari_dip  # noqa: E402
 from napari_dip import NetSpec, Recipe, Restoration  # noqa: E402
-from napari_dip.core.estimate import MAX_MEMORY, parse_memory  # noqa: E402
+from napari_dip.core.units import MAX_MEMORY, parse_memory  # noqa: E402
 from napari_dip.imaging.axes import canonical_mask, from_canonical, to_canonical  # noqa: E402
 from napari_dip.imaging.checks import check_psf  # noqa: E402
 from napari_dip.imaging.intensity import cast_result  # noqa: E402

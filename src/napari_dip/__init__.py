@@ -32,7 +32,7 @@ _LAZY = {
     "restore_layer": "._napari.layer_run",
     "NetSpec": ".core.nets",
     "Snapshot": ".core.fit",
-    "available_devices": ".core.fit",
+    "available_devices": ".core.devices",
 }
 
 __all__ = sorted(_LAZY)

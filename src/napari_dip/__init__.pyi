@@ -24,7 +24,7 @@ from ._records import RunInfo as RunInfo
 from ._records import StopReason as StopReason
 from ._restoration import Restoration as Restoration
 from .core.fit import Snapshot as Snapshot
-from .core.fit import available_devices as available_devices
+from .core.devices import available_devices as available_devices
 from .core.nets import NetSpec as NetSpec
 from .core.presets import (
     PRESETS as PRESETS,

@@ -275,10 +275,10 @@ class Options:
 
     def _check_with_core(self) -> None:
         """The checks that live beside what they check (imported here: they load torch)."""
-        from .core.estimate import parse_memory
-        from .core.fit import check_seed
         from .core.presets import Recipe
+        from .core.seeding import check_seed
         from .core.threads import check_threads
+        from .core.units import parse_memory
         from .imaging.checks import check_factor
 
         if not isinstance(self.preset, (str, Recipe)):

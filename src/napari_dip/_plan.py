@@ -111,7 +111,7 @@ class RunEstimate:
     def describe(self) -> str:
         """One line for people, e.g. ``"1 fit, ~600 MB each, ~0.05 s/iteration, usually
         ~40 s, at most ~2 min"``."""
-        from .core.estimate import format_bytes, format_duration
+        from .core.units import format_bytes, format_duration
 
         fits = f"{self.fits} fit{'s' if self.fits > 1 else ''}"
         if self.tile is not None:
@@ -183,7 +183,7 @@ class Plan:
     def variants(self, block: Block) -> tuple[bool, ...]:
         """The fits of ``block``, guided (True) or not: a guided block is fitted both
         ways when the automatic stop can score them (the unguided fit blends the guided
-        one in, ``core.guide``), else guided only."""
+        one in, ``core.guided``), else guided only."""
         if not self.guided(block):
             return (False,)
         return (True, False) if self.auto_stop else (True,)
@@ -278,7 +278,7 @@ def make_plan(
     or MemoryError when even the smallest tile needs more than the budget.
     """
     from .core.estimate import choose_tile, default_memory_budget
-    from .core.fit import new_seed
+    from .core.seeding import new_seed
 
     checked = _checked(task, shape, dtype, options, mask_shape, psf)
     recipe, psf, canonical = (
@@ -336,8 +336,8 @@ class _Checked:
 
 
 def _checked(task, shape, dtype, options: Options, mask_shape, psf) -> _Checked:
-    from .core.estimate import parse_memory
-    from .core.fit import resolve_device
+    from .core.devices import resolve_device
+    from .core.units import parse_memory
     from .core.presets import resolve_preset
 
     check_choice("task", task, TASKS)
@@ -372,7 +372,7 @@ def _checked(task, shape, dtype, options: Options, mask_shape, psf) -> _Checked:
 def _check_guide(task: str, options: Options, axes: str, shape, factor: int) -> None:
     """The guide image's Y and X against the result's, or the guide channel against the
     image's channels."""
-    from .imaging.guide import check_guide_shape
+    from .imaging.guide_image import check_guide_shape
 
     frames, n_channels, depth, height, width = to_canonical_shape(shape, axes)
     if options.guide is not None:

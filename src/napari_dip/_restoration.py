@@ -32,7 +32,7 @@ from ._plan import Block, Plan, RunEstimate, make_plan
 from ._records import FitRecord, RunInfo
 from .imaging.axes import canonical_mask, from_canonical, to_canonical
 from .imaging.checks import check_image
-from .imaging.guide import check_not_the_image, normalised_guide
+from .imaging.guide_image import check_not_the_image, normalised_guide
 from .imaging.intensity import Intensity, cast_result
 from .imaging.tiling import Blender, blend_weights, scale_region
 

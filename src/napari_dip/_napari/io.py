@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..batch.files import read_image, read_record, write_result
+from ..imaging.files import read_image, read_record, write_result
 
 __all__ = ["get_reader", "write_ome_tiff"]
 

@@ -41,11 +41,11 @@ import napari_dip
 
 from .._options import CHANNEL_MODES, KERNELS, NOISE_MODELS, STACK_MODES, TASKS, Options, describe
 from .._records import RunInfo
-from ..core.estimate import format_duration
+from ..core.units import format_duration
 from ..core.stop_reason import StopReason
 from ..imaging.axes import check_axes
 from ..imaging.checks import MAX_FACTOR
-from ..imaging.guide import check_guide_shape
+from ..imaging.guide_image import check_guide_shape
 from ..imaging.noise import suggest_noise
 from .estimate_line import EstimateLine
 from .layer_input import has_image_planes, read_layer

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from ..imaging import samples
-from .files import read_image, write_tiff
+from ..imaging.files import read_image, write_tiff
 from .jobs import make_jobs, plan_files, run_jobs
 
 __all__ = ["run_demo"]

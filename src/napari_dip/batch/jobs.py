@@ -29,7 +29,7 @@ import numpy as np
 
 from .._options import Options
 from ..core.presets import Recipe
-from .files import find_inputs, output_path, read_image, read_record, write_result
+from ..imaging.files import find_inputs, output_path, read_image, read_record, write_result
 
 __all__ = [
     "FileReport",
@@ -217,7 +217,7 @@ def make_jobs(
 def _file_of(image: Path, pattern) -> Path:
     """The mask or guide file of ``image``: ``pattern`` with ``{stem}`` and ``{name}``
     filled in, relative to the image's folder unless absolute."""
-    from .files import stem
+    from ..imaging.files import stem
 
     try:
         name = os.fspath(pattern).format(stem=stem(image), name=image.name)

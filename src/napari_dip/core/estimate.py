@@ -26,12 +26,9 @@ factor 2 on a quiet machine, worse on a busy one.
 
 from __future__ import annotations
 
-import decimal
 import functools
 import math
-import numbers
 import os
-import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,19 +39,19 @@ from torch.multiprocessing.reductions import StorageWeakRef
 from torch.utils.flop_counter import FlopCounterMode
 
 from .allocator import reuse_freed_memory
-from .fit import _input_depth, preferred_memory_format, resolve_device
+from .devices import preferred_memory_format
+from .fit import _input_depth
 from .nets import NetSpec, SkipNet, halvings, level_strides, padded_shape
 from .presets import PRESETS, Recipe
 from .seeding import seeded
 from .threads import available_cpus
+from .units import format_bytes
 
 __all__ = [
     "FitEstimate",
     "choose_tile",
     "default_memory_budget",
     "estimate_fit",
-    "format_bytes",
-    "parse_memory",
     "typical_iterations",
 ]
 
@@ -105,57 +102,6 @@ class FitEstimate:
     def describe(self) -> str:
         """E.g. ``"~1.2 GB, ~0.05 s/iteration"``."""
         return f"~{format_bytes(self.peak_bytes)}, ~{self.seconds_per_iteration:.2g} s/iteration"
-
-
-def format_bytes(n: float) -> str:
-    """``n`` bytes in binary units labelled KB, MB, GB, TB (as ``parse_memory`` reads them)."""
-    units = ["B", "KB", "MB", "GB", "TB"]
-    while abs(n) >= 1024 and len(units) > 1:
-        n /= 1024
-        units.pop(0)
-    unit = units[0]
-    return f"{n:.0f} {unit}" if unit == "B" or abs(n) >= 10 else f"{n:.1f} {unit}"
-
-
-def format_duration(seconds: float) -> str:
-    """A duration for people: ``"45 s"``, ``"3 min 05 s"``, ``"2.5 h"``; ``"?"`` when unknown."""
-    if not math.isfinite(seconds):
-        return "?"
-    if seconds >= 5400:
-        return f"{seconds / 3600:.1f} h"
-    minutes, seconds = divmod(round(seconds), 60)
-    return f"{minutes} min {seconds:02d} s" if minutes else f"{seconds} s"
-
-
-_UNITS = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
-_MEMORY = re.compile(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*(?:([KMGT])I?B?|B)?\s*", re.IGNORECASE)
-
-
-#: Budgets above this (4 EiB, more than any machine has) are taken as this: no limit.
-MAX_MEMORY = 2**62
-
-
-def parse_memory(value, name: str = "memory") -> int:
-    """Bytes from a number of bytes or a string such as ``"4GB"``, ``"4 GiB"``, ``"512MB"``, ``"1.5G"``.
-
-    Units are binary whether written GB or GiB: ``"1GB"`` is ``2**30`` bytes,
-    like the sizes operating systems report for RAM.  Amounts above
-    ``MAX_MEMORY`` are capped to it.  ``name`` names the value in errors.
-    """
-    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
-        number = int(value)  # any size: no float conversion to overflow
-    elif isinstance(value, numbers.Real) and not isinstance(value, bool):
-        number = float(value)
-    elif isinstance(value, str) and (match := _MEMORY.fullmatch(value)):
-        number = int(decimal.Decimal(match[1]) * _UNITS[(match[2] or "").upper()])
-    else:
-        raise ValueError(
-            f"cannot read {value!r} as an amount of memory ({name}): give a number of bytes or a "
-            "string such as '4GB', '512 MB' or '1.5G'"
-        )
-    if isinstance(number, float) and not math.isfinite(number) or number < 1:
-        raise ValueError(f"{name} must be a finite amount of at least 1 byte, got {value!r}")
-    return min(int(number), MAX_MEMORY)
 
 
 @dataclass(frozen=True)
@@ -272,8 +218,9 @@ def estimate_fit(
         Spatial shape (2 or 3 axes) of the estimate.
     channels : int
         Channels fitted jointly.
-    device : str or torch.device
-        Where the fit runs; only the time depends on it.  Timing a device
+    device : torch.device or str
+        Where the fit runs (as ``core.devices.resolve_device`` resolved it); only
+        the time depends on it.  Timing a device
         takes about a second, once per process.
     target_shape : tuple of int, optional
         Spatial shape of the observation when it differs from ``out_shape``
@@ -303,7 +250,7 @@ def estimate_fit(
         peak_bytes=int(OVERHEAD * tensors + RUNTIME_BYTES),
         tensor_bytes=int(tensors),
         flops_per_iteration=flops,
-        device=resolve_device(device),
+        device=torch.device(device),
         network_shape=network_shape,
         parameters=cost.parameters * members,
     )
@@ -347,14 +294,14 @@ def _available_ram() -> int | None:
         return None
 
 
-def default_memory_budget(device: str | torch.device = "cpu") -> int:
-    """Bytes a fit on ``device`` may use by default.
+def default_memory_budget(device: torch.device | str = "cpu") -> int:
+    """Bytes a fit on ``device`` (a resolved device) may use by default.
 
     CPU: half the RAM available now (4 GiB when it cannot be read).  CUDA: 80%
     of the GPU's free memory.  Apple MPS: 80% of the recommended maximum
     working set where PyTorch reports it, else the CPU rule (memory is shared).
     """
-    device = resolve_device(device)
+    device = torch.device(device)
     if device.type == "cuda":
         free, _ = torch.cuda.mem_get_info(device)
         return int(0.8 * free)

@@ -14,8 +14,6 @@ spread is its uncertainty.
 from __future__ import annotations
 
 import math
-import numbers
-import random
 import threading
 import time
 from collections.abc import Iterator
@@ -27,8 +25,9 @@ import torch
 from .allocator import release_freed_memory, reuse_freed_memory
 from .classical import ClassicalBlend, choose_weight
 from .data_terms import DataTerm, Gaussian
+from .devices import preferred_memory_format
 from .fusion import Fusion, fuse_members
-from .guide import GuideBlend, blend_guided, guide_code
+from .guided import GuideBlend, blend_guided, guide_code
 from .holdout import HoldoutStop
 from .nets import SkipNet, level_strides, padded_shape
 from .observation_code import observation_code
@@ -38,13 +37,7 @@ from .seeding import seeded
 from .stop_reason import StopReason
 from .threads import ThreadPolicy
 
-__all__ = [
-    "Fit",
-    "Snapshot",
-    "available_devices",
-    "preferred_memory_format",
-    "resolve_device",
-]
+__all__ = ["Fit", "Snapshot"]
 
 
 @dataclass(frozen=True)
@@ -82,82 +75,6 @@ class Snapshot:
     #: rule scores best so far (its pick, on the last snapshot); None without the rule.
     held_out: float | None = None
     best_iteration: int | None = None
-
-
-def available_devices() -> list[str]:
-    """Device names usable on this machine: "auto", then every CUDA GPU, MPS, the CPU.
-
-    Examples
-    --------
-    >>> from napari_dip import available_devices
-    >>> devices = available_devices()
-    >>> devices[0], devices[-1]
-    ('auto', 'cpu')
-    """
-    names = ["auto"]
-    names += [f"cuda:{i}" for i in range(torch.cuda.device_count())]
-    if torch.backends.mps.is_available():
-        names.append("mps")
-    return names + ["cpu"]
-
-
-def resolve_device(device: str | torch.device = "auto") -> torch.device:
-    """``"auto"`` picks CUDA, then Apple MPS, then the CPU; a name is checked."""
-    if isinstance(device, torch.device):
-        device = str(device)
-    if not isinstance(device, str):
-        raise TypeError(
-            f"device must be a string such as 'auto', 'cpu', 'cuda', 'mps'; got {device!r}"
-        )
-    name = device.strip().lower()
-    if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    try:
-        resolved = torch.device(name)
-    except RuntimeError:
-        raise ValueError(
-            f"unknown device {device!r}: use 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'"
-        ) from None
-    if resolved.type == "cuda":
-        if not torch.cuda.is_available():
-            raise ValueError(f"device {device!r} requested but CUDA is not available here")
-        if resolved.index is not None and resolved.index >= torch.cuda.device_count():
-            raise ValueError(
-                f"device {device!r} requested but only {torch.cuda.device_count()} CUDA device(s) exist"
-            )
-    elif resolved.type == "mps":
-        if not torch.backends.mps.is_available():
-            raise ValueError(f"device {device!r} requested but Apple MPS is not available here")
-    elif resolved.type != "cpu":
-        raise ValueError(f"unknown device {device!r}: use 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'")
-    return resolved
-
-
-def preferred_memory_format(device: torch.device, dims: int) -> torch.memory_format:
-    """Channels-last on the CPU in 2D, where its convolutions are faster (benchmarks/run.py).
-
-    In 3D it measured no faster, and GPUs are left to their defaults.
-    """
-    if device.type == "cpu" and dims == 2:
-        return torch.channels_last
-    return torch.contiguous_format
-
-
-def new_seed() -> int:
-    return random.SystemRandom().randrange(2**31)
-
-
-def check_seed(seed) -> int:
-    """``seed`` as an int in [0, 2**64 - 1], the range of torch's generators."""
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
-        raise TypeError(f"seed must be an integer or None, got {seed!r}")
-    if not 0 <= seed < 2**64:
-        raise ValueError(f"seed must be between 0 and 2**64 - 1, got {seed}")
-    return int(seed)
 
 
 def _input_code(recipe: Recipe, shape: tuple[int, ...]) -> torch.Tensor:
@@ -224,11 +141,13 @@ class Fit:
         super-resolution).
     max_iter : int
         Iteration cap (the automatic stop, when on, may end earlier).
-    seed : int, optional
+    seed : int
         Seeds the network's weights, the input code and the jitter; a fixed seed
-        gives the same result on the CPU.  Drawn at random when None.
-    device : str or torch.device
-        ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"mps"``.
+        gives the same result on the CPU.  Taken as given: the plan draws and
+        checks it (``core.seeding``).
+    device : torch.device or str
+        A device that exists here (``core.devices.resolve_device`` picks it), taken
+        as given.
     initial_weights : dict, optional
         A ``state_dict`` of a network of the same shape (``weights()`` of an
         earlier fit) to start from instead of the seeded initialisation: a warm
@@ -240,7 +159,7 @@ class Fit:
         results bitwise reproducible for a seed.
     guide : Tensor, shape (1, G, *spatial), optional
         An image of the same scene on the estimate's grid, normalised to [0, 1]:
-        the networks' input code instead of random noise (``core.guide``).
+        the networks' input code instead of random noise (``core.guided``).
     blend_with : Fit, optional
         The guided fit of the same target and seed, finished: this (unguided) fit
         ends by blending its result in with the weight the held-out pixels choose
@@ -264,8 +183,8 @@ class Fit:
         data_term: DataTerm | None = None,
         max_iter: int,
         auto_stop: bool,
-        seed: int | None = None,
-        device: str | torch.device = "auto",
+        seed: int,
+        device: torch.device | str = "cpu",
         initial_weights: dict[str, torch.Tensor] | None = None,
         threads: int | None = None,
         guide: torch.Tensor | None = None,
@@ -274,8 +193,8 @@ class Fit:
         self.recipe = recipe
         self.max_iter = max_iter
         self.auto_stop = auto_stop
-        self.seed = new_seed() if seed is None else check_seed(seed)
-        self.device = resolve_device(device)
+        self.seed = seed
+        self.device = torch.device(device)
         self.out_shape = tuple(out_shape)
         self.warm_started = initial_weights is not None
         self.guided, self.blend_with = guide is not None, blend_with

@@ -1,4 +1,4 @@
-"""torch's global random generator, used by one thread at a time.
+"""Seeds: drawn and checked, and torch's global random generator used by one thread at a time.
 
 Networks draw their initial weights from torch's global generator.  A fit
 seeds it to build its networks and input codes, and the speed measurement
@@ -10,13 +10,15 @@ lock for the draws, and leaves the generator as the caller had it.
 
 from __future__ import annotations
 
+import numbers
+import random
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import torch
 
-__all__ = ["seeded"]
+__all__ = ["check_seed", "new_seed", "seeded"]
 
 _GLOBAL_RNG = threading.Lock()
 
@@ -32,3 +34,16 @@ def seeded(seed: int | None) -> Iterator[None]:
         if seed is not None:
             torch.manual_seed(seed)
         yield
+
+
+def new_seed() -> int:
+    return random.SystemRandom().randrange(2**31)
+
+
+def check_seed(seed) -> int:
+    """``seed`` as an int in [0, 2**64 - 1], the range of torch's generators."""
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+        raise TypeError(f"seed must be an integer or None, got {seed!r}")
+    if not 0 <= seed < 2**64:
+        raise ValueError(f"seed must be between 0 and 2**64 - 1, got {seed}")
+    return int(seed)

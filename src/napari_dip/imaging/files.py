@@ -1,4 +1,4 @@
-"""Image files for batch runs: finding, reading and atomically writing them.
+"""Image files for both front ends: finding, reading and atomically writing them.
 
 Formats: TIFF and OME-TIFF (``tifffile``; axes and pixel sizes from the
 OME-XML or ImageJ metadata when present), PNG and JPEG (``imageio``), and
