@@ -69,11 +69,12 @@ def _record(record: dict) -> str:
 def _restoration(task, image, **options):
     run = napari_dip.Restoration(task, image, threads=1, seed=0, **options)
     result = run.run()
+    record = run.info.to_dict() if hasattr(run.info, "to_dict") else run.info.as_dict()
     return {
         "result": _digest(result),
         "uncertainty": _digest(run.uncertainty),
-        "record": _record(run.info.as_dict()),
-        "rerun": _digest(napari_dip.rerun(run.info.as_dict(), image, **_data(options))),
+        "record": _record(record),
+        "rerun": _digest(napari_dip.rerun(record, image, **_data(options))),
     }
 
 
@@ -86,8 +87,12 @@ def _shortcuts() -> dict:
     psf = napari_dip.gaussian_psf(1.5)
     return {
         "denoise": _digest(napari_dip.denoise(image, max_iter=40, seed=1, threads=1)),
-        "inpaint": _digest(napari_dip.inpaint(image, _mask((48, 48)), max_iter=40, seed=1, threads=1)),
-        "super_resolve": _digest(napari_dip.super_resolve(image[:24, :24], 2, max_iter=40, seed=1, threads=1)),
+        "inpaint": _digest(
+            napari_dip.inpaint(image, _mask((48, 48)), max_iter=40, seed=1, threads=1)
+        ),
+        "super_resolve": _digest(
+            napari_dip.super_resolve(image[:24, :24], 2, max_iter=40, seed=1, threads=1)
+        ),
         "deconvolve": _digest(napari_dip.deconvolve(image, psf, max_iter=40, seed=1, threads=1)),
     }
 
@@ -100,7 +105,9 @@ def _cases() -> dict:
     channels = np.stack([_image((40, 40), seed=1), _image((40, 40), seed=2)], axis=-1)
     return {
         "denoise default": lambda: _restoration("denoise", image, max_iter=150),
-        "denoise poisson": lambda: _restoration("denoise", image, noise="poisson", offset=5.0, max_iter=80),
+        "denoise poisson": lambda: _restoration(
+            "denoise", image, noise="poisson", offset=5.0, max_iter=80
+        ),
         "denoise quality": lambda: _restoration("denoise", image, preset="quality", max_iter=40),
         "denoise paper": lambda: _restoration("denoise", image, preset="paper", max_iter=15),
         "denoise movie": lambda: _restoration("denoise", movie, axes="TYX", max_iter=60),
@@ -110,15 +117,29 @@ def _cases() -> dict:
         "denoise guide channel": lambda: _restoration(
             "denoise", channels, channel_axis=-1, guide_channel=0, max_iter=40
         ),
-        "denoise guide image": lambda: _restoration("denoise", image, guide=_image((48, 48), seed=7), max_iter=40),
-        "denoise tiled": lambda: _restoration("denoise", _image((200, 200)), memory_budget="200MB", max_iter=10),
+        "denoise guide image": lambda: _restoration(
+            "denoise", image, guide=_image((48, 48), seed=7), max_iter=40
+        ),
+        "denoise tiled": lambda: _restoration(
+            "denoise", _image((200, 200)), memory_budget="200MB", max_iter=10
+        ),
         "inpaint default": lambda: _restoration("inpaint", image, mask=mask, max_iter=150),
-        "inpaint not keep_known": lambda: _restoration("inpaint", image, mask=mask, keep_known=False, max_iter=40),
-        "super_resolve default": lambda: _restoration("super_resolve", image[:24, :24], factor=2, max_iter=120),
-        "super_resolve box": lambda: _restoration("super_resolve", image[:24, :24], factor=3, kernel="box", max_iter=40),
+        "inpaint not keep_known": lambda: _restoration(
+            "inpaint", image, mask=mask, keep_known=False, max_iter=40
+        ),
+        "super_resolve default": lambda: _restoration(
+            "super_resolve", image[:24, :24], factor=2, max_iter=120
+        ),
+        "super_resolve box": lambda: _restoration(
+            "super_resolve", image[:24, :24], factor=3, kernel="box", max_iter=40
+        ),
         "deconvolve default": lambda: _restoration("deconvolve", image, psf=psf, max_iter=120),
-        "deconvolve poisson": lambda: _restoration("deconvolve", image, psf=psf, noise="poisson", max_iter=60),
-        "denoise output uint16": lambda: _restoration("denoise", image, output_dtype="input", max_iter=30),
+        "deconvolve poisson": lambda: _restoration(
+            "deconvolve", image, psf=psf, noise="poisson", max_iter=60
+        ),
+        "denoise output uint16": lambda: _restoration(
+            "denoise", image, output_dtype="input", max_iter=30
+        ),
     }
 
 

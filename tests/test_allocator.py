@@ -63,7 +63,9 @@ def test_a_fit_restores_the_defaults_when_it_ends_or_is_abandoned():
     snapshots.close()
     assert allocator._active == 0
     list(
-        Fit(target, Identity(), PRESETS["fast"], (32, 32), max_iter=2, auto_stop=False, seed=0).snapshots()
+        Fit(
+            target, Identity(), PRESETS["fast"], (32, 32), max_iter=2, auto_stop=False, seed=0
+        ).snapshots()
     )
     assert allocator._active == 0 and _served_by_mmap()
 
@@ -90,9 +92,7 @@ def test_channels_last_on_the_cpu_in_2d_only():
     assert preferred_memory_format(cpu, 2) == torch.channels_last
     assert preferred_memory_format(cpu, 3) == torch.contiguous_format
     target = torch.rand(1, 2, 32, 32)
-    fit = Fit(
-        target, Identity(), PRESETS["fast"], (32, 32), max_iter=1, auto_stop=False, seed=0
-    )
+    fit = Fit(target, Identity(), PRESETS["fast"], (32, 32), max_iter=1, auto_stop=False, seed=0)
     weight = fit.net[0].body.down[0].weight  # a 3x3 convolution
     assert weight.is_contiguous(memory_format=torch.channels_last)
     assert not weight.is_contiguous()

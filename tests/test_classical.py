@@ -180,7 +180,7 @@ def test_the_default_records_the_blend_and_keeps_known_pixels():
     assert np.array_equal(result[~missing], damaged[~missing])
     (blend,) = run.info.classical_blends
     assert blend["method"] == "biharmonic" and 0 <= blend["network_weight"] <= 1
-    assert napari_dip.RunInfo.from_dict(run.info.as_dict()) == run.info
+    assert napari_dip.RunInfo.from_dict(run.info.to_dict()) == run.info
     rerun = napari_dip.rerun(run.info, damaged, mask=missing)
     assert np.array_equal(rerun, result)
 

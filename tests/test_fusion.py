@@ -144,7 +144,7 @@ def test_denoising_records_its_fusion_and_is_deterministic_per_seed():
     _, unfused = run(image, preset=replace(TINY, fuse=False))
     assert not np.array_equal(result, unfused) or choice["weight"] == 0
     assert first.uncertainty is not None and np.all(first.uncertainty >= 0)
-    record = json.loads(json.dumps(first.info.as_dict()))
+    record = json.loads(json.dumps(first.info.to_dict()))
     assert napari_dip.RunInfo.from_dict(record) == first.info
     rerun = napari_dip.rerun(record, image)
     assert np.array_equal(rerun, result)
@@ -154,7 +154,7 @@ def test_denoising_records_its_fusion_and_is_deterministic_per_seed():
 def test_a_record_from_before_the_fusion_reruns_without_it():
     image = (noisy(pattern((48, 48))) * 1000).astype(np.float32)
     restoration, result = run(image, preset=replace(TINY, fuse=False))
-    record = restoration.info.as_dict()
+    record = restoration.info.to_dict()
     del record["fusions"], record["recipe"]["fuse"]
     info = napari_dip.RunInfo.from_dict(record)
     assert info.fusions == () and info.recipe["fuse"] is False  # what the record meant
@@ -190,7 +190,7 @@ def test_photon_counts_are_fused_scored_by_the_poisson_deviance():
 def test_a_poisson_record_from_before_photon_counts_were_fused_reruns_unfused():
     image = photon_counts()
     restoration, unfused = run(image, noise="poisson", preset=replace(TINY, fuse=False))
-    record = json.loads(json.dumps(restoration.info.as_dict()))
+    record = json.loads(json.dumps(restoration.info.to_dict()))
     record["recipe"]["fuse"] = True  # what such a run recorded: the preset's recipe, no fusion
     assert record["fusions"] == [] and record["stop_reason"] == "auto"
     assert napari_dip.RunInfo.from_dict(record).recipe["fuse"] is False

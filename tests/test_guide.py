@@ -265,7 +265,7 @@ def test_the_record_names_the_guide_and_reruns_bit_for_bit():
     _, noisy, good = scene()
     run = napari_dip.Restoration("denoise", noisy, guide=good, max_iter=40, **RUN)
     result = run.run()
-    record = json.loads(json.dumps(run.info.as_dict()))
+    record = json.loads(json.dumps(run.info.to_dict()))
     assert record["guide"] == "image 32 x 32" and record["guide_channel"] is None
     assert 0 <= record["guide_choices"][0]["guide_weight"] <= 1
     assert napari_dip.RunInfo.from_dict(record) == run.info
@@ -282,6 +282,6 @@ def test_a_guide_channel_run_reruns_from_its_record_alone():
     run = napari_dip.Restoration("denoise", image, axes="YXC", guide_channel=0, max_iter=30, **RUN)
     result = run.run()
     assert run.info.options.guide_channel == 0
-    assert np.array_equal(napari_dip.rerun(run.info.as_dict(), image), result)
+    assert np.array_equal(napari_dip.rerun(run.info.to_dict(), image), result)
     with pytest.raises(ValueError, match="no guide image"):
         napari_dip.rerun(run.info, image, guide=good)

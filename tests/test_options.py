@@ -10,8 +10,8 @@ import pytest
 
 import napari_dip
 from napari_dip import Options
-from napari_dip._api import COMMON_OPTIONS, TASK_OPTIONS
 from napari_dip._options import Noise
+from napari_dip._tasks import COMMON_OPTIONS, TASK_TABLE
 
 SHORTCUTS = [
     napari_dip.denoise,
@@ -47,7 +47,7 @@ def restore_layer():
 #: Every public function that takes options, the options it takes in their order, and
 #: the options whose type it widens (a layer's guide may be an Image layer).
 SIGNATURES = [
-    *[(f, TASK_OPTIONS.get(f.__name__, ()) + COMMON_OPTIONS, {}) for f in SHORTCUTS],
+    *[(f, TASK_TABLE[f.__name__].keyword_options + COMMON_OPTIONS, {}) for f in SHORTCUTS],
     (napari_dip.Restoration.__init__, Options.names(), {}),
     (
         restore_layer,

@@ -1,5 +1,6 @@
 """Run records: complete, JSON-ready, and enough to run a result again bit for bit."""
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -46,7 +47,7 @@ def test_info_before_and_after_a_run():
 def test_record_round_trips_through_json():
     run = napari_dip.Restoration("super_resolve", noisy(), factor=2, preset=CUSTOM, seed=1)
     run.run()
-    record = json.loads(json.dumps(run.info.as_dict()))
+    record = json.loads(json.dumps(run.info.to_dict()))
     assert record["stop_reason"] == "max_iter" and record["fit_iterations"] == [25]
     assert RunInfo.from_dict({**record, "source": "a layer's own setting"}) == run.info
     del record["offset"]  # a record from before the option: zero photons read as 0
@@ -64,9 +65,9 @@ def test_the_record_holds_the_options_as_resolved_and_they_rerun_the_run():
     assert options.factor is None and options.kernel == napari_dip.Options.kernel  # unused
     again = napari_dip.Restoration.from_options("inpaint", image, options=options, mask=image > 60)
     assert np.array_equal(again.run(), result)
-    # the record's keys that come from the options read as before, by key and by name
-    assert run.info["memory_budget_bytes"] == run.info.memory_budget_bytes == options.memory_budget
-    assert run.info["kernel"] is None and run.info.keep_known is True
+    # the options as the record has them, under their names (a task's own: None in others')
+    assert run.info.memory_budget_bytes == options.memory_budget
+    assert run.info.kernel is None and run.info.factor is None and run.info.keep_known is True
     with pytest.raises(AttributeError, match="no attribute 'nosie'"):
         _ = run.info.nosie
 
@@ -90,7 +91,7 @@ def test_rerun_reproduces_a_result_from_its_json_record(task, data, options):
         task, image, **data, **options, factor=factor, seed=9, threads=1, device="cpu"
     )
     result = run.run()
-    record = json.loads(json.dumps(run.info.as_dict()))
+    record = json.loads(json.dumps(run.info.to_dict()))
     again = napari_dip.rerun(record, image, **data)
     assert again.dtype == result.dtype and np.array_equal(again, result)
 
@@ -101,7 +102,7 @@ def test_rerun_rebuilds_a_gaussian_psf_from_its_sigma_and_refuses_other_things()
         "deconvolve", image, psf=napari_dip.gaussian_psf(1.5), max_iter=8, seed=2, threads=1
     )
     result = run.run()
-    record = {**run.info.as_dict(), "psf_sigma": 1.5}
+    record = {**run.info.to_dict(), "psf_sigma": 1.5}
     assert np.array_equal(napari_dip.rerun(record, image), result)
     with pytest.raises(TypeError, match="info must be a RunInfo"):
         napari_dip.rerun("denoise", image)
@@ -118,16 +119,27 @@ DATA_0_1 = {
 }
 
 
-def test_info_reads_by_key_as_in_0_1():
+def test_every_option_is_recorded_under_its_name():
+    """A new option needs a field of RunInfo (RunInfo.of fails without one); the memory
+    budget is recorded in bytes (``preset`` holds the recipe's name, ``guide`` describes
+    the image)."""
+    fields = {f.name for f in dataclasses.fields(RunInfo)}
+    assert set(napari_dip.Options.names()) - fields == {"memory_budget"}
+
+
+def test_info_reads_by_key_as_in_0_1_with_a_deprecation_warning():
     run = napari_dip.Restoration("denoise", noisy(), preset=CUSTOM, seed=4, threads=1)
     run.run()
     info = run.info
-    assert info["iterations"] == info.iterations == 25 and info["stop_reason"] == "max_iter"
-    assert info["stop_holes"] == [] and info["fit_iterations"] == [25] and info["threads"] == 1
-    assert info.get("seed") == 4 and info.get("nope") is None and "threads_used" in info
-    assert dict(info) == info.as_dict() and list(info) == list(info.as_dict())
-    with pytest.raises(KeyError, match="no such field .did you mean 'iterations'"):
-        info["iteration"]
+    with pytest.deprecated_call(match=r"info\['iterations'\].*use info.iterations"):
+        assert info["iterations"] == info.iterations == 25
+    with pytest.deprecated_call():
+        assert info["stop_reason"] == "max_iter" and info["fit_iterations"] == [25]
+        assert info.get("seed") == 4 and info.get("nope") is None and "threads_used" in info
+        assert dict(info) == info.to_dict() and list(info) == list(info.to_dict())
+        assert len(info) == len(info.to_dict()) and info.as_dict() == info.to_dict()
+        with pytest.raises(KeyError, match="no such field .did you mean 'iterations'"):
+            info["iteration"]
 
 
 @pytest.mark.parametrize("task", list(RECORDS_0_1))
@@ -135,7 +147,8 @@ def test_records_of_0_1_load_and_rerun_with_their_settings(task):
     record = RECORDS_0_1[task]
     info = RunInfo.from_dict(record)
     assert info.task == task and info.seed == 3 and info.version == ""
-    assert info.recipe["name"] == record["preset"] and info["stop_reason"] == record["stop_reason"]
+    assert info.recipe["name"] == record["preset"]
+    assert info.stop_reason.value == record["stop_reason"]
     image = noisy()
     again = napari_dip.rerun(record, image, **DATA_0_1[task])
     factor = 2 if task == "super_resolve" else 1

@@ -2,8 +2,8 @@
 
 ``FitWorker.start`` queues the worker on napari-dip's own thread pool instead
 of Qt's global one, so it copies what superqt's ``WorkerBase.start`` does
-besides: ``register_with_superqt``, the one place that uses superqt's private
-names.  These tests check what it relies on, so that an upgrade of napari or
+besides: ``register_with_superqt`` and ``end_unstarted``, the one place that
+uses superqt's private names.  These tests check what it relies on, so that an upgrade of napari or
 superqt that breaks it fails here with a message that says where to look.
 Run under a virtual X server: ``xvfb-run -a python -m pytest tests/test_worker.py``.
 """
@@ -22,7 +22,12 @@ from pytestqt.exceptions import TimeoutError as WaitTimedOut
 from superqt.utils import GeneratorWorker, WorkerBase
 
 import napari_dip
-from napari_dip._napari.worker import FitWorker, PendingRestoration, register_with_superqt
+from napari_dip._napari.worker import (
+    FitWorker,
+    PendingRestoration,
+    end_unstarted,
+    register_with_superqt,
+)
 
 VERSIONS = f"napari {napari.__version__} with superqt {superqt.__version__}"
 FIX = (
@@ -104,6 +109,19 @@ def test_a_fit_worker_is_registered_while_it_runs_and_starts_once(qtbot, fit_wor
     fit_worker.quit()
     qtbot.waitUntil(lambda: not fit_worker.is_running, timeout=10_000)
     wait_until_unregistered(qtbot, fit_worker)
+
+
+def test_a_worker_ended_before_it_ran_says_so_and_leaves_superqt_s_set(qtbot):
+    """What a run taken out of the pool's queue does (``LayerRestoration.stop``)."""
+    pending = Stoppable()
+    worker = FitWorker(until_stopped, pending, 1)
+    register_with_superqt(worker)  # as start() does, without queueing it
+    emitted = []
+    worker.aborted.connect(lambda: emitted.append("aborted"))
+    worker.finished.connect(lambda: emitted.append("finished"))
+    end_unstarted(worker)
+    assert pending.stopped.is_set() and emitted == ["aborted", "finished"]
+    wait_until_unregistered(qtbot, worker)
 
 
 def test_napari_asks_the_registered_fits_to_quit_when_the_application_quits(qtbot, fit_worker):

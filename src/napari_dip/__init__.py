@@ -13,7 +13,7 @@ __version__ = "0.1.0"
 _LAZY = {
     "Restoration": "._restoration",
     "Options": "._options",
-    "TASKS": "._options",
+    "TASKS": "._tasks",
     "Plan": "._plan",
     "RunEstimate": "._plan",
     "RunInfo": "._records",

@@ -16,15 +16,15 @@ from ._api import (
     super_resolve as super_resolve,
 )
 from ._napari.layer_run import restore_layer as restore_layer
-from ._options import TASKS as TASKS
 from ._options import Options as Options
 from ._plan import Plan as Plan
 from ._plan import RunEstimate as RunEstimate
 from ._records import RunInfo as RunInfo
 from ._records import StopReason as StopReason
 from ._restoration import Restoration as Restoration
-from .core.fit import Snapshot as Snapshot
+from ._tasks import TASKS as TASKS
 from .core.devices import available_devices as available_devices
+from .core.fit import Snapshot as Snapshot
 from .core.nets import NetSpec as NetSpec
 from .core.presets import (
     PRESETS as PRESETS,

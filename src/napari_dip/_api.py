@@ -28,6 +28,7 @@ from ._options import (
 )
 from ._records import RunInfo
 from ._restoration import Restoration
+from ._tasks import COMMON_OPTIONS, TASK_TABLE
 
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike
@@ -42,29 +43,6 @@ __all__ = [
     "rerun",
     "super_resolve",
 ]
-
-#: Options every task takes, in the order the signatures list them.
-COMMON_OPTIONS = (
-    "guide",
-    "guide_channel",
-    "noise",
-    "offset",
-    "axes",
-    "channel_axis",
-    "channels",
-    "stack",
-    "preset",
-    "max_iter",
-    "auto_stop",
-    "warm_start",
-    "memory_budget",
-    "output_dtype",
-    "seed",
-    "device",
-    "threads",
-)
-#: Options of one task only.
-TASK_OPTIONS = {"inpaint": ("keep_known",), "super_resolve": ("kernel",)}
 
 _RUN_DOC = """    callback : callable, optional
         Called with a ``Snapshot`` every ``every`` iterations and at the end;
@@ -231,7 +209,7 @@ def rerun(
     Parameters
     ----------
     info : RunInfo, dict or napari layer
-        ``Restoration.info``, its ``as_dict()`` (what a napari result layer
+        ``Restoration.info``, its ``to_dict()`` (what a napari result layer
         keeps in ``metadata["napari_dip"]``), or the result layer itself.
     image : array_like
         The input that was restored (for a run of one plane of a layer, that
@@ -258,7 +236,7 @@ def rerun(
     >>> noisy = np.random.default_rng(0).poisson(50, (48, 48)).astype(np.uint16)
     >>> run = napari_dip.Restoration("denoise", noisy, max_iter=10, seed=1, threads=1)
     >>> restored = run.run()
-    >>> again = napari_dip.rerun(run.info.as_dict(), noisy)
+    >>> again = napari_dip.rerun(run.info.to_dict(), noisy)
     >>> bool(np.array_equal(again, restored))
     True
     """
@@ -271,9 +249,8 @@ def rerun(
         record = RunInfo.from_dict(record)
     if not isinstance(record, RunInfo):
         raise TypeError(f"info must be a RunInfo, a dict or a napari layer, got {info!r}")
-    data = {"mask": mask} if record.task == "inpaint" else {}
-    if record.task == "deconvolve":
-        data["psf"] = psf
+    wanted = TASK_TABLE[record.task].data
+    data = {name: value for name, value in (("mask", mask), ("psf", psf)) if name == wanted}
     options = record.options
     if record.guide is not None and options.guide_channel is None:
         if guide is None:
@@ -290,7 +267,16 @@ def _docstring(function: Callable, example: str) -> str:
     """``function``'s whole docstring: its summary line, then the sections built from
     the options' definition (so each option is documented once)."""
     summary = function.__doc__.splitlines()[0]
-    options = TASK_OPTIONS.get(function.__name__, ()) + COMMON_OPTIONS
+    spec = TASK_TABLE[function.__name__]
+    options = spec.keyword_options + COMMON_OPTIONS
+    classical = (
+        f"""
+
+    The default preset ends weighing a classical estimate in ({spec.classical})
+    as far as pixels held out of the fit show it helps; the record says how much."""
+        if spec.classical
+        else ""
+    )
     parameters = inspect.signature(function).parameters.values()
     data = "\n".join(DATA_DOCS[p.name] for p in parameters if p.kind is p.POSITIONAL_OR_KEYWORD)
     return f"""{summary}
@@ -313,7 +299,7 @@ def _docstring(function: Callable, example: str) -> str:
     -----
     Intensities: each channel is mapped from its range to [0, 1] for the
     network and back (see docs/noise.md).  Frames, planes restored one by
-    one, independent channels and tiles are fitted one after the other.
+    one, independent channels and tiles are fitted one after the other.{classical}
 
 {REFERENCES}
 

@@ -26,22 +26,18 @@ __all__ = [
     "KERNELS",
     "NOISE_MODELS",
     "STACK_MODES",
-    "TASKS",
     "ChannelMode",
     "Kernel",
     "Noise",
     "Options",
     "StackMode",
-    "Task",
 ]
 
-Task = Literal["denoise", "inpaint", "super_resolve", "deconvolve"]
 ChannelMode = Literal["joint", "independent"]
 StackMode = Literal["volume", "planes"]
 Noise = Literal["gaussian", "poisson"]
 Kernel = Literal["lanczos2", "box"]
 
-TASKS: tuple[str, ...] = get_args(Task)
 CHANNEL_MODES: tuple[str, ...] = get_args(ChannelMode)
 STACK_MODES: tuple[str, ...] = get_args(StackMode)
 NOISE_MODELS: tuple[str, ...] = get_args(Noise)
@@ -177,9 +173,10 @@ class Options:
     )
     memory_budget: int | str | None = _option(
         None,
-        """Peak memory one fit may use, in bytes or as "4GB", "512MB".  Images
-        whose fit would need more are cut into overlapping tiles.  Default:
-        half the available RAM on the CPU, 80% of the free GPU memory.""",
+        """Peak memory one fit may use, in bytes or as "4GB", "512MB" (kept
+        in bytes).  Images whose fit would need more are cut into overlapping
+        tiles.  Default: half the available RAM on the CPU, 80% of the free
+        GPU memory.""",
         kind="int or str, optional",
     )
     output_dtype: np.dtype | type | str | None = _option(
@@ -288,8 +285,10 @@ class Options:
         if self.seed is not None:
             check_seed(self.seed)
         check_threads(self.threads)
-        if self.memory_budget is not None:
-            parse_memory(self.memory_budget, "memory_budget")
+        if self.memory_budget is not None:  # in bytes from here on, as records keep it
+            object.__setattr__(
+                self, "memory_budget", parse_memory(self.memory_budget, "memory_budget")
+            )
         output_dtype(self.output_dtype, np.dtype(np.float32))
 
     @classmethod

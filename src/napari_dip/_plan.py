@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ._options import TASKS, Options, check_choice, output_dtype
+from ._options import Options, output_dtype
+from ._tasks import TaskSpec, task_spec
 from .imaging.axes import (
     axes_from_channel_axis,
     axes_of_mask,
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
 
     from .core.presets import Recipe
 
-__all__ = ["Block", "Plan", "RunEstimate", "check_plan", "make_plan"]
+__all__ = ["Block", "CheckedPlan", "Plan", "RunEstimate", "check_plan", "make_plan"]
 
 #: Overlap of neighbouring tiles, in input pixels (more for a wide PSF).
 TILE_OVERLAP = 32
@@ -165,6 +166,11 @@ class Plan:
     blocks: tuple[Block, ...]
 
     @property
+    def spec(self) -> TaskSpec:
+        """The task's row of the task table."""
+        return task_spec(self.task)
+
+    @property
     def stack(self) -> str:
         return "volume" if self.volume else "planes"
 
@@ -251,15 +257,43 @@ def check_plan(
     *,
     mask_shape: tuple[int, ...] | None = None,
     psf=None,
-) -> int:
+) -> CheckedPlan:
     """The checks of ``make_plan`` that need no memory estimate: quick, for the GUI thread.
 
     Raises what ``make_plan`` raises, but for the ``MemoryError`` of an image
     whose smallest tile needs more than the memory budget: that check needs
     PyTorch's cost model (its first use in a process takes seconds).  Returns
-    the upscaling factor (1 but for super-resolution), which places the result.
+    what it resolved, which ``CheckedPlan.plan()`` completes without checking
+    again (in a worker thread, for napari).
     """
-    return _checked(task, shape, dtype, options, mask_shape, psf).factor
+    from .core.devices import resolve_device
+    from .core.presets import resolve_preset
+
+    spec = task_spec(task)
+    shape = tuple(int(n) for n in shape)
+    check_image_type(shape, dtype)
+    axes = _resolve_axes(shape, options.axes, options.channel_axis)
+    check_axis_sizes(shape, axes)
+    _, _, depth, height, width = to_canonical_shape(shape, axes)
+    volume = options.stack == "volume" and depth > 1
+    spec.check_data({"mask": mask_shape, "psf": psf}.get(spec.data))
+    if spec.data == "mask":
+        axes_of_mask(mask_shape, axes, shape)
+    psf = _check_psf(psf, volume, (depth, height, width)) if spec.data == "psf" else None
+    factor = check_factor(options.factor) if "factor" in spec.options else 1
+    _check_guide(task, options, axes, shape, factor)
+    return CheckedPlan(
+        task=task,
+        options=options,
+        shape=shape,
+        dtype=np.dtype(dtype),
+        axes=axes,
+        volume=volume,
+        factor=factor,
+        psf=psf,
+        recipe=resolve_preset(options.preset, task, options.factor),
+        device=resolve_device(options.device),
+    )
 
 
 def make_plan(
@@ -277,96 +311,70 @@ def make_plan(
     point spread function (read: it is small).  Raises ValueError, TypeError,
     or MemoryError when even the smallest tile needs more than the budget.
     """
-    from .core.estimate import choose_tile, default_memory_budget
-    from .core.seeding import new_seed
-
-    checked = _checked(task, shape, dtype, options, mask_shape, psf)
-    recipe, psf, canonical = (
-        checked.recipe,
-        checked.psf,
-        to_canonical_shape(checked.shape, checked.axes),
-    )
-    _, n_channels, depth, height, width = canonical
-    budget = default_memory_budget(checked.device) if checked.budget is None else checked.budget
-    overlap = TILE_OVERLAP + (max(psf.shape[-2:]) if psf is not None else 0)
-    fitted = n_channels if options.channels == "joint" else 1
-    tile = choose_tile(
-        recipe,
-        (height, width),
-        fitted,
-        budget,
-        depth=depth if checked.volume else None,
-        factor=checked.factor,
-        overlap=overlap,
-    )
-    return Plan(
-        task=task,
-        options=options,
-        axes=checked.axes,
-        shape=checked.shape,
-        dtype=np.dtype(dtype),
-        recipe=recipe,
-        device=checked.device,
-        seed=new_seed() if options.seed is None else int(options.seed),
-        max_iter=int(options.max_iter or recipe.max_iter),
-        auto_stop=recipe.auto_stop if options.auto_stop is None else bool(options.auto_stop),
-        volume=checked.volume,
-        factor=checked.factor,
-        psf=psf,
-        output_dtype=output_dtype(options.output_dtype, np.dtype(dtype)),
-        budget_bytes=budget,
-        overlap=overlap,
-        tile=tile,
-        blocks=_blocks(canonical, checked.volume, fitted, tile, overlap, options.guide_channel),
-    )
+    return check_plan(task, shape, dtype, options, mask_shape=mask_shape, psf=psf).plan()
 
 
 @dataclass(frozen=True)
-class _Checked:
-    """What ``_checked`` resolved: the plan's fields that need no cost model."""
+class CheckedPlan:
+    """A restoration checked from its shapes and options (``check_plan``): the values it
+    resolved, each once; ``plan()`` adds what needs the cost model."""
 
+    task: str
+    options: Options
     shape: tuple[int, ...]
+    dtype: np.dtype
     axes: str
     volume: bool
     factor: int
     psf: np.ndarray | None
     recipe: Recipe
     device: torch.device
-    budget: int | None  # None: the device's default, read by make_plan
 
+    def plan(self) -> Plan:
+        """The plan: the seed (drawn when none was given), the memory budget, the tiles
+        and the blocks.  MemoryError when even the smallest tile needs more than the budget."""
+        from .core.estimate import choose_tile, default_memory_budget
+        from .core.seeding import new_seed
 
-def _checked(task, shape, dtype, options: Options, mask_shape, psf) -> _Checked:
-    from .core.devices import resolve_device
-    from .core.units import parse_memory
-    from .core.presets import resolve_preset
-
-    check_choice("task", task, TASKS)
-    shape = tuple(int(n) for n in shape)
-    check_image_type(shape, dtype)
-    axes = _resolve_axes(shape, options.axes, options.channel_axis)
-    check_axis_sizes(shape, axes)
-    _, _, depth, height, width = to_canonical_shape(shape, axes)
-    volume = options.stack == "volume" and depth > 1
-    if task == "inpaint":
-        if mask_shape is None:
-            raise ValueError("inpaint needs a mask (nonzero = missing pixels to fill)")
-        axes_of_mask(mask_shape, axes, shape)
-    factor = 1
-    if task == "super_resolve":
-        factor = check_factor(options.factor)
-    if task == "deconvolve":
-        psf = _check_psf(psf, volume, (depth, height, width))
-    else:
-        psf = None
-    _check_guide(task, options, axes, shape, factor)
-    recipe = resolve_preset(options.preset, task, factor if task == "super_resolve" else None)
-    device = resolve_device(options.device)
-    budget = (
-        None
-        if options.memory_budget is None
-        else parse_memory(options.memory_budget, "memory_budget")
-    )
-    return _Checked(shape, axes, volume, factor, psf, recipe, device, budget)
+        options, recipe, psf = self.options, self.recipe, self.psf
+        canonical = to_canonical_shape(self.shape, self.axes)
+        _, n_channels, depth, height, width = canonical
+        budget = (
+            default_memory_budget(self.device)
+            if options.memory_budget is None
+            else options.memory_budget
+        )
+        overlap = TILE_OVERLAP + (max(psf.shape[-2:]) if psf is not None else 0)
+        fitted = n_channels if options.channels == "joint" else 1
+        tile = choose_tile(
+            recipe,
+            (height, width),
+            fitted,
+            budget,
+            depth=depth if self.volume else None,
+            factor=self.factor,
+            overlap=overlap,
+        )
+        return Plan(
+            task=self.task,
+            options=options,
+            axes=self.axes,
+            shape=self.shape,
+            dtype=self.dtype,
+            recipe=recipe,
+            device=self.device,
+            seed=new_seed() if options.seed is None else int(options.seed),
+            max_iter=int(options.max_iter or recipe.max_iter),
+            auto_stop=recipe.auto_stop if options.auto_stop is None else bool(options.auto_stop),
+            volume=self.volume,
+            factor=self.factor,
+            psf=psf,
+            output_dtype=output_dtype(options.output_dtype, self.dtype),
+            budget_bytes=budget,
+            overlap=overlap,
+            tile=tile,
+            blocks=_blocks(canonical, self.volume, fitted, tile, overlap, options.guide_channel),
+        )
 
 
 def _check_guide(task: str, options: Options, axes: str, shape, factor: int) -> None:
@@ -397,7 +405,7 @@ def _check_guide(task: str, options: Options, axes: str, shape, factor: int) -> 
         raise ValueError(
             f"guide_channel={channel} is out of range: the image has {n_channels} channels"
         )
-    if task == "inpaint":
+    if not task_spec(task).channel_guides:
         raise ValueError(
             "guide_channel cannot guide inpainting: the channel misses the pixels to fill "
             "too; give guide= a complete image instead"
@@ -422,8 +430,6 @@ def _resolve_axes(shape: tuple[int, ...], axes, channel_axis) -> str:
 def _check_psf(psf, volume: bool, spatial: tuple[int, int, int]) -> np.ndarray:
     from .imaging.checks import as_array
 
-    if psf is None:
-        raise ValueError("deconvolve needs a psf (see napari_dip.gaussian_psf)")
     psf = as_array(psf, "psf")
     if psf.ndim == 3 and not volume:
         raise ValueError(

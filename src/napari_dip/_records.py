@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-from collections.abc import Iterator, Mapping
+import warnings
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ._options import Options
+from ._tasks import OWN_OPTIONS, TASK_TABLE
 from .core.stop_reason import StopReason
 from .imaging.axes import describe
 
@@ -51,19 +52,62 @@ class FitRecord:
         )
 
 
-@dataclass(frozen=True)
-class RunInfo(Mapping):
+class _KeyAccess:
+    """napari-dip 0.1's ``info[key]`` (``info`` was a dict then), deprecated.
+
+    ``info["iterations"]``, ``info.get("seed")``, ``dict(info)`` and ``as_dict()``
+    still give ``to_dict()``'s values, with a ``DeprecationWarning``: read the
+    attributes (``info.iterations``), or ``to_dict()`` for the plain record.
+    """
+
+    def __getitem__(self, key: str):
+        record = self._deprecated(f"info[{key!r}]", f"info.{key}")
+        if key not in record:
+            close = difflib.get_close_matches(str(key), list(record), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise KeyError(f"{key!r}: a RunInfo has no such field{hint}")
+        return record[key]
+
+    def get(self, key: str, default=None):
+        return self._deprecated(f"info.get({key!r})", f"info.{key}").get(key, default)
+
+    def keys(self):
+        return self._deprecated("info.keys()", "info.to_dict().keys()").keys()
+
+    def __contains__(self, key) -> bool:
+        return key in self._deprecated("key in info", "info.to_dict()")
+
+    def __iter__(self):
+        return iter(self._deprecated("iterating over info", "info.to_dict()"))
+
+    def __len__(self) -> int:
+        return len(self._deprecated("len(info)", "info.to_dict()"))
+
+    def as_dict(self) -> dict[str, Any]:
+        return self._deprecated("info.as_dict()", "info.to_dict()")
+
+    def _deprecated(self, used: str, instead: str) -> dict[str, Any]:
+        warnings.warn(
+            f"{used} is napari-dip 0.1's dict access to a record; use {instead}",
+            DeprecationWarning,
+            stacklevel=3,
+        )
+        return self.to_dict()
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunInfo(_KeyAccess):
     """A restoration's settings, as resolved for its input, and how its run went.
 
-    ``recipe`` is the complete recipe (a ``Recipe``'s fields, the network's
-    as a dict), so a run with a custom recipe can be reproduced too.
-    ``as_dict()`` is the JSON-ready form stored in a napari layer's metadata;
-    ``RunInfo.from_dict`` reads it back (records of napari-dip 0.1 too) and
-    ``napari_dip.rerun`` runs it again.  ``stop_reason`` is None before a run.
-
-    It is also a read-only mapping, as ``info`` was in napari-dip 0.1:
-    ``info["iterations"]``, ``info.get("stop_holes")``, ``dict(info)`` give
-    the values of ``as_dict()`` (lists, the stop reason's value).
+    One plain record, built once when a run ends (and once before, with no
+    fits): its fields are the keys of ``to_dict()``, the JSON-ready form stored
+    in a napari layer's metadata and a result file's; ``RunInfo.from_dict``
+    reads it back (records of napari-dip 0.1 too), ``options`` are the settings
+    that rerun it and ``napari_dip.rerun`` runs it again.  ``recipe`` is the
+    complete recipe (a ``Recipe``'s fields, the network's as a dict), so a run
+    with a custom recipe can be reproduced too.  A task's own options
+    (``factor``, ``kernel``, ``keep_known``: ``_tasks.TASK_TABLE``) are None in
+    the records of the other tasks.  ``stop_reason`` is None before a run.
 
     Examples
     --------
@@ -76,24 +120,37 @@ class RunInfo(Mapping):
     >>> info = run.info
     >>> info.iterations, info.stop_reason.value, info.seed, info.recipe["members"]
     (10, 'max_iter', 3, 1)
-    >>> napari_dip.RunInfo.from_dict(json.loads(json.dumps(info.as_dict()))) == info
+    >>> napari_dip.RunInfo.from_dict(json.loads(json.dumps(info.to_dict()))) == info
     True
-    >>> info["stop_reason"], info["fit_iterations"]
-    ('max_iter', [10])
     """
 
     task: str
-    #: The options as resolved for the input: what reruns it.  ``preset`` is the complete
-    #: ``Recipe``; ``axes``, ``max_iter``, ``auto_stop``, ``seed``, ``device`` and
-    #: ``memory_budget`` (bytes) are the values used; options the task ignores keep their
-    #: defaults; ``guide`` is None (the image is not kept: ``guide`` below describes it).
-    options: Options
-    #: ``channel_axis`` as given (``options.axes`` has the C it placed).
-    channel_axis: int | None
+    #: The recipe's name, and the complete recipe.
+    preset: str
+    recipe: dict
+    factor: int | None = None
+    kernel: str | None = None
+    psf_shape: tuple[int, ...] | None = None
+    #: The input's axes as resolved (C placed where ``channel_axis`` said).
+    axes: str
     shape: str
-    psf_shape: tuple[int, ...] | None
+    #: ``channel_axis`` as given.
+    channel_axis: int | None = None
+    channels: str = "joint"
+    stack: str = "volume"
+    noise: str = "gaussian"
+    warm_start: bool = True
     fits: int
-    tile: tuple[int, int] | None
+    tile: tuple[int, int] | None = None
+    memory_budget_bytes: int
+    output_dtype: str
+    keep_known: bool | None = None
+    max_iter: int
+    auto_stop: bool
+    seed: int
+    device: str
+    threads: int | None = None
+    offset: float = 0.0
     iterations: int = 0
     fit_iterations: tuple[int, ...] = ()
     stop_reason: StopReason | None = None
@@ -110,6 +167,7 @@ class RunInfo(Mapping):
     #: What guided the fits: ``"channel N"`` (``guide_channel``), ``"image Y x X"`` or
     #: ``"image G x Y x X"`` (``guide``; the image itself is not kept), or None.
     guide: str | None = None
+    guide_channel: int | None = None
     #: Per guided block: the guided estimate's weight in the result (``guide_weight``,
     #: 0: the unguided fit's result) and the held-out scores that chose it.
     guide_choices: tuple[dict, ...] = ()
@@ -140,14 +198,33 @@ class RunInfo(Mapping):
             stop_reason = StopReason.MAX_ITER
         else:
             stop_reason = StopReason.AUTO
+        options = plan.options
+        resolved = {
+            "axes": plan.axes,
+            "stack": plan.stack,
+            "factor": plan.factor,
+            "max_iter": plan.max_iter,
+            "auto_stop": plan.auto_stop,
+            "output_dtype": str(plan.output_dtype),
+            "seed": plan.seed,
+            "device": str(plan.device),
+        }
+        own = plan.spec.options
+        recorded = {
+            name: resolved.get(name, getattr(options, name))
+            for name in _OPTIONS_RECORDED
+            if name in own or name not in OWN_OPTIONS  # other tasks' own: None
+        }
         return cls(
             task=plan.task,
-            options=_resolved(plan),
-            channel_axis=plan.options.channel_axis,
-            shape=describe(plan.shape, plan.axes),
+            preset=plan.recipe.name,
+            recipe=_plain(dataclasses.asdict(plan.recipe)),
+            **recorded,
             psf_shape=None if plan.psf is None else tuple(plan.psf.shape),
+            shape=describe(plan.shape, plan.axes),
             fits=plan.fits,
             tile=plan.tile,
+            memory_budget_bytes=plan.budget_bytes,
             iterations=sum(fit.iterations for fit in fits),
             fit_iterations=tuple(fit.iterations for fit in fits),
             stop_reason=stop_reason,
@@ -156,43 +233,23 @@ class RunInfo(Mapping):
             threads_used=tuple(sorted({n for fit in fits for n in fit.threads})),
             fusions=tuple(fit.fusion for fit in fits if fit.fusion is not None),
             classical_blends=tuple(fit.classical for fit in fits if fit.classical is not None),
-            guide=_guide_description(plan.options),
+            guide=_guide_description(options),
             guide_choices=tuple(guide_choices),
             wall_time_s=round(elapsed, 3),
             finished_at=finished_at,
             version=__version__,
         )
 
-    def as_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
         """Plain values only (lists, not tuples; the stop reason's value): JSON-ready."""
-        return {key: self[key] for key in RECORD_KEYS}
-
-    def __getitem__(self, key: str):
-        """Key ``key`` of the record as ``as_dict()`` has it (a copy: lists and dicts are new)."""
-        if key not in RECORD_KEYS:
-            close = difflib.get_close_matches(str(key), RECORD_KEYS, n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise KeyError(f"{key!r}: a RunInfo has no such field{hint}")
-        value = getattr(self, key)
-        return value.value if isinstance(value, StopReason) else _plain(value)
-
-    def __getattr__(self, name: str) -> Any:
-        """The record's keys that come from the options (``info.seed``, ``info.noise``)."""
-        if name in _FROM_OPTIONS:
-            return _FROM_OPTIONS[name](self)
-        if name in _SAME:
-            return getattr(self.options, name)
-        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(RECORD_KEYS)
-
-    def __len__(self) -> int:
-        return len(RECORD_KEYS)
+        record = {f.name: _plain(getattr(self, f.name)) for f in dataclasses.fields(self)}
+        if self.stop_reason is not None:
+            record["stop_reason"] = self.stop_reason.value
+        return record
 
     @classmethod
     def from_dict(cls, record: dict) -> RunInfo:
-        """The record ``as_dict`` wrote; other keys (e.g. a layer's settings) are ignored.
+        """The record ``to_dict`` wrote; other keys (e.g. a layer's settings) are ignored.
 
         A record of napari-dip 0.1 (no ``version``) has a recipe without its
         name, description, cap and stopping rule: they are taken from the
@@ -200,35 +257,38 @@ class RunInfo(Mapping):
         asked for the fusion but that recorded none ran when photon counts were
         not fused: its recipe reads without it, so it reruns as it ran.
         """
-        from .core.presets import Recipe
-
-        recipe = record["recipe"]
+        values = {f.name: record[f.name] for f in dataclasses.fields(cls) if f.name in record}
         if "version" not in record:
-            recipe = {
+            values["recipe"] = {
                 "name": record["preset"],
                 "description": f"the {record['preset']!r} preset as napari-dip 0.1 recorded it",
                 "max_iter": record["max_iter"],
                 "auto_stop": record["auto_stop"],
-                **recipe,
+                **record["recipe"],
             }
         if _unfused_photon_counts(record):
-            recipe = {**recipe, "fuse": False}
-        options = Options(
-            **{
-                name: record.get(name, Options.__dataclass_fields__[name].default) for name in _SAME
-            },
-            preset=Recipe.from_dict(recipe),
-            memory_budget=record["memory_budget_bytes"],
-            kernel=record["kernel"] or Options.kernel,
-            keep_known=Options.keep_known if record["keep_known"] is None else record["keep_known"],
-        )
-        values = {key: record[key] for key in _OWN_KEYS if key in record}
+            values["recipe"] = {**values["recipe"], "fuse": False}
         if values.get("stop_reason") is not None:
             values["stop_reason"] = StopReason(values["stop_reason"])
-        for key in _TUPLES:
-            if values.get(key) is not None:
-                values[key] = tuple(values[key])
-        return cls(options=options, **values)
+        for key, value in values.items():
+            if isinstance(value, list):
+                values[key] = tuple(value)
+        return cls(**values)
+
+    @property
+    def options(self) -> Options:
+        """The options that rerun this run: the values it used (``preset`` is the complete
+        ``Recipe``, ``memory_budget`` the bytes); a task's own options of other tasks, and
+        ``guide``, at their defaults (``guide`` describes the image, not kept)."""
+        from .core.presets import Recipe
+
+        values = {name: getattr(self, name) for name in _OPTIONS_RECORDED}
+        values = {name: value for name, value in values.items() if value is not None}
+        return Options(
+            **{**values, "channel_axis": None},  # ``axes`` has the C it placed
+            preset=Recipe.from_dict(self.recipe),
+            memory_budget=self.memory_budget_bytes,
+        )
 
     def keywords(self) -> dict[str, Any]:
         """The options that reproduce this run, as keywords of ``Restoration`` (those the
@@ -239,10 +299,7 @@ class RunInfo(Mapping):
             keywords["offset"] = options.offset
         if options.guide_channel is not None:
             keywords["guide_channel"] = options.guide_channel
-        if self.task == "super_resolve":
-            keywords.update(factor=options.factor, kernel=options.kernel)
-        if self.task == "inpaint":
-            keywords["keep_known"] = options.keep_known
+        keywords.update({name: getattr(options, name) for name in TASK_TABLE[self.task].options})
         return keywords
 
     def python(self, *, psf_sigma: float | None = None, source: str = "") -> str:
@@ -262,10 +319,10 @@ class RunInfo(Mapping):
             preset = repr(recipe.name)
         else:
             preset = f"napari_dip.Recipe.from_dict({self.recipe!r})"
-        data = {"inpaint": ["mask"], "deconvolve": ["psf"]}.get(self.task, [])
-        if self.task == "deconvolve" and psf_sigma is not None:
-            data = [f"napari_dip.gaussian_psf({psf_sigma!r})"]
-        arguments = ["image", *data, f"preset={preset}"]
+        data = TASK_TABLE[self.task].data
+        if data == "psf" and psf_sigma is not None:
+            data = f"napari_dip.gaussian_psf({psf_sigma!r})"
+        arguments = ["image", *([data] if data else []), f"preset={preset}"]
         if self.guide is not None and self.guide_channel is None:
             arguments.append("guide=guide")
         arguments += [f"{name}={value!r}" for name, value in options.items()]
@@ -287,105 +344,18 @@ def _guide_description(options) -> str | None:
     return "image " + " x ".join(map(str, np.shape(options.guide)))
 
 
-def _resolved(plan: Plan) -> Options:
-    """``plan``'s options as it resolved them (see ``RunInfo.options``)."""
-    options, task = plan.options, plan.task
-    return dataclasses.replace(
-        options,
-        axes=plan.axes,
-        channel_axis=None,
-        stack=plan.stack,
-        factor=plan.factor if task == "super_resolve" else None,
-        kernel=options.kernel if task == "super_resolve" else Options.kernel,
-        keep_known=options.keep_known if task == "inpaint" else Options.keep_known,
-        guide=None,
-        preset=plan.recipe,
-        max_iter=plan.max_iter,
-        auto_stop=plan.auto_stop,
-        memory_budget=plan.budget_bytes,
-        output_dtype=str(plan.output_dtype),
-        seed=plan.seed,
-        device=str(plan.device),
-    )
-
-
-#: The record's keys that come from the options under other names or in other forms.
-_FROM_OPTIONS = {
-    "preset": lambda info: info.options.preset.name,
-    "recipe": lambda info: _plain(dataclasses.asdict(info.options.preset)),
-    "kernel": lambda info: info.options.kernel if info.task == "super_resolve" else None,
-    "keep_known": lambda info: info.options.keep_known if info.task == "inpaint" else None,
-    "memory_budget_bytes": lambda info: info.options.memory_budget,
-}
-#: The options recorded as they are, under their own names (new options too).
-_SAME = tuple(
-    name
-    for name in Options.names()
-    if name not in _FROM_OPTIONS and name not in ("memory_budget", "channel_axis", "guide")
+#: The options a record holds under their own names: all but the preset (``preset`` and
+#: ``recipe``), the memory budget (``memory_budget_bytes``) and the guide image (``guide``
+#: describes it).  A new option needs a field of its own in ``RunInfo``.
+_OPTIONS_RECORDED = tuple(
+    name for name in Options.names() if name not in ("preset", "memory_budget", "guide")
 )
 #: The options ``keywords()`` always gives, in the order ``python()`` writes them; the
 #: others where they matter (the Poisson offset, a guide channel, the task's own).
 _RERUN = tuple(
     name
     for name in Options.names()
-    if name
-    not in ("channel_axis", "offset", "factor", "kernel", "keep_known", "guide", "guide_channel")
-)
-#: The keys of a record (``as_dict()``), in its order: a RunInfo as a mapping.
-_KEYS_IN_ORDER = (
-    "task",
-    "preset",
-    "recipe",
-    "factor",
-    "kernel",
-    "psf_shape",
-    "axes",
-    "shape",
-    "channel_axis",
-    "channels",
-    "stack",
-    "noise",
-    "warm_start",
-    "fits",
-    "tile",
-    "memory_budget_bytes",
-    "output_dtype",
-    "keep_known",
-    "max_iter",
-    "auto_stop",
-    "seed",
-    "device",
-    "threads",
-    "offset",
-    "iterations",
-    "fit_iterations",
-    "stop_reason",
-    "stop_holes",
-    "backtracks",
-    "threads_used",
-    "fusions",
-    "classical_blends",
-    "guide",
-    "guide_channel",
-    "guide_choices",
-    "wall_time_s",
-    "finished_at",
-    "version",
-)
-RECORD_KEYS = _KEYS_IN_ORDER + tuple(
-    n for n in _SAME if n not in _KEYS_IN_ORDER
-)  # options added later
-#: The record's keys that are fields of their own, and those of them that are tuples.
-_OWN_KEYS = tuple(f.name for f in dataclasses.fields(RunInfo) if f.name != "options")
-_TUPLES = (
-    "psf_shape",
-    "tile",
-    "fit_iterations",
-    "stop_holes",
-    "threads_used",
-    "fusions",
-    "classical_blends",
-    "guide_choices",
+    if name not in ("channel_axis", "offset", "guide", "guide_channel", *OWN_OPTIONS)
 )
 
 

@@ -24,12 +24,12 @@ from ._options import (
     Noise,
     Options,
     StackMode,
-    Task,
     check_every,
     parameters_doc,
 )
-from ._plan import Block, Plan, RunEstimate, make_plan
+from ._plan import Block, CheckedPlan, Plan, RunEstimate, check_plan
 from ._records import FitRecord, RunInfo
+from ._tasks import Task, task_spec
 from .imaging.axes import canonical_mask, from_canonical, to_canonical
 from .imaging.checks import check_image
 from .imaging.guide_image import check_not_the_image, normalised_guide
@@ -140,12 +140,29 @@ class Restoration:
         restoration._start(task, image, mask, psf, options)
         return restoration
 
-    def _start(self, task: str, image, mask, psf, options: Options) -> None:
-        array = check_image(image, finite=task != "inpaint")  # inpaint: checked outside the mask
-        mask_shape = None if mask is None else np.shape(mask)
-        self.plan: Plan = make_plan(
-            task, array.shape, array.dtype, options, mask_shape=mask_shape, psf=psf
-        )
+    @classmethod
+    def from_checked(cls, checked: CheckedPlan, image: ArrayLike, *, mask=None) -> Restoration:
+        """A restoration of ``image`` (and ``mask``) whose shapes and options ``check_plan``
+        has checked already (napari checks in the GUI thread, then builds this in a
+        worker): only the pixels are checked here."""
+        restoration = cls.__new__(cls)
+        restoration._start(checked.task, image, mask, checked.psf, checked.options, checked)
+        return restoration
+
+    def _start(self, task: str, image, mask, psf, options: Options, checked=None) -> None:
+        masked = task_spec(task).data == "mask"  # inpainting: checked outside the mask
+        array = check_image(image, finite=not masked)
+        if checked is None:
+            mask_shape = None if mask is None else np.shape(mask)
+            checked = check_plan(
+                task, array.shape, array.dtype, options, mask_shape=mask_shape, psf=psf
+            )
+        elif (checked.shape, checked.dtype) != (array.shape, array.dtype):
+            raise ValueError(
+                f"the image is {array.shape} {array.dtype}; it was checked as "
+                f"{checked.shape} {checked.dtype}"
+            )
+        self.plan: Plan = checked.plan()
         self._pixels = _Pixels(array, mask, self.plan)
         self._stop = threading.Event()
         self._stopped = False  # whether the last run was stopped
@@ -157,6 +174,7 @@ class Restoration:
         self.finished_at: str | None = None
         self.result: np.ndarray | None = None
         self.uncertainty: np.ndarray | None = None
+        self._info = self._record()
 
     task = property(lambda self: self.plan.task, doc="The task being run.")
     axes = property(lambda self: self.plan.axes, doc="The input's axes, e.g. 'ZYX'.")
@@ -174,13 +192,19 @@ class Restoration:
 
     @property
     def info(self) -> RunInfo:
-        """What was run and how it went: settings, seed, device, iterations, time."""
-        stopped = self._stopped or (self._running.locked() and self._stop.is_set())
+        """What was run and how it went: settings, seed, device, iterations, time.
+
+        The record of the last run, made when it ended (before any run: the plan's,
+        with no fits); a run in progress has its record when it ends.
+        """
+        return self._info
+
+    def _record(self) -> RunInfo:
         return RunInfo.of(
             self.plan,
             self._records,
             guide_choices=self._choices,
-            stopped=stopped,
+            stopped=self._stopped,
             elapsed=self.elapsed,
             finished_at=self.finished_at,
         )
@@ -240,11 +264,13 @@ class Restoration:
                 if snapshot.done:  # a stop from now on is for the next run
                     done, self._stopped = True, self._stop.is_set()
                     self._stop.clear()
+                    self._info = self._record()
                 yield snapshot
         finally:
             if not done:  # abandoned or failed: its stop request ends with it
                 self._stopped = self._stop.is_set()
                 self._stop.clear()
+                self._info = self._record()
             self._fit = None
             self._running.release()
 
@@ -359,7 +385,7 @@ class _Pixels:
         self.plan = plan
         data = to_canonical(array, plan.axes)  # a view, normalised below in float64
         missing = None
-        if plan.task == "inpaint":
+        if plan.spec.data == "mask":
             missing = canonical_mask(mask, plan.axes, array.shape)
             _check_missing(data, missing, plan)
         self.intensity = Intensity(

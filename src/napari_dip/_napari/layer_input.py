@@ -18,7 +18,8 @@ from napari.layers import Image, Labels, Layer
 import napari_dip
 
 from .._options import Options
-from .._plan import Plan, check_plan, make_plan
+from .._plan import CheckedPlan, Plan, check_plan, make_plan
+from .._tasks import task_spec
 from ..imaging.axes import axes_of_mask, check_axes
 from ..imaging.checks import as_array
 from .placement import current_indices
@@ -50,8 +51,8 @@ class LayerInput:
         """The data keywords of ``Restoration`` for this input."""
         return {"image": self.image, "mask": self.mask, "psf": self.psf}
 
-    def check(self, task: str) -> int:
-        """Check the restoration's plan but for its memory (``check_plan``); its factor."""
+    def check(self, task: str) -> CheckedPlan:
+        """Check the restoration's plan but for its memory (``check_plan``)."""
         return check_plan(task, self.image.shape, self.image.dtype, self.options, **self._shapes())
 
     def plan(self, task: str) -> Plan:
@@ -63,13 +64,23 @@ class LayerInput:
 
 
 def read_layer(
-    viewer, layer, task: str, options: Options, *, mask=None, psf=None, plane=None, guide=None
+    viewer,
+    layer,
+    task: str,
+    options: Options,
+    *,
+    mask=None,
+    psf=None,
+    plane=None,
+    guide=None,
+    copy: bool = False,
 ) -> LayerInput:
     """Check ``layer`` and what comes with it for ``task``; see ``restore_layer``.
 
     ``options`` have been checked already (built); their ``axes``, when None,
     are guessed from the layer.  ``guide`` (an Image layer or an array) goes
-    into them.
+    into them.  With ``copy``, the mask and the guide are read now (for a run:
+    as painted when Run was pressed, even if the run waits for a thread).
     """
     if not isinstance(layer, Image):
         raise TypeError(f"layer must be a napari Image layer, got {type(layer).__name__}")
@@ -87,7 +98,8 @@ def read_layer(
         raise ValueError(
             f"axes {axes!r}: the last axis of an RGB layer holds its colours; end the axes with C"
         )
-    if task == "inpaint":
+    wanted = task_spec(task).data
+    if wanted == "mask":
         if mask is None:
             raise ValueError(
                 "inpainting needs a mask: a Labels layer, nonzero where pixels are missing"
@@ -95,7 +107,7 @@ def read_layer(
         if isinstance(mask, Labels):
             settings["mask_layer"] = mask.name
         mask = _data(mask)
-    if task == "deconvolve":
+    if wanted == "psf":
         if isinstance(psf, numbers.Real) and not isinstance(psf, bool):
             settings["psf_sigma"] = float(psf)
             psf = napari_dip.gaussian_psf(float(psf))
@@ -112,16 +124,19 @@ def read_layer(
         where = _plane(viewer, layer, axes, plane)
         settings["plane"] = {axes[axis]: index for axis, index in where.items()}
         origin = tuple(where.get(axis, 0) for axis in range(layer.ndim))
-        if task == "inpaint":
+        if wanted == "mask":
             mask = _mask_plane(np.asarray(mask), axes, data.shape, settings["plane"])
         if guide is not None and has_image_planes(np.shape(guide), data.shape, where):
             guide = guide[tuple(where.get(axis, slice(None)) for axis in range(data.ndim))]
         data = data[tuple(_one(where.get(axis)) for axis in range(data.ndim))]
+    if copy:
+        mask = None if mask is None else np.array(mask)
+        guide = None if guide is None else np.array(guide)
     return LayerInput(
         image=data,
         options=replace(options, axes=axes, guide=guide),
-        mask=mask if task == "inpaint" else None,
-        psf=psf if task == "deconvolve" else None,
+        mask=mask if wanted == "mask" else None,
+        psf=psf if wanted == "psf" else None,
         settings=settings,
         origin=origin,
     )

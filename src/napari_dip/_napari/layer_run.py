@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import functools
 import time
-from dataclasses import replace
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
@@ -39,19 +38,26 @@ from .._options import (
     Noise,
     Options,
     StackMode,
-    Task,
     check_every,
     check_flag,
     parameters_doc,
 )
 from .._restoration import Restoration
+from .._tasks import Task, task_spec
 
 # PyTorch and the modules a plan's checks use (a second or two, once), imported
 # with this module: starting a run then imports nothing in the GUI thread.
 from ..core import estimate, fit, presets  # noqa: F401
 from .layer_input import read_layer
 from .placement import result_placement
-from .worker import RUNNING, FitWorker, PendingRestoration, fit_pool, fit_snapshots
+from .worker import (
+    RUNNING,
+    FitWorker,
+    PendingRestoration,
+    end_unstarted,
+    fit_pool,
+    fit_snapshots,
+)
 
 if TYPE_CHECKING:
     import napari
@@ -61,12 +67,6 @@ if TYPE_CHECKING:
 
 __all__ = ["LayerRestoration", "restore_layer", "result_placement", "run_layer"]
 
-RESULT_SUFFIX = {
-    "denoise": "denoised",
-    "inpaint": "inpainted",
-    "super_resolve": "super-resolved",
-    "deconvolve": "deconvolved",
-}
 #: The options a layer's restoration takes: all but ``channel_axis`` (a layer has ``axes``).
 LAYER_OPTIONS = tuple(name for name in Options.names() if name != "channel_axis")
 
@@ -138,7 +138,7 @@ class LayerRestoration:
         self.restoration: Restoration | None = None
         self._pending = pending
         self.new_layer = new_layer
-        self.name = f"{source.name} {RESULT_SUFFIX[task]}"
+        self.name = f"{source.name} {task_spec(task).result_suffix}"
         self.preview_layer: Image | None = None
         #: The earlier result the preview is shown in: its data, metadata and placement.
         self._replaced: tuple | None = None
@@ -194,11 +194,8 @@ class LayerRestoration:
             taken = fit_pool().tryTake(self.worker)
         except RuntimeError:  # the worker ran and Qt deleted it; `finished` is on its way
             return
-        if taken:  # what the worker emits when it is aborted, which `finished` handlers expect
-            self.worker.quit()
-            self.worker.aborted.emit()
-            self.worker.finished.emit()
-            self.worker._finished.emit(self.worker)  # out of superqt's worker set
+        if taken:
+            end_unstarted(self.worker)
 
     def wait(self, timeout: float | None = None) -> Image | None:
         """Block until the run ends, processing Qt events; return the result layer.
@@ -275,7 +272,7 @@ class LayerRestoration:
         image = self.restoration.result
         info = self.restoration.info
         python = info.python(psf_sigma=self._settings.get("psf_sigma"), source=self._described())
-        metadata = {"napari_dip": {**info.as_dict(), **self._settings, "python": python}}
+        metadata = {"napari_dip": {**info.to_dict(), **self._settings, "python": python}}
         preview, self.preview_layer, self._replaced = self.preview_layer, None, None
         if preview is not None and preview not in self.viewer.layers:
             preview = None  # the user removed it
@@ -370,15 +367,12 @@ def run_layer(
     every = check_every(every)
     uncertainty = check_flag("uncertainty", uncertainty)
     new_layer = check_flag("new_layer", new_layer)
-    source = read_layer(viewer, layer, task, options, mask=mask, psf=psf, plane=plane, guide=guide)
-    factor = source.check(task)
-    placement = result_placement(layer, factor, axes=source.options.axes, origin=source.origin)
-    inputs, options = source.data(), source.options
-    if inputs["mask"] is not None:  # as painted now, even if the run waits for a thread
-        inputs["mask"] = np.array(inputs["mask"])
-    if options.guide is not None:  # likewise: read here, in the GUI thread
-        options = replace(options, guide=np.array(options.guide))
-    build = functools.partial(Restoration.from_options, task, options=options, **inputs)
+    source = read_layer(
+        viewer, layer, task, options, mask=mask, psf=psf, plane=plane, guide=guide, copy=True
+    )
+    checked = source.check(task)  # in the GUI thread; the worker adds the tiles and pixels
+    placement = result_placement(layer, checked.factor, axes=checked.axes, origin=source.origin)
+    build = functools.partial(Restoration.from_checked, checked, source.image, mask=source.mask)
     return LayerRestoration(
         viewer,
         layer,
@@ -489,7 +483,7 @@ restore_layer.__doc__ = f"""Restore an image layer of ``viewer`` in a background
     and ``axis_labels`` when ``axes`` is None (the guess is recorded in the
     metadata).  With ``threads=None`` the fit adapts its threads in the worker
     thread only.  The result layer's ``metadata["napari_dip"]`` holds the
-    run's record (``RunInfo.as_dict()``) and this call's settings;
+    run's record (``RunInfo.to_dict()``) and this call's settings;
     ``napari_dip.rerun`` runs it again.  ``guide`` may be an Image layer too:
     its data is copied here (the layer is never modified), and the settings
     name it (``guide_layer``).

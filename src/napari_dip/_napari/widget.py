@@ -39,10 +39,11 @@ from qtpy.QtWidgets import QApplication
 
 import napari_dip
 
-from .._options import CHANNEL_MODES, KERNELS, NOISE_MODELS, STACK_MODES, TASKS, Options, describe
+from .._options import CHANNEL_MODES, KERNELS, NOISE_MODELS, STACK_MODES, Options, describe
 from .._records import RunInfo
-from ..core.units import format_duration
+from .._tasks import OWN_OPTIONS, TASK_TABLE, TaskSpec, task_spec
 from ..core.stop_reason import StopReason
+from ..core.units import format_duration
 from ..imaging.axes import check_axes
 from ..imaging.checks import MAX_FACTOR
 from ..imaging.guide_image import check_guide_shape
@@ -61,11 +62,9 @@ if TYPE_CHECKING:
     from ..core.presets import Recipe
 
 PSF_GAUSSIAN, PSF_LAYER = "Gaussian", "Image layer"
-NOISE_TASKS = ("denoise", "deconvolve")
 AXES_HELP = "T (time), Z (depth), C (channels), Y and X in the layer's order, e.g. ZYX or TZCYX"
 #: What the form's choices are called, by value (the values are the options').
 LABELS = {
-    "super_resolve": "Super-resolve",
     "gaussian": "Gaussian",
     "poisson": "Poisson (photon counts)",
     "volume": "Volume (3D)",
@@ -106,11 +105,12 @@ def _value(name: str) -> Callable[[_Form], dict]:
     return lambda form: {name: getattr(form, name).value}
 
 
-def _recorded(key: str, task: str | None = None) -> Callable[[_Form, dict], Any]:
-    """Puts back a record's ``key`` (only from a run of ``task``, when given)."""
+def _recorded(key: str) -> Callable[[_Form, dict], Any]:
+    """Puts back a record's ``key``; a task's own option only from a run of a task that has it."""
 
     def put(_form: _Form, record: dict):
-        return record[key] if task is None or record["task"] == task else KEEP
+        unused = key in OWN_OPTIONS and key not in task_spec(record["task"]).options
+        return KEEP if unused else record[key]
 
     return put
 
@@ -128,16 +128,26 @@ def _open_layer(key: str, kind: type = object) -> Callable[[_Form, dict], Any]:
     return put
 
 
-def _for_tasks(*tasks: str) -> Callable[[_Form], bool]:
-    return lambda form: form.task.value in tasks
+def _task(form: _Form) -> TaskSpec:
+    return task_spec(form.task.value)
+
+
+def _for_data(data: str) -> Callable[[_Form], bool]:
+    """Shown for the task that takes ``data`` ("mask", "psf") beside the image."""
+    return lambda form: _task(form).data == data
+
+
+def _for_option(name: str) -> Callable[[_Form], bool]:
+    """Shown for the tasks that have option ``name`` as their own."""
+    return lambda form: name in _task(form).options
 
 
 def _psf_from(source: str) -> Callable[[_Form], bool]:
-    return lambda form: form.task.value == "deconvolve" and form.psf.value == source
+    return lambda form: _task(form).data == "psf" and form.psf.value == source
 
 
 def _photon_counts(form: _Form) -> bool:
-    return form.task.value in NOISE_TASKS and form.noise.value == "poisson"
+    return _task(form).noise_model and form.noise.value == "poisson"
 
 
 def _warm_start_applies(form: _Form) -> bool:
@@ -158,19 +168,16 @@ def _seed_box(_form: _Form) -> SpinBox:
     return seed
 
 
-def _recorded_recipe(record: dict) -> Recipe:
-    """The recipe a result's record names (0.1's records too)."""
-    from ..core.presets import Recipe
-
-    return Recipe.from_dict(RunInfo.from_dict(record).recipe)
-
-
 #: The form's controls, in the form's order.  The guide is put back last, by its own
 #: ``apply_record``: its choices follow the image, axes, task, factor and plane.
 CONTROLS: tuple[Control, ...] = (
     Control(
         "task",
-        lambda _: ComboBox(label="Task", choices=_choices(TASKS), value="denoise"),
+        lambda _: ComboBox(
+            label="Task",
+            choices=[(spec.label, name) for name, spec in TASK_TABLE.items()],
+            value="denoise",
+        ),
         put=_recorded("task"),
     ),
     Control(
@@ -191,7 +198,7 @@ CONTROLS: tuple[Control, ...] = (
             choices=form.layers_of(Labels),
             tooltip="Labels layer: nonzero = pixels to fill",
         ),
-        shown=_for_tasks("inpaint"),
+        shown=_for_data("mask"),
         read=_value("mask"),
         put=_open_layer("mask_layer"),
     ),
@@ -200,21 +207,21 @@ CONTROLS: tuple[Control, ...] = (
         lambda _: SpinBox(
             label="Factor", min=2, max=MAX_FACTOR, value=2, tooltip=describe("factor")
         ),
-        shown=_for_tasks("super_resolve"),
+        shown=_for_option("factor"),
         read=_value("factor"),
-        put=_recorded("factor", task="super_resolve"),
+        put=_recorded("factor"),
     ),
     Control(
         "kernel",
         lambda _: ComboBox(label="Kernel", choices=KERNELS, tooltip=describe("kernel")),
-        shown=_for_tasks("super_resolve"),
+        shown=_for_option("kernel"),
         read=_value("kernel"),
-        put=_recorded("kernel", task="super_resolve"),
+        put=_recorded("kernel"),
     ),
     Control(
         "psf",
         lambda _: ComboBox(label="PSF", choices=[PSF_GAUSSIAN, PSF_LAYER]),
-        shown=_for_tasks("deconvolve"),
+        shown=_for_data("psf"),
         read=lambda form: {
             "psf": form.psf_sigma.value if form.psf.value == PSF_GAUSSIAN else form.psf_layer.value
         },
@@ -244,10 +251,8 @@ CONTROLS: tuple[Control, ...] = (
         lambda _: ComboBox(
             label="Noise", choices=_choices(NOISE_MODELS), tooltip=describe("noise")
         ),
-        shown=_for_tasks(*NOISE_TASKS),
-        read=lambda form: {
-            "noise": form.noise.value if form.task.value in NOISE_TASKS else "gaussian"
-        },
+        shown=lambda form: _task(form).noise_model,
+        read=lambda form: {"noise": form.noise.value if _task(form).noise_model else "gaussian"},
         put=_recorded("noise"),
     ),
     Control(
@@ -296,7 +301,7 @@ CONTROLS: tuple[Control, ...] = (
             label="Preset", choices=napari_dip.preset_names(), tooltip=describe("preset")
         ),
         read=lambda form: {"preset": form.recipe},  # resolved once, as the form shows it
-        put=lambda _, record: _recorded_recipe(record).name,
+        put=_recorded("preset"),  # the recipe's name: apply_record checks it is a preset
     ),
     Control(
         "max_iter",
@@ -402,7 +407,7 @@ class _Form(Container):
         if self.image.value is None:
             raise ValueError("choose an image layer to restore")
         task = self.task.value
-        if task == "deconvolve" and self.psf.value == PSF_LAYER and self.psf_layer.value is None:
+        if _psf_from(PSF_LAYER)(self) and self.psf_layer.value is None:
             raise ValueError("choose the image layer that holds the PSF")
         keywords = {}
         for control in CONTROLS:
@@ -434,9 +439,9 @@ class _Form(Container):
         put in the form: run it again with ``napari_dip.rerun`` or the
         result's Python instead.
         """
-        from ..core.presets import PRESETS
+        from ..core.presets import PRESETS, Recipe
 
-        recipe = _recorded_recipe(record)
+        recipe = Recipe.from_dict(RunInfo.from_dict(record).recipe)  # 0.1's records too
         if PRESETS.get(recipe.name) != recipe:
             raise ValueError(
                 f"the result's recipe {recipe.name!r} is not a preset: run it again with "
@@ -828,7 +833,7 @@ class _GuideChoice(ComboBox):
             axes = check_axes(form.axes.value.strip(), len(shape), shape=shape)
         except (ValueError, TypeError):  # the estimate line says why
             return [("none", None)]
-        factor = form.factor.value if form.task.value == "super_resolve" else 1
+        factor = form.factor.value if "factor" in _task(form).options else 1
         yx = (shape[axes.index("Y")] * factor, shape[axes.index("X")] * factor)
         planes = [axis for axis, letter in enumerate(axes) if letter in "TZ"]
         one_plane = form.current_plane.value
@@ -839,7 +844,8 @@ class _GuideChoice(ComboBox):
             and layer is not image
             and _can_guide(layer, shape, yx, planes, one_plane)
         ]
-        channels = shape[axes.index("C")] if "C" in axes and form.task.value != "inpaint" else 1
+        channel_guides = "C" in axes and _task(form).channel_guides
+        channels = shape[axes.index("C")] if channel_guides else 1
         if channels > 1:
             guides += [
                 (f"channel {channel} of {image.name}", channel) for channel in range(channels)

@@ -6,8 +6,8 @@ snapshots; ``fit_pool`` is the thread pool it runs on (never Qt's global
 one), and ``RUNNING`` keeps the runs in progress alive until they end.
 
 ``FitWorker.start`` does what superqt's ``WorkerBase.start`` does but on
-``fit_pool``: the part that uses superqt's private names is
-``register_with_superqt`` alone, tested against the installed napari and
+``fit_pool``: the parts that use superqt's private names are
+``register_with_superqt`` and ``end_unstarted`` alone, tested against the installed napari and
 superqt by tests/test_worker.py (napari 0.9.2 and superqt 0.9.0 when written).
 """
 
@@ -31,6 +31,7 @@ __all__ = [
     "PendingRestoration",
     "fit_pool",
     "fit_snapshots",
+    "end_unstarted",
     "register_with_superqt",
     "warm_up",
 ]
@@ -173,6 +174,16 @@ def register_with_superqt(worker: WorkerBase) -> None:
         raise RuntimeError("This worker is already started!")
     WorkerBase._worker_set.add(worker)
     worker._finished.connect(worker._set_discard)
+
+
+def end_unstarted(worker: WorkerBase) -> None:
+    """End a worker taken out of the pool's queue before it ran: quit, and emit what an
+    aborted run emits (``aborted``, ``finished``: their handlers expect them) and the
+    private ``_finished`` that takes it out of superqt's worker set (``register_with_superqt``)."""
+    worker.quit()
+    worker.aborted.emit()
+    worker.finished.emit()
+    worker._finished.emit(worker)
 
 
 #: The fit workers' thread pool (see ``fit_pool``).

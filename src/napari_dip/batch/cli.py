@@ -22,6 +22,7 @@ from typing import Literal, get_args, get_origin
 
 from .. import __version__
 from .._options import describe, option_type
+from .._tasks import COMMON_OPTIONS, TASK_TABLE, TaskSpec
 
 __all__ = ["main"]
 
@@ -37,24 +38,20 @@ OWN_FLAGS = ("guide", "guide_channel")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .._api import COMMON_OPTIONS, TASK_OPTIONS
-
     parser = argparse.ArgumentParser(
         prog="napari-dip",
         description="Restore microscopy images with a Deep Image Prior, file by file.",
     )
     parser.add_argument("--version", action="version", version=f"napari-dip {__version__}")
     tasks = parser.add_subparsers(dest="command", required=True, metavar="TASK")
-    for task in ("denoise", "inpaint", "super_resolve", "deconvolve"):
-        command = tasks.add_parser(
-            task.replace("_", "-"), help=f"{task.replace('_', '-')} image files"
-        )
-        _add_files(command, task)
+    for spec in TASK_TABLE.values():
+        command = tasks.add_parser(spec.command, help=f"{spec.command} image files")
+        _add_files(command, spec)
         _add_guides(command)
-        for name in TASK_OPTIONS.get(task, ()) + COMMON_OPTIONS:
+        for name in spec.keyword_options + COMMON_OPTIONS:
             if name not in OWN_FLAGS:
                 _add_option(command, name)
-        command.set_defaults(task=task)
+        command.set_defaults(task=spec.name)
     demo = tasks.add_parser(
         "demo", help="denoise a bundled sample and write a before/after PNG (no display needed)"
     )
@@ -67,13 +64,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _add_files(command: argparse.ArgumentParser, task: str) -> None:
+def _add_files(command: argparse.ArgumentParser, spec: TaskSpec) -> None:
     command.add_argument(
         "inputs", nargs="+", help="image files, globs (quoted) or folders: TIFF, PNG, JPEG, Zarr"
     )
     command.add_argument("--out", help="folder of the results (default: beside each input)")
     command.add_argument("--suffix", help="added to the results' names (default: the task's)")
-    if task == "inpaint":
+    if spec.data == "mask":
         command.add_argument(
             "--mask",
             required=True,
@@ -81,9 +78,9 @@ def _add_files(command: argparse.ArgumentParser, task: str) -> None:
             help="each image's mask: a pattern such as '{stem}_mask.tif' ({stem}, {name}), "
             "relative to the image's folder; nonzero = missing",
         )
-    if task == "super_resolve":
-        command.add_argument("--factor", type=int, required=True, help=describe("factor"))
-    if task == "deconvolve":
+    for name in spec.required:
+        _add_option(command, name, required=True)
+    if spec.data == "psf":
         psf = command.add_mutually_exclusive_group(required=True)
         psf.add_argument("--psf", help="the PSF, an image file")
         psf.add_argument("--psf-sigma", type=float, help="a 2D Gaussian PSF of this sigma (pixels)")
@@ -116,38 +113,34 @@ def _add_guides(command: argparse.ArgumentParser) -> None:
     _add_option(guides, "guide_channel")
 
 
-def _add_option(command: argparse.ArgumentParser, name: str) -> None:
-    """A flag for option ``name``, from its definition; absent means the option's default."""
+def _add_option(command: argparse.ArgumentParser, name: str, required: bool = False) -> None:
+    """A flag for option ``name``, from its definition; absent means the option's default
+    (a ``required`` one cannot be absent)."""
     flag = "--" + name.replace("_", "-")
     help_text = describe(name) + (
         " " + COMMAND_LINE_HELP[name] if name in COMMAND_LINE_HELP else ""
     )
     help_text = help_text.replace("%", "%%")
+    settings = {"default": argparse.SUPPRESS, "help": help_text, "required": required}
     annotation = option_type(name)
     if get_origin(annotation) is Literal:
-        command.add_argument(
-            flag, choices=get_args(annotation), default=argparse.SUPPRESS, help=help_text
-        )
+        command.add_argument(flag, choices=get_args(annotation), **settings)
     elif annotation in (bool, bool | None):
-        command.add_argument(
-            flag, action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS, help=help_text
-        )
+        command.add_argument(flag, action=argparse.BooleanOptionalAction, **settings)
     elif annotation in (int, int | None):
-        command.add_argument(flag, type=int, default=argparse.SUPPRESS, help=help_text)
+        command.add_argument(flag, type=int, **settings)
     elif annotation is float:
-        command.add_argument(flag, type=float, default=argparse.SUPPRESS, help=help_text)
+        command.add_argument(flag, type=float, **settings)
     else:
-        command.add_argument(flag, default=argparse.SUPPRESS, help=help_text)
+        command.add_argument(flag, **settings)
 
 
 def main(argv: list[str] | None = None) -> int:
     arguments = vars(build_parser().parse_args(argv))
-    from .._api import COMMON_OPTIONS, TASK_OPTIONS
-
     task = arguments["task"]
     if task == "demo":
         return _demo(arguments)
-    names = TASK_OPTIONS.get(task, ()) + COMMON_OPTIONS + ("factor",)
+    names = TASK_TABLE[task].options + COMMON_OPTIONS
     options = {name: arguments[name] for name in names if name in arguments and name != "guide"}
     try:
         from . import jobs as batch

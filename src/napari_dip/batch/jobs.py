@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from .._options import Options
+from .._tasks import task_spec
 from ..core.presets import Recipe
 from ..imaging.files import find_inputs, output_path, read_image, read_record, write_result
 
@@ -40,14 +41,6 @@ __all__ = [
     "restore_files",
     "run_jobs",
 ]
-
-#: Suffix of each task's results (``cells.tif`` -> ``cells_denoised.ome.tif``).
-SUFFIXES = {
-    "denoise": "denoised",
-    "inpaint": "inpainted",
-    "super_resolve": "super-resolved",
-    "deconvolve": "deconvolved",
-}
 
 
 @dataclass(frozen=True)
@@ -173,13 +166,14 @@ def make_jobs(
     >>> [job.output.name for job in batch.make_jobs("denoise", folder, seed=0)]
     ['cells_denoised.ome.tif']
     """
+    spec = task_spec(task)
     options.setdefault("threads", 1)
     checked = Options(**options)  # refused before any file is read
-    if task == "inpaint" and mask is None:
+    if spec.data == "mask" and mask is None:
         raise ValueError(
             "inpaint needs mask=, a pattern naming each image's mask, e.g. '{stem}_mask.tif'"
         )
-    if task == "deconvolve" and (psf is None) == (psf_sigma is None):
+    if spec.data == "psf" and (psf is None) == (psf_sigma is None):
         raise ValueError("deconvolve needs either psf= (a PSF image file) or psf_sigma= (pixels)")
     if guide is not None and options.get("guide_channel") is not None:
         raise ValueError("give a guide pattern or a guide_channel, not both")
@@ -191,7 +185,7 @@ def make_jobs(
             )
     patterns = [inputs] if isinstance(inputs, (str, os.PathLike)) else list(inputs)
     out_dir = None if out is None else Path(out)
-    suffix = suffix or SUFFIXES[task]
+    suffix = suffix or spec.result_suffix
     found = find_inputs([str(p) for p in patterns])
     outputs = {output_path(path, out_dir, suffix).resolve() for path in found}
     psf = None if psf is None else Path(psf).resolve()
@@ -432,9 +426,10 @@ def restore_file(job: Job, progress=None) -> FileReport:
             return replace(report, status="skipped", reason="restored already with these settings")
         image = read_image(job.input)
         data, options = {}, _file_options(job, image)
-        if job.task == "inpaint":
+        wanted = task_spec(job.task).data
+        if wanted == "mask":
             data["mask"] = _read_companion(job.mask, "mask").data
-        if job.task == "deconvolve":
+        if wanted == "psf":
             data["psf"] = _psf(job, gaussian_psf)
         if job.guide is not None:
             options = replace(options, guide=_read_companion(job.guide, "guide").data)
@@ -446,7 +441,7 @@ def restore_file(job: Job, progress=None) -> FileReport:
             for letter, (value, unit) in image.sizes.items()
         }
         info = run.info
-        record = {"request": job.request(), "run": info.as_dict()}
+        record = {"request": job.request(), "run": info.to_dict()}
         write_result(job.output, result, run.axes, sizes, record, ome=image.ome)
         return replace(
             report, seconds=time.perf_counter() - start, seed=info.seed, iterations=info.iterations
