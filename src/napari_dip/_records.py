@@ -253,7 +253,8 @@ class RunInfo(_KeyAccess):
 
         A record of napari-dip 0.1 (no ``version``) has a recipe without its
         name, description, cap and stopping rule: they are taken from the
-        record's preset, cap and stopping rule.  A Poisson denoising whose recipe
+        record's preset, cap and stopping rule; a recipe's fields added since read
+        as their defaults.  A Poisson denoising whose recipe
         asked for the fusion but that recorded none ran when photon counts were
         not fused: its recipe reads without it, so it reruns as it ran.
         """
@@ -268,6 +269,7 @@ class RunInfo(_KeyAccess):
             }
         if _unfused_photon_counts(record):
             values["recipe"] = {**values["recipe"], "fuse": False}
+        values["recipe"] = _complete_recipe(values["recipe"])  # fields added since: defaults
         if values.get("stop_reason") is not None:
             values["stop_reason"] = StopReason(values["stop_reason"])
         for key, value in values.items():
@@ -357,6 +359,12 @@ _RERUN = tuple(
     for name in Options.names()
     if name not in ("channel_axis", "offset", "guide", "guide_channel", *OWN_OPTIONS)
 )
+
+
+def _complete_recipe(recipe: dict) -> dict:
+    from .core.presets import Recipe
+
+    return _plain(dataclasses.asdict(Recipe.from_dict(recipe)))
 
 
 def _plain(value):

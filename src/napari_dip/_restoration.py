@@ -1,8 +1,8 @@
 """Running a plan on the pixels: intensities, fits, blending, snapshots and stopping.
 
 ``Restoration`` plans (``_plan``) and then runs a restoration block by block;
-``_Pixels`` holds the input as the fits see it (normalised, canonical) and
-brings their estimates back to the input's layout and units; ``_Canvas``
+``Pixels`` holds the input as the fits see it (normalised, canonical) and
+brings their estimates back to the input's layout and units; ``Canvas``
 assembles the output from the blocks' results, blending tiles without seams.
 """
 
@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ._canvas import Canvas
 from ._options import (
     DATA_DOCS,
     REFERENCES,
@@ -27,14 +28,11 @@ from ._options import (
     check_every,
     parameters_doc,
 )
+from ._pixels import Pixels
 from ._plan import Block, CheckedPlan, Plan, RunEstimate, check_plan
 from ._records import FitRecord, RunInfo
 from ._tasks import Task, task_spec
-from .imaging.axes import canonical_mask, from_canonical, to_canonical
 from .imaging.checks import check_image
-from .imaging.guide_image import check_not_the_image, normalised_guide
-from .imaging.intensity import Intensity, cast_result
-from .imaging.tiling import Blender, blend_weights, scale_region
 
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike
@@ -163,7 +161,7 @@ class Restoration:
                 f"{checked.shape} {checked.dtype}"
             )
         self.plan: Plan = checked.plan()
-        self._pixels = _Pixels(array, mask, self.plan)
+        self._pixels = Pixels(array, mask, self.plan)
         self._stop = threading.Event()
         self._stopped = False  # whether the last run was stopped
         self._running = threading.Lock()  # held while a run is in progress
@@ -278,7 +276,7 @@ class Restoration:
         from .core.fit import Snapshot
 
         plan, pixels = self.plan, self._pixels
-        canvas = _Canvas(pixels.target, plan)
+        canvas = Canvas(pixels.target, plan)
         total = plan.fits * plan.max_iter
         weights: dict[tuple, dict] = {}  # by lineage and guided or not
         start = time.perf_counter()
@@ -373,113 +371,8 @@ def _is_true(value) -> bool:
     return isinstance(value, (bool, np.bool_)) and bool(value)
 
 
-class _Pixels:
-    """The input as the fits see it, and their estimates brought back to the input.
-
-    ``target`` is the input in the canonical (T, C, Z, Y, X) layout, each
-    channel mapped to [0, 1] (``Intensity``), missing pixels set to 0;
-    ``known`` marks the measured pixels when inpainting (else None).
-    """
-
-    def __init__(self, array: np.ndarray, mask, plan: Plan):
-        self.plan = plan
-        data = to_canonical(array, plan.axes)  # a view, normalised below in float64
-        missing = None
-        if plan.spec.data == "mask":
-            missing = canonical_mask(mask, plan.axes, array.shape)
-            _check_missing(data, missing, plan)
-        self.intensity = Intensity(
-            np.moveaxis(data, 1, 0),
-            None if missing is None else np.moveaxis(missing, 1, 0),
-            zero_floor=plan.options.noise == "poisson",
-            zero=plan.options.offset,
-        )
-        target = np.moveaxis(self.intensity.normalise(np.moveaxis(data, 1, 0)), 0, 1)
-        if missing is not None:
-            target[np.broadcast_to(missing, target.shape)] = 0.0
-        self.target = target
-        self.known = None if missing is None else ~missing
-        # The measured pixels, returned as they are (a copy: the caller may change theirs).
-        keep = missing is not None and plan.options.keep_known
-        self._measured = data.copy() if keep else None
-        self.guide = None  # the guide image, (G, Y, X) in [0, 1] on the output grid
-        if plan.options.guide is not None:
-            _, _, _, height, width = self.target.shape
-            grid = (height * plan.factor, width * plan.factor)
-            what = "the result" if plan.factor > 1 else "the image"
-            self.guide = normalised_guide(plan.options.guide, grid, what)
-            if plan.factor == 1:  # the first frame and plane: a copy is one everywhere
-                check_not_the_image(self.guide, self.target[0, :, 0])
-
-    def guide_of(self, block: Block):
-        """``block``'s guide as a ``(1, G, *spatial)`` tensor on its output grid: the guide
-        image's region (the same at every plane of a volume), or the guide channel's
-        pixels of the block's frame and planes (upsampled for super-resolution)."""
-        import torch
-        import torch.nn.functional as F
-
-        plan = self.plan
-        spatial = plan.out_shape(block)
-        if self.guide is not None:
-            region = self.guide[(slice(None), *scale_region(block.region, plan.factor))]
-            guide = torch.from_numpy(np.ascontiguousarray(region))
-            if plan.volume:
-                guide = guide[:, None].expand(-1, spatial[0], -1, -1)
-            return guide[None].contiguous()
-        channel = plan.options.guide_channel
-        part = self.target[(block.frame, slice(channel, channel + 1), block.planes, *block.region)]
-        guide = torch.from_numpy(np.ascontiguousarray(part, np.float32))[None]  # (1, 1, Z, y, x)
-        guide = guide if plan.volume else guide[:, :, 0]
-        if plan.factor > 1:
-            mode = "trilinear" if plan.volume else "bicubic"
-            guide = F.interpolate(guide, size=spatial, mode=mode, align_corners=False)
-        return guide.clamp(0, 1)
-
-    def to_user(self, canonical: np.ndarray, dtype=np.float32) -> np.ndarray:
-        """Normalised (T, C, Z, Y, X) -> the input's layout and units, in ``dtype``.
-
-        When inpainting with ``keep_known``, measured pixels are the input's own values.
-        """
-        restored = np.moveaxis(self.intensity.denormalise(np.moveaxis(canonical, 1, 0)), 0, 1)
-        if self._measured is not None:
-            restored = np.where(self.known, self._measured, restored)
-        return from_canonical(cast_result(restored, dtype), self.plan.axes, self.plan.factor)
-
-    def spread_to_user(self, canonical: np.ndarray) -> np.ndarray:
-        """The members' spread, normalised (T, C, Z, Y, X), in the input's layout and units.
-
-        Measured pixels kept when inpainting are certain: their spread is 0.
-        """
-        spread = np.moveaxis(self.intensity.rescale_spread(np.moveaxis(canonical, 1, 0)), 0, 1)
-        if self._measured is not None:
-            spread = np.where(self.known, 0.0, spread)
-        return from_canonical(spread.astype(np.float32), self.plan.axes, self.plan.factor)
-
-
-def _check_missing(data: np.ndarray, missing: np.ndarray, plan: Plan) -> None:
-    """Inpainting: something to fill, something to fit in every block, finite known pixels."""
-    count = np.broadcast_to(missing, data.shape).sum()
-    if count == 0:
-        raise ValueError("mask marks no pixel as missing (nonzero = missing): nothing to inpaint")
-    if count == data.size:
-        raise ValueError("mask marks every pixel as missing: there is nothing to fit")
-    if data.dtype.kind == "f":
-        bad = np.count_nonzero(~np.isfinite(data) & ~missing)
-        if bad:
-            raise ValueError(
-                f"image has {bad} NaN or infinite value(s) outside the mask; "
-                "mark them as missing in the mask too"
-            )
-    for block in plan.blocks:
-        if block.of(missing).all():
-            raise ValueError(
-                f"the mask leaves no known pixel in {plan.where(block)}: "
-                "there is nothing to fit there"
-            )
-
-
 def _make_fit(
-    plan: Plan, pixels: _Pixels, block: Block, initial_weights, guided=False, blend_with=None
+    plan: Plan, pixels: Pixels, block: Block, initial_weights, guided=False, blend_with=None
 ) -> Fit:
     """The fit of ``block``: its target, forward model and data term, and the guide or
     the guided fit to blend in."""
@@ -516,70 +409,6 @@ def _make_fit(
         guide=pixels.guide_of(block) if guided else None,
         blend_with=blend_with,
     )
-
-
-class _Canvas:
-    """The output being assembled, normalised and canonical: finished blocks' results
-    where they ran, the input (repeated for super-resolution) elsewhere.
-
-    Tiles of a plane are blended (``Blender``) until its last tile is in.
-    ``spread`` gathers the members' spread likewise (NaN where no fit ran).
-    """
-
-    def __init__(self, target: np.ndarray, plan: Plan):
-        factor = plan.factor
-        self.image = np.repeat(np.repeat(target, factor, axis=-2), factor, axis=-1)
-        members = plan.recipe.members
-        self.spread = np.full(self.image.shape, np.nan, np.float32) if members > 1 else None
-        self._plan = plan
-        self._blender = self._spread_blender = None
-        self._block: Block | None = None
-
-    def begin(self, block: Block) -> None:
-        plan = self._plan
-        self._block = block
-        self._region = scale_region(block.region, plan.factor)
-        self._weight = blend_weights(
-            self._region, self.image.shape[-2:], plan.overlap * plan.factor
-        )
-        if self._blender is None:
-            self._blender = Blender(self.image[block.output_index].shape)
-            if self.spread is not None:
-                self._spread_blender = Blender(self._blender.shape)
-
-    def _as_block(self, estimate: np.ndarray) -> np.ndarray:
-        """A fit's ``(C, *spatial)`` output as a canonical ``(C, Z, Y, X)`` block."""
-        return estimate if self._plan.volume else estimate[:, np.newaxis]
-
-    def preview(self, estimate: np.ndarray) -> np.ndarray:
-        """The whole output with the current block's ``estimate`` blended in."""
-        whole = self.image.copy()
-        index = self._block.output_index
-        pending = (self._as_block(estimate), self._region, self._weight)
-        whole[index] = self._blender.preview(fallback=self.image[index], pending=pending)
-        return whole
-
-    def add(self, result: np.ndarray, spread: np.ndarray | None) -> None:
-        """The current block's result (and members' spread) is in."""
-        self._blender.add(self._as_block(result), self._region, self._weight)
-        if self._spread_blender is not None:
-            self._spread_blender.add(self._as_block(spread), self._region, self._weight)
-        if self._block.last_tile:
-            index = self._block.output_index
-            self.image[index] = self._blender.result()
-            if self._spread_blender is not None:
-                self.spread[index] = self._spread_blender.result()
-            self._blender = self._spread_blender = None
-
-    def close(self) -> None:
-        """After a stop within a tiled plane, keep its finished tiles."""
-        if self._blender is None:
-            return
-        index = self._block.output_index
-        self.image[index] = self._blender.preview(fallback=self.image[index])
-        if self._spread_blender is not None:
-            self.spread[index] = self._spread_blender.preview(fallback=self.spread[index])
-        self._blender = self._spread_blender = None
 
 
 def _document_restoration() -> None:
