@@ -149,6 +149,10 @@ def test_records_of_0_1_load_and_rerun_with_their_settings(task):
     assert info.task == task and info.seed == 3 and info.version == ""
     assert info.recipe["name"] == record["preset"]
     assert info.stop_reason.value == record["stop_reason"]
+    with pytest.deprecated_call():  # read by key, as 0.1's dict was
+        assert [info[key] for key in ("seed", "iterations", "stop_reason", "threads")] == [
+            record[key] for key in ("seed", "iterations", "stop_reason", "threads")
+        ]
     image = noisy()
     again = napari_dip.rerun(record, image, **DATA_0_1[task])
     factor = 2 if task == "super_resolve" else 1

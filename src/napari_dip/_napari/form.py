@@ -13,7 +13,6 @@ widget's (``widget.py``).
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -413,8 +412,7 @@ class Form(Container):
         source = read_layer(
             self._viewer, settings.layer, settings.task, settings.options, **settings.data
         )
-        source.check(settings.task)
-        return functools.partial(source.plan, settings.task)
+        return source.check(settings.task).plan
 
     def apply_record(self, record: dict) -> str:
         """Fill the form with a result's recorded settings (``metadata["napari_dip"]``).

@@ -18,7 +18,7 @@ from napari.layers import Image, Labels, Layer
 import napari_dip
 
 from .._options import Options
-from .._plan import CheckedPlan, Plan, check_plan, make_plan
+from .._plan import CheckedPlan, check_plan
 from .._tasks import task_spec
 from ..imaging.axes import axes_of_mask, check_axes
 from ..imaging.checks import as_array
@@ -36,51 +36,44 @@ class LayerInput:
     ``settings`` go into the result's metadata (the layer names, the axes'
     guess, the plane, a Gaussian PSF's sigma); ``origin`` is the index, in
     the layer, of the restored region's first pixel (None: the whole layer).
-    ``options`` are the caller's, with the layer's axes and the guide (a
-    layer's data, or the restored plane of it; not copied).
+    ``options`` are the caller's; ``axes`` the layer's (as given, or
+    guessed) and ``guide`` the guide's data (a layer's, or the restored plane
+    of it), both of which ``check`` puts in them.  Nothing is copied:
+    ``copied()`` reads the mask and the guide for a run.
     """
 
     image: Any
     options: Options
+    axes: str
+    guide: Any
     mask: Any
     psf: Any
     settings: dict
     origin: tuple[int, ...] | None
 
-    def data(self) -> dict:
-        """The data keywords of ``Restoration`` for this input."""
-        return {"image": self.image, "mask": self.mask, "psf": self.psf}
+    def copied(self) -> LayerInput:
+        """The mask and the guide read now: a run takes them as painted when Run was
+        pressed, even if it waits for a thread."""
+        mask = None if self.mask is None else np.array(self.mask)
+        return replace(self, mask=mask, guide=None if self.guide is None else np.array(self.guide))
 
     def check(self, task: str) -> CheckedPlan:
-        """Check the restoration's plan but for its memory (``check_plan``)."""
-        return check_plan(task, self.image.shape, self.image.dtype, self.options, **self._shapes())
-
-    def plan(self, task: str) -> Plan:
-        """The restoration's plan, from the shapes only (for estimates)."""
-        return make_plan(task, self.image.shape, self.image.dtype, self.options, **self._shapes())
+        """Check the restoration's plan but for its memory (``check_plan``), with the
+        layer's axes and guide in the options."""
+        options = replace(self.options, axes=self.axes, guide=self.guide)
+        return check_plan(task, self.image.shape, self.image.dtype, options, **self._shapes())
 
     def _shapes(self) -> dict:
         return {"mask_shape": None if self.mask is None else np.shape(self.mask), "psf": self.psf}
 
 
 def read_layer(
-    viewer,
-    layer,
-    task: str,
-    options: Options,
-    *,
-    mask=None,
-    psf=None,
-    plane=None,
-    guide=None,
-    copy: bool = False,
+    viewer, layer, task: str, options: Options, *, mask=None, psf=None, plane=None, guide=None
 ) -> LayerInput:
     """Check ``layer`` and what comes with it for ``task``; see ``restore_layer``.
 
     ``options`` have been checked already (built); their ``axes``, when None,
-    are guessed from the layer.  ``guide`` (an Image layer or an array) goes
-    into them.  With ``copy``, the mask and the guide are read now (for a run:
-    as painted when Run was pressed, even if the run waits for a thread).
+    are guessed from the layer.  ``guide`` is an Image layer or an array.
     """
     if not isinstance(layer, Image):
         raise TypeError(f"layer must be a napari Image layer, got {type(layer).__name__}")
@@ -129,12 +122,11 @@ def read_layer(
         if guide is not None and has_image_planes(np.shape(guide), data.shape, where):
             guide = guide[tuple(where.get(axis, slice(None)) for axis in range(data.ndim))]
         data = data[tuple(_one(where.get(axis)) for axis in range(data.ndim))]
-    if copy:
-        mask = None if mask is None else np.array(mask)
-        guide = None if guide is None else np.array(guide)
     return LayerInput(
         image=data,
-        options=replace(options, axes=axes, guide=guide),
+        options=options,
+        axes=axes,
+        guide=guide,
         mask=mask if wanted == "mask" else None,
         psf=psf if wanted == "psf" else None,
         settings=settings,

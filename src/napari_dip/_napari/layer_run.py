@@ -367,9 +367,8 @@ def run_layer(
     every = check_every(every)
     uncertainty = check_flag("uncertainty", uncertainty)
     new_layer = check_flag("new_layer", new_layer)
-    source = read_layer(
-        viewer, layer, task, options, mask=mask, psf=psf, plane=plane, guide=guide, copy=True
-    )
+    source = read_layer(viewer, layer, task, options, mask=mask, psf=psf, plane=plane, guide=guide)
+    source = source.copied()
     checked = source.check(task)  # in the GUI thread; the worker adds the tiles and pixels
     placement = result_placement(layer, checked.factor, axes=checked.axes, origin=source.origin)
     build = functools.partial(Restoration.from_checked, checked, source.image, mask=source.mask)
