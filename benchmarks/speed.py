@@ -2,7 +2,9 @@
 
 Each case is a 256x256 centre crop with real noise (FMD's confocal FISH and widefield BPAE, four
 W2S widefield fields against their 400-frame averages) or a BSD68 grey image with Gaussian noise
-(sigma 25, drawn from seed 100 + seed).  Each method denoises it with ``napari_dip.denoise`` as a
+(sigma 25, drawn from seed 100 + seed).  With ``--size 512`` the planes are 512x512: FISH and BPAE
+whole, and four clean 512x512 images with that Gaussian noise (the nuclei field, scaled to 0-255;
+the paper's F16, Barbara and kate, grey).  Each method denoises it with ``napari_dip.denoise`` as a
 user calls it (the fit's seed is the case's seed), or, for ``bm3d``, channel by channel with BM3D
 at the best of a grid of sigmas (an oracle: it needs the clean image; its time is one call at that
 sigma).  A lever is the default's recipe with some fields changed (``LEVERS``).  PSNR after a gain
@@ -14,11 +16,12 @@ what is there.  Time one method at a time on a quiet machine: the times are wall
 Usage::
 
     python benchmarks/speed.py --rows benchmarks/speed.jsonl [--methods default bm3d ...]
-        [--images fish ...] [--seeds 0 1] [--threads 2] [--docs]
+        [--images fish ...] [--seeds 0 1] [--threads 2] [--size 256] [--docs]
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import platform
 import time
@@ -31,7 +34,7 @@ import torch
 from _pages import replace_table, source_of
 from _photons import arguments, by_case, measure_all
 from quality import _calibration, _crop
-from skimage import io
+from skimage import color, io
 
 import napari_dip
 from napari_dip import resolve_preset
@@ -41,8 +44,10 @@ DATA = HERE.parent.parent / "shared" / "data"
 DOCS = HERE.parent / "docs" / "speed.md"
 #: This script as it is when the run begins: the docs page names it.
 SOURCE = source_of(__file__)
-SIZE = 256
-IMAGES = ("fish", "bpae", "w2s_020", "w2s_040", "w2s_080", "w2s_100", "bsd045")
+IMAGES = {
+    256: ("fish", "bpae", "w2s_020", "w2s_040", "w2s_080", "w2s_100", "bsd045"),
+    512: ("fish", "bpae", "nuclei", "f16", "barbara", "kate"),
+}
 _DEFAULT_NET = resolve_preset("default", "denoise").net
 #: The default recipe's fields each lever changes.  ``two-members`` is the default of
 #: 2026-12-02 to 2026-12-07: a second member, seeing the image mirrored.
@@ -51,6 +56,7 @@ LEVERS = {
     "lr-0.02": {"lr": 0.02},
     "narrow-up": {"net": replace(_DEFAULT_NET, up=(16, 16, 32, 64, 128))},
     "tolerance-0.001": {"stop_tolerance": 0.001},
+    "bfloat16": {"bfloat16": True},
 }
 METHODS = ("default", "bm3d", *LEVERS)
 BM3D_FACTORS = (
@@ -70,12 +76,26 @@ BM3D_FACTORS = (
 )  # of the estimated sigma
 
 
-def case(name: str, seed: int) -> dict:
+#: The clean images given Gaussian noise, by name (grey, 0-255).
+CLEAN = {
+    "nuclei": lambda: _to_255(tifffile.imread(DATA / "microscopy" / "nuclei_2d.tif")),
+    "f16": lambda: color.rgb2gray(io.imread(DATA / "paper" / "F16_GT.png")) * 255,
+    "barbara": lambda: io.imread(DATA / "paper" / "barbara.png"),
+    "kate": lambda: color.rgb2gray(io.imread(DATA / "paper" / "kate.png")) * 255,
+}
+
+
+def _to_255(image: np.ndarray) -> np.ndarray:
+    image = image.astype(np.float64)
+    return 255 * (image - image.min()) / (image.max() - image.min())
+
+
+def case(name: str, seed: int, size: int = 256) -> dict:
     """The noisy and clean crops ``(C, Y, X)`` in 0-255, and each channel's gain and offset."""
     if name in ("fish", "bpae"):
         stem = {"fish": "confocal_fish", "bpae": "widefield_bpae"}[name]
         noisy, clean = (
-            _crop(io.imread(DATA / "microscopy" / f"{stem}_{kind}.png").astype(np.float64), SIZE)
+            _crop(io.imread(DATA / "microscopy" / f"{stem}_{kind}.png").astype(np.float64), size)
             for kind in ("noisy", "clean")
         )
         noisy, clean = (np.moveaxis(a, -1, 0) if a.ndim == 3 else a[None] for a in (noisy, clean))
@@ -84,10 +104,13 @@ def case(name: str, seed: int) -> dict:
             tifffile.imread(DATA / "microscopy" / "w2s" / f"{name}_{kind}.tif").astype(np.float64)
             for kind in ("noisy", "clean")
         )
-        noisy, clean = (a[:, :SIZE, :SIZE] for a in (noisy, clean))
-    else:  # bsdNNN, Gaussian noise
-        clean = _crop(io.imread(DATA / "natural" / "bsd68" / f"test{name[3:]}.png"), SIZE)
-        clean = clean.astype(np.float64)[None]
+        noisy, clean = (a[:, :size, :size] for a in (noisy, clean))
+    else:  # bsdNNN or a clean image of CLEAN: Gaussian noise
+        if name.startswith("bsd"):
+            clean = io.imread(DATA / "natural" / "bsd68" / f"test{name[3:]}.png")
+        else:
+            clean = CLEAN[name]()
+        clean = _crop(np.asarray(clean, np.float64), size)[None]
         rng = np.random.default_rng(100 + seed)
         noisy = np.clip(clean + rng.normal(0, 25, clean.shape), 0, 255)
     calibration = [_calibration(c, n) for c, n in zip(clean, noisy)]
@@ -116,9 +139,10 @@ def oracle_bm3d(found: dict) -> tuple[float, float, float]:
     return scores[best][0], best, scores[best][1]
 
 
-def measure(name: str, seed: int, method: str, threads: int) -> dict:
-    found = case(name, seed)
+def measure(name: str, seed: int, method: str, threads: int, size: int = 256) -> dict:
+    found = case(name, seed, size)
     row = {"image": name, "seed": seed, "method": method, "noisy": psnr(found, found["noisy"])}
+    row["size"] = size
     if method == "bm3d":
         row["psnr"], row["factor"], row["seconds"] = oracle_bm3d(found)
         return row
@@ -141,9 +165,9 @@ def measure(name: str, seed: int, method: str, threads: int) -> dict:
     return row
 
 
-def render(rows: list[dict]) -> str:
+def render(rows: list[dict], size: int = 256) -> str:
     """PSNR (iterations) of every method; the levers' gains over the default."""
-    found, cases = by_case(rows, IMAGES)
+    found, cases = by_case(rows, IMAGES[size])
     methods = [m for m in METHODS if any(r["method"] == m for r in rows)]
     lines = [
         "| image | seed | noisy | " + " | ".join(methods) + " |",
@@ -182,7 +206,7 @@ def render(rows: list[dict]) -> str:
 
 def render_timing(rows: list[dict]) -> str:
     """Seconds of each method, side by side, and the default's estimate."""
-    found, cases = by_case(rows, IMAGES)
+    found, cases = by_case(rows, IMAGES[256])
     lines = [
         "| image | seed | default | estimated (usually) | estimate / measured "
         "| two-members | BM3D, one call | default / BM3D |",
@@ -202,11 +226,16 @@ def render_timing(rows: list[dict]) -> str:
 
 
 def main() -> None:
-    parser = arguments(__doc__.splitlines()[0], METHODS, IMAGES)
+    parser = arguments(__doc__.splitlines()[0], METHODS, None)
     parser.add_argument("--timing", action="store_true", help="render the timing table")
+    parser.add_argument("--size", type=int, default=256, choices=sorted(IMAGES))
     args = parser.parse_args()
-    cases = [(name, seed) for name in args.images for seed in args.seeds]
-    rows, table = measure_all(args, cases, measure, render_timing if args.timing else render)
+    cases = [(name, seed) for name in args.images or IMAGES[args.size] for seed in args.seeds]
+    if args.timing:
+        render_table = render_timing
+    else:
+        render_table = functools.partial(render, size=args.size)
+    rows, table = measure_all(args, cases, functools.partial(measure, size=args.size), render_table)
     if args.docs:
         when = time.strftime("%Y-%m-%d %H:%M")
         what = (
@@ -220,6 +249,7 @@ def main() -> None:
                 "; PSNR does not depend on the machine's load, the times in the timing table do."
             )
         name = "speed timing table" if args.timing else "speed table"
+        name += f" {args.size}" if args.size != 256 else ""
         replace_table(DOCS, name, f"{what}\n\n{table}", SOURCE)
 
 

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from napari_dip.core.devices import available_devices, resolve_device
+from napari_dip.core.devices import available_devices, native_bfloat16, resolve_device
 
 
 def test_devices():
@@ -15,3 +15,8 @@ def test_devices():
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match="CUDA is not available"):
             resolve_device("cuda")
+
+
+def test_native_bfloat16_is_a_yes_or_no_per_device():
+    assert isinstance(native_bfloat16(torch.device("cpu")), bool)
+    assert native_bfloat16(torch.device("meta")) is False  # nothing else claims it

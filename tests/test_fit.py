@@ -296,3 +296,18 @@ def test_fits_built_at_once_in_threads_get_their_own_seeded_weights():
     for seed, weights, z in together:
         assert torch.equal(z, alone[seed][2])
         assert all(torch.equal(weights[name], alone[seed][1][name]) for name in weights)
+
+
+@pytest.mark.parametrize("native", [False, True])
+def test_a_bfloat16_recipe_runs_in_bfloat16_only_where_the_device_has_it(monkeypatch, native):
+    monkeypatch.setattr("napari_dip.core.fit.native_bfloat16", lambda device: native)
+    target = smooth_image((32, 32))
+    plain = make_fit(target, max_iter=20)
+    halved = make_fit(target, replace(FAST_TEST, bfloat16=True), max_iter=20)
+    for fit in (plain, halved):
+        list(fit.snapshots(every=20))
+    assert halved.members.bfloat16 is native and halved.result.dtype == np.float32
+    if native:  # close to float32's fit, not equal
+        assert 0 < np.abs(halved.result - plain.result).max() < 0.1
+    else:  # emulated bfloat16 would be slower: float32, bit for bit
+        assert np.array_equal(halved.result, plain.result)

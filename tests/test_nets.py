@@ -69,6 +69,27 @@ def test_reflection_padded_convolution_matches_torch_exactly(dims, stride):
     assert torch.equal(ours.bias.grad, reference.bias.grad)
 
 
+def test_reflection_padded_convolution_in_bfloat16_keeps_float32_gradients():
+    """Under autocast (``Recipe.bfloat16``) the backward runs in the forward's precision and
+    hands float32 gradients to the float32 weights and input."""
+    torch.manual_seed(0)
+    spec = NetSpec(down=(4,), up=(4,), skip=(2,))
+    ours = nets._conv(2, 3, 5, 3, spec)
+    reference = torch.nn.Conv2d(3, 5, 3, padding=1, padding_mode="reflect")
+    reference.load_state_dict(ours.state_dict())
+    x = torch.randn(1, 3, 12, 10)
+    inputs = [x.clone().requires_grad_(), x.clone().requires_grad_()]
+    with torch.autocast("cpu", torch.bfloat16):
+        outputs = [ours(inputs[0]), reference(inputs[1])]
+    for output in outputs:
+        output.float().sum().backward()
+    assert outputs[0].dtype == torch.bfloat16
+    assert inputs[0].grad.dtype == ours.weight.grad.dtype == ours.bias.grad.dtype == torch.float32
+    assert torch.allclose(outputs[0].float(), outputs[1].float(), atol=0.05)
+    assert torch.allclose(ours.weight.grad, reference.weight.grad, rtol=0.02, atol=0.05)
+    assert torch.allclose(inputs[0].grad, inputs[1].grad, rtol=0.02, atol=0.05)
+
+
 def test_reflection_padding_keeps_no_padded_copy_for_backward():
     saved = []
     net = SkipNet(2, 1, NetSpec(down=(4,), up=(4,), skip=(0,)))

@@ -2,6 +2,7 @@
 
 import dataclasses
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -131,6 +132,9 @@ def test_info_reads_by_key_as_in_0_1_with_a_deprecation_warning():
     run = napari_dip.Restoration("denoise", noisy(), preset=CUSTOM, seed=4, threads=1)
     run.run()
     info = run.info
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert info and info.iterations == 25  # attributes and truth: no warning
     with pytest.deprecated_call(match=r"info\['iterations'\].*use info.iterations"):
         assert info["iterations"] == info.iterations == 25
     with pytest.deprecated_call():
@@ -165,3 +169,14 @@ def test_a_0_1_result_layer_reruns():
     napari = pytest.importorskip("napari")
     layer = napari.layers.Image(np.zeros((24, 24)), metadata={"napari_dip": RECORDS_0_1["denoise"]})
     assert napari_dip.rerun(layer, noisy()).shape == (24, 24)
+
+
+@pytest.mark.parametrize("native", [False, True])
+def test_the_record_says_whether_the_networks_ran_in_bfloat16(monkeypatch, native):
+    monkeypatch.setattr("napari_dip.core.fit.native_bfloat16", lambda device: native)
+    halved = dataclasses.replace(CUSTOM, bfloat16=True, max_iter=3)
+    run = napari_dip.Restoration("denoise", noisy(), preset=halved, seed=0, threads=1)
+    run.run()
+    assert run.info.precision == ("bfloat16" if native else "float32")
+    assert run.info.recipe["bfloat16"] is True  # asked for, whatever the device had
+    assert RunInfo.from_dict(json.loads(json.dumps(run.info.to_dict()))) == run.info

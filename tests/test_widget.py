@@ -568,3 +568,16 @@ def test_the_status_line_says_how_much_of_the_result_is_the_networks():
     )
     planes = [lucy, {**lucy, "setting": 40}]
     assert _classical_share({"classical_blends": planes}).endswith("(20-40 iterations) 40%")
+
+
+def test_the_progress_line_says_when_the_run_usually_ends_and_at_most():
+    from napari_dip._napari.widget import _progress_line
+    from napari_dip.core.fit import Snapshot
+
+    snapshot = Snapshot(100, 2000, 0.01, None, None, elapsed=50.0)
+    line = _progress_line(snapshot, 0.5, auto_stop=True, expected=700)
+    assert line.endswith("usually ~5 min 00 s left, at most 15 min 50 s left")
+    late = Snapshot(900, 2000, 0.01, None, None, elapsed=450.0)
+    assert _progress_line(late, 0.5, True, 700).endswith(", at most 9 min 10 s left")
+    assert "usually" not in _progress_line(snapshot, 0.5, True, None)  # no benchmark of it
+    assert _progress_line(snapshot, 0.5, False, 700).endswith("s/iteration, 15 min 50 s left")

@@ -217,12 +217,14 @@ class Plan:
         )
         cost = (fit.peak_bytes, fit.seconds_per_iteration)
         return RunEstimate(
-            self.fits, self.max_iter, *cost, self.tile, self.budget_bytes, self._expected()
+            self.fits, self.max_iter, *cost, self.tile, self.budget_bytes, self.expected_iterations
         )
 
-    def _expected(self) -> int | None:
-        """Iterations the fits usually run, all together (see ``RunEstimate``): the first
-        fit of each lineage starts cold, the next ones warm."""
+    @property
+    def expected_iterations(self) -> int | None:
+        """Iterations the fits usually run, all together, where the automatic stop usually
+        ends them (``core.estimate.TYPICAL_STOP``; None for a recipe no benchmark
+        measured): the first fit of each lineage starts cold, the next ones warm."""
         from .core.estimate import typical_iterations
 
         cold = typical_iterations(self.recipe, self.max_iter, self.auto_stop, warm=False)

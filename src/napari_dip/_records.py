@@ -34,6 +34,8 @@ class FitRecord:
     #: What the blend with the classical estimate chose (``core.classical.ClassicalBlend``'s
     #: fields), or None.
     classical: dict | None = None
+    #: Whether the networks ran in bfloat16 (``Recipe.bfloat16`` on a device that has it).
+    bfloat16: bool = False
 
     @classmethod
     def of(cls, fit: Fit) -> FitRecord:
@@ -49,6 +51,7 @@ class FitRecord:
             threads,
             fusion,
             classical,
+            fit.members.bfloat16,
         )
 
 
@@ -82,6 +85,9 @@ class _KeyAccess:
 
     def __len__(self) -> int:
         return len(self._deprecated("len(info)", "info.to_dict()"))
+
+    def __bool__(self) -> bool:  # a record is true, as 0.1's non-empty dict was: no warning
+        return True
 
     def as_dict(self) -> dict[str, Any]:
         return self._deprecated("info.as_dict()", "info.to_dict()")
@@ -157,6 +163,9 @@ class RunInfo(_KeyAccess):
     stop_holes: tuple[int, ...] = ()
     backtracks: int = 0
     threads_used: tuple[int, ...] = ()
+    #: What the networks computed in: "bfloat16" where ``Recipe.bfloat16`` asked for it and
+    #: the device has it natively, else "float32" (a rerun elsewhere may differ).
+    precision: str = "float32"
     #: Per fit that ended with the fusion (``Recipe.fuse``): the filter's patch side and
     #: noise scale, the weight of the filtered image and the held-out scores it chose by.
     fusions: tuple[dict, ...] = ()
@@ -231,6 +240,7 @@ class RunInfo(_KeyAccess):
             stop_holes=tuple(sorted({f.stop_hole for f in fits if f.stop_hole is not None})),
             backtracks=sum(fit.backtracks for fit in fits),
             threads_used=tuple(sorted({n for fit in fits for n in fit.threads})),
+            precision="bfloat16" if any(fit.bfloat16 for fit in fits) else "float32",
             fusions=tuple(fit.fusion for fit in fits if fit.fusion is not None),
             classical_blends=tuple(fit.classical for fit in fits if fit.classical is not None),
             guide=_guide_description(options),

@@ -243,8 +243,10 @@ class DeepImagePriorWidget(Form):
         if snapshot.done:
             return
         seconds = snapshot.elapsed / snapshot.iteration if snapshot.iteration else float("nan")
-        auto_stop = self.current_run.restoration.plan.auto_stop
-        self.status.value = _progress_line(snapshot, seconds, auto_stop)
+        plan = self.current_run.restoration.plan
+        self.status.value = _progress_line(
+            snapshot, seconds, plan.auto_stop, plan.expected_iterations
+        )
         self._estimate_line.measured(seconds)
 
     def _on_finished(self) -> None:
@@ -279,25 +281,36 @@ class DeepImagePriorWidget(Form):
             run.worker.quit()
 
 
-def _progress_line(snapshot, seconds_per_iteration: float, auto_stop: bool) -> str:
-    """The status line while a fit runs: where it is, and how long it may still take."""
+def _progress_line(
+    snapshot, seconds_per_iteration: float, auto_stop: bool, expected: int | None = None
+) -> str:
+    """The status line while a fit runs: where it is, and how long it may still take: with
+    the automatic stop, until where it usually ends the run (``expected`` iterations, all
+    fits together; ``Plan.expected_iterations``) while it has not, and at most (the cap)."""
     left = (snapshot.max_iter - snapshot.iteration) * seconds_per_iteration
-    at_most = "at most " if auto_stop else ""
     fit = f" (fit {snapshot.fit}/{snapshot.fits})" if snapshot.fits > 1 else ""
-    return (
+    line = (
         f"Iteration {snapshot.iteration}/{snapshot.max_iter}{fit}, loss {snapshot.loss:.3g}, "
-        f"{seconds_per_iteration:.2g} s/iteration, {at_most}{format_duration(left)} left"
+        f"{seconds_per_iteration:.2g} s/iteration, "
     )
+    if not auto_stop:
+        return line + f"{format_duration(left)} left"
+    if expected is not None and snapshot.iteration < expected < snapshot.max_iter:
+        usual = (expected - snapshot.iteration) * seconds_per_iteration
+        line += f"usually ~{format_duration(usual)} left, "
+    return line + f"at most {format_duration(left)} left"
 
 
 def _result_line(result: Image) -> str:
     """The status line once a run has its result: why it stopped, when, and how."""
     info = result.metadata["napari_dip"]
     fits = f"{info['fits']} fits, " if info["fits"] > 1 else ""
+    precision = ", bfloat16" if info.get("precision") == "bfloat16" else ""
     return (
         f"{result.name}: {StopReason(info['stop_reason']).description} after "
         f"{fits}{info['iterations']} iterations, {format_duration(info['wall_time_s'])} "
-        f"(seed {info['seed']}, {info['device']}){_guide_weight(info)}{_classical_share(info)}"
+        f"(seed {info['seed']}, {info['device']}{precision}){_guide_weight(info)}"
+        f"{_classical_share(info)}"
     )
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
+
 import torch
 
-__all__ = ["available_devices", "preferred_memory_format", "resolve_device"]
+__all__ = ["available_devices", "native_bfloat16", "preferred_memory_format", "resolve_device"]
 
 
 def available_devices() -> list[str]:
@@ -68,3 +70,26 @@ def preferred_memory_format(device: torch.device, dims: int) -> torch.memory_for
     if device.type == "cpu" and dims == 2:
         return torch.channels_last
     return torch.contiguous_format
+
+
+def native_bfloat16(device: torch.device) -> bool:
+    """Whether ``device`` computes bfloat16 convolutions natively: a CUDA GPU that supports
+    it, or a CPU with AVX-512 BF16 or AMX (Linux, where its flags can be read).  Elsewhere
+    bfloat16 is emulated, slower than float32."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    if device.type == "cpu":
+        return bool(_cpu_flags() & {"avx512_bf16", "amx_bf16"})
+    return False
+
+
+@functools.cache
+def _cpu_flags() -> frozenset[str]:
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("flags"):
+                    return frozenset(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return frozenset()

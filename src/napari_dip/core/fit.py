@@ -25,7 +25,7 @@ import torch
 from .allocator import release_freed_memory, reuse_freed_memory
 from .classical import ClassicalBlend, choose_weight
 from .data_terms import DataTerm, Gaussian
-from .devices import preferred_memory_format
+from .devices import native_bfloat16, preferred_memory_format
 from .fusion import Fusion, fuse_members
 from .guided import GuideBlend, blend_guided, guide_code
 from .holdout import HoldoutStop
@@ -449,6 +449,8 @@ class _Members(torch.nn.Module):
         self.nets.to(device, memory_format=memory_format).train()
         self.z = z.to(device, memory_format=memory_format)
         self._jitter = torch.Generator(device=device).manual_seed((seed + 1) % 2**64)
+        #: Whether the networks run in bfloat16 (``Recipe.bfloat16``, on a device that has it).
+        self.bfloat16 = recipe.bfloat16 and native_bfloat16(torch.device(device))
 
     def output(self, k: int) -> torch.Tensor:
         """Member ``k``'s estimate, ``(1, C, *spatial)``, in the image's orientation."""
@@ -457,7 +459,9 @@ class _Members(torch.nn.Module):
             # Drawn in the standard layout: normal_ on a channels-last tensor is ten times slower.
             jitter = torch.empty(z.shape, device=z.device).normal_(generator=self._jitter)
             z = torch.add(z, jitter, alpha=self.recipe.reg_noise_std)  # in z's layout
-        output = self.nets[k](z)[self._crop]
+        with torch.autocast(self.z.device.type, torch.bfloat16, enabled=self.bfloat16):
+            output = self.nets[k](z)
+        output = output.float()[self._crop]  # float32 from here on (no copy when it is)
         return _flip(output, k) if self.recipe.flips else output
 
 

@@ -137,11 +137,12 @@ class _ReflectPaddedConvolution(torch.autograd.Function):
     def backward(ctx, grad):
         x, weight = ctx.saved_tensors
         dims = x.dim() - 2
-        padded = F.pad(x, ctx.padding, mode="reflect")
+        # In the forward's precision (bfloat16 under autocast; no copy in float32).
+        padded = F.pad(x, ctx.padding, mode="reflect").to(grad.dtype)
         grad_padded, grad_weight, grad_bias = torch.ops.aten.convolution_backward(
             grad,
             padded,
-            weight,
+            weight.to(grad.dtype),
             [weight.shape[0]] if ctx.has_bias else None,
             list(ctx.stride),
             [0] * dims,
@@ -158,7 +159,11 @@ class _ReflectPaddedConvolution(torch.autograd.Function):
                 if dims == 2
                 else torch.ops.aten.reflection_pad3d_backward
             )
-            grad_x = pad_backward(grad_padded, x, list(ctx.padding))
+            grad_x = pad_backward(grad_padded, x.to(grad.dtype), list(ctx.padding)).to(x.dtype)
+        if grad_weight is not None:
+            grad_weight = grad_weight.to(weight.dtype)
+        if grad_bias is not None:
+            grad_bias = grad_bias.to(weight.dtype)
         return grad_x, grad_weight, grad_bias, None, None
 
 

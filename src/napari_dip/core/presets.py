@@ -49,7 +49,10 @@ class Recipe:
     that scores best on the held-out pixels (``core.classical``).  With
     ``fuse``, a denoising fit with the automatic stop (either noise model)
     ends by fusing each member's estimate with the Wiener filter it steers
-    (``core.fusion``), weighed by the held-out pixels.
+    (``core.fusion``), weighed by the held-out pixels.  With ``bfloat16``, the
+    networks run in bfloat16 (autocast) on a device that computes it natively
+    (``core.devices.native_bfloat16``; elsewhere in float32), the loss, the
+    optimiser and the estimates staying float32.
 
     Examples
     --------
@@ -83,6 +86,7 @@ class Recipe:
     stop_tolerance: float = 0.0
     stop_shape: str = "pixels"
     classical: bool = False
+    bfloat16: bool = False
     paper: str = field(default="", compare=False)
 
     def __post_init__(self):
@@ -95,7 +99,7 @@ class Recipe:
         for name in ("name", "description"):
             if not isinstance(getattr(self, name), str):
                 raise TypeError(f"{name} must be a string, got {getattr(self, name)!r}")
-        for name in ("auto_stop", "flips", "fuse", "classical"):
+        for name in ("auto_stop", "flips", "fuse", "classical", "bfloat16"):
             if not isinstance(getattr(self, name), bool):
                 raise TypeError(f"{name} must be True or False, got {getattr(self, name)!r}")
         _integer("input_depth", self.input_depth, 1)
