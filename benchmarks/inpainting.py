@@ -8,7 +8,9 @@ seeds the fit): five round holes of radius 8-16, and a random half of the pixels
 paper's two 512x512 cases: Barbara with half its pixels missing (the paper reports 32.22 dB)
 and the text removal on kate.  PSNR is over the missing pixels, against the clean image, over
 the clean image's data range.  The benchmark checks that the measured pixels come back bit
-for bit.
+for bit, and how well the uncertainty (calibrated on held-out holes) predicts the fill's error:
+per decile of the predicted uncertainty the RMS error against the RMS predicted, the share of
+missing pixels within one and two predicted standard deviations, and the rank correlation.
 
 Usage::
 
@@ -25,6 +27,7 @@ from pathlib import Path
 import numpy as np
 import tifffile
 from _pages import replace_table, source_of
+from scipy.stats import spearmanr
 from skimage import io
 from skimage.restoration import inpaint_biharmonic
 
@@ -33,6 +36,8 @@ import napari_dip
 HERE = Path(__file__).resolve().parent
 DATA = HERE.parent.parent / "shared" / "data"
 DOCS = HERE.parent / "docs" / "inpainting.md"
+UNCERTAINTY_DOCS = HERE.parent / "docs" / "uncertainty.md"
+PLOT = HERE.parent / "docs" / "benchmarks-inpainting-uncertainty.png"
 #: This script as it is when the run begins: the docs page names it.
 SOURCE = source_of(__file__)
 SIZE = 256
@@ -125,6 +130,27 @@ def _psnr_missing(result, clean, hole) -> float:
     return float(10 * np.log10(data_range**2 / np.mean((clean[hole] - result[hole]) ** 2)))
 
 
+def calibration(uncertainty: np.ndarray, error: np.ndarray) -> dict:
+    """How the predicted standard deviation matches the actual error (both in the
+    image's units, over the missing pixels)."""
+    order = np.argsort(uncertainty, kind="stable")
+    bins = [
+        {
+            "predicted_rms": float(np.sqrt(np.mean(uncertainty[part] ** 2))),
+            "error_rms": float(np.sqrt(np.mean(error[part] ** 2))),
+        }
+        for part in np.array_split(order, 10)
+    ]
+    scaled = np.abs(error) / np.maximum(uncertainty, 1e-12)
+    return {
+        "bins": bins,
+        "ratios": [b["error_rms"] / max(b["predicted_rms"], 1e-12) for b in bins],
+        "within_1": float(np.mean(scaled <= 1)),
+        "within_2": float(np.mean(scaled <= 2)),
+        "rank_correlation": float(spearmanr(uncertainty, np.abs(error))[0]),
+    }
+
+
 def measure(images) -> dict:
     rows = []
     for case in cases(images):
@@ -143,6 +169,7 @@ def measure(images) -> dict:
         seconds = time.perf_counter() - start
         assert np.array_equal(result[~hole], damaged[~hole]), "measured pixels changed"
         (blend,) = run.info.classical_blends
+        uncertainty = calibration(run.uncertainty[hole], (result - clean)[hole])
         row = {
             "image": case["image"],
             "mask": case["mask"],
@@ -155,6 +182,7 @@ def measure(images) -> dict:
             "iterations": run.info.iterations,
             "network_weight": blend["network_weight"],
             "paper": case.get("paper"),
+            "uncertainty": uncertainty,
         }
         print(row, flush=True)
         rows.append(row)
@@ -195,6 +223,72 @@ def render(results: dict) -> str:
     return "\n".join(lines)
 
 
+def render_uncertainty(results: dict) -> str:
+    lines = [
+        "| image | mask | seed | RMS error | RMS predicted | RMS error / predicted, per decile: min-max "
+        "| within 1 | within 2 | rank correlation |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for row in results["rows"]:
+        u = row["uncertainty"]
+        error = np.sqrt(np.mean([b["error_rms"] ** 2 for b in u["bins"]]))
+        predicted = np.sqrt(np.mean([b["predicted_rms"] ** 2 for b in u["bins"]]))
+        lines.append(
+            f"| {row['image']} | {row['mask']} | {row['seed']} | {error:.2f} | {predicted:.2f} "
+            f"| {min(u['ratios']):.2f}-{max(u['ratios']):.2f} | {u['within_1']:.0%} "
+            f"| {u['within_2']:.0%} | {u['rank_correlation']:.2f} |"
+        )
+    rows = results["rows"]
+    ratios = np.array([r["uncertainty"]["ratios"] for r in rows])
+    inside = np.mean((ratios >= 0.67) & (ratios <= 1.5))
+    within_1 = [r["uncertainty"]["within_1"] for r in rows]
+    within_2 = [r["uncertainty"]["within_2"] for r in rows]
+    lines += [
+        "",
+        f"All {len(rows)} cases: {inside:.0%} of the deciles have a ratio within 0.67-1.5 "
+        f"({ratios.min():.2f}-{ratios.max():.2f} in all); within one predicted standard "
+        f"deviation {min(within_1):.0%}-{max(within_1):.0%} of the missing pixels, within two "
+        f"{min(within_2):.0%}-{max(within_2):.0%}.",
+    ]
+    return "\n".join(lines)
+
+
+def plot(results: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(9, 4))
+    for ax, kind in zip(axes, ("holes", "random")):
+        rows = [
+            r
+            for r in results["rows"]
+            if r["mask"] == kind or (kind == "holes" and r["mask"] == "text")
+        ]
+        top = 0.0
+        for row in rows:
+            ratio = row["uncertainty"]["ratios"]
+            top = max(top, *ratio)
+            ax.plot(
+                range(1, 11),
+                ratio,
+                "o-",
+                markersize=3,
+                linewidth=1,
+                label=f"{row['image']}, {row['seed']}",
+            )
+        ax.axhspan(0.67, 1.5, color="tab:green", alpha=0.15, label="0.67-1.5")
+        ax.axhline(1.0, color="k", linestyle=":", linewidth=1)
+        ax.set_ylim(0, max(2.0, top * 1.05))
+        ax.set_title(f"{kind} (and kate's text)" if kind == "holes" else "half the pixels missing")
+        ax.set_xlabel("decile of the predicted uncertainty")
+        ax.set_ylabel("RMS error / RMS predicted")
+        ax.legend(fontsize=6, ncol=2)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", type=Path)
@@ -208,12 +302,18 @@ def main() -> None:
         args.json.write_text(json.dumps(results, indent=2))
     table = render(results)
     print(table)
+    print(render_uncertainty(results))
     if args.docs:
         stamp = (
             f"Measured {results['date']}, {SIZE}x{SIZE} centre crops and the paper's 512x512 "
             f"cases, PSNR over the missing pixels, 2-core CPU (2 threads), one run."
         )
         replace_table(DOCS, "inpainting table", f"{stamp}\n\n{table}", SOURCE)
+        calibrated = render_uncertainty(results)
+        replace_table(
+            UNCERTAINTY_DOCS, "inpainting uncertainty table", f"{stamp}\n\n{calibrated}", SOURCE
+        )
+        plot(results, PLOT)
 
 
 if __name__ == "__main__":

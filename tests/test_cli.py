@@ -177,3 +177,33 @@ def test_demo_restores_the_sample_and_writes_a_before_after_picture(tmp_path, ca
 def test_demo_reports_a_bad_option_in_one_line(tmp_path, capsys):
     assert main(["demo", "--out", str(tmp_path), "--max-iter", "0"]) == 2
     assert capsys.readouterr().err.startswith("napari-dip: max_iter")
+
+
+def test_uncertainty_is_written_beside_an_inpainted_result(tmp_path, capsys):
+    image = np.tile(np.linspace(0, 200, 32, dtype=np.float32), (32, 1))
+    mask = np.zeros((32, 32), np.uint8)
+    mask[10:16, 12:18] = 1
+    tifffile.imwrite(tmp_path / "cell.tif", image)
+    tifffile.imwrite(tmp_path / "cell_mask.tif", mask)
+    arguments = ["inpaint", str(tmp_path), "--mask", "{stem}_mask.tif", "--uncertainty"]
+    arguments += ["--max-iter", "60", "--seed", "0", "--quiet"]
+    assert main(arguments) == 0
+    written = read_image(tmp_path / "cell_inpainted_uncertainty.ome.tif")
+    assert written.data.dtype == np.float32 and written.data.shape == image.shape
+    assert np.all(written.data[mask == 0] == 0)
+    assert np.all(np.isfinite(written.data[mask == 1]) & (written.data[mask == 1] > 0))
+    record = read_record(tmp_path / "cell_inpainted_uncertainty.ome.tif")
+    assert record["uncertainty_of"] == "cell_inpainted.ome.tif"
+    assert main(arguments) == 0  # again: done already, and neither result is an input
+    assert "0 restored, 1 skipped (done already), 0 failed" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "cell.tif",
+        "cell_inpainted.ome.tif",
+        "cell_inpainted_uncertainty.ome.tif",
+        "cell_mask.tif",
+    ]
+
+
+def test_uncertainty_is_refused_where_a_run_gives_none(folder, capsys):
+    assert main(["denoise", str(folder), "--uncertainty", *QUICK]) == 2
+    assert "fast gives no uncertainty for denoise" in capsys.readouterr().err

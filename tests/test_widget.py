@@ -464,7 +464,19 @@ def test_stop_after_the_run_has_finished_leaves_the_status_alone(viewer, tiny_wi
     assert tiny_widget.status.value == status and "Stopping" not in status
 
 
-def test_widget_offers_the_uncertainty_layer_for_ensembles_only(viewer, image, qtbot, monkeypatch):
+def test_widget_offers_the_uncertainty_layer_for_inpainting_with_its_held_out_holes(viewer):
+    _, widget = viewer.window.add_plugin_dock_widget("napari-dip", "Deep Image Prior")
+    configure(widget, task="denoise", preset="fast")
+    assert not widget.uncertainty.enabled
+    configure(widget, task="inpaint", preset="default")
+    assert widget.uncertainty.enabled  # calibrated on the held-out holes
+    configure(widget, auto_stop=False)
+    assert not widget.uncertainty.enabled  # no holes held out, no calibration
+    configure(widget, auto_stop=True)
+    assert widget.uncertainty.enabled
+
+
+def test_widget_offers_the_uncertainty_layer_for_ensembles(viewer, image, qtbot, monkeypatch):
     for recipe in (TINY, TINY_ENSEMBLE):
         monkeypatch.setitem(PRESETS, recipe.name, recipe)
     _, widget = viewer.window.add_plugin_dock_widget("napari-dip", "Deep Image Prior")

@@ -21,8 +21,8 @@ class Canvas:
     def __init__(self, target: np.ndarray, plan: Plan):
         factor = plan.factor
         self.image = np.repeat(np.repeat(target, factor, axis=-2), factor, axis=-1)
-        members = plan.recipe.members
-        self.spread = np.full(self.image.shape, np.nan, np.float32) if members > 1 else None
+        uncertain = plan.gives_uncertainty
+        self.spread = np.full(self.image.shape, np.nan, np.float32) if uncertain else None
         self._plan = plan
         self._blender = self._spread_blender = None
         self._block: Block | None = None
@@ -52,9 +52,11 @@ class Canvas:
         return whole
 
     def add(self, result: np.ndarray, spread: np.ndarray | None) -> None:
-        """The current block's result (and members' spread) is in."""
+        """The current block's result (and its uncertainty: NaN where the fit gave none,
+        e.g. stopped before its blend) is in."""
         self._blender.add(self._as_block(result), self._region, self._weight)
         if self._spread_blender is not None:
+            spread = np.full_like(result, np.nan) if spread is None else spread
             self._spread_blender.add(self._as_block(spread), self._region, self._weight)
         if self._block.last_tile:
             index = self._block.output_index

@@ -171,6 +171,11 @@ class Plan:
         return task_spec(self.task)
 
     @property
+    def gives_uncertainty(self) -> bool:
+        """Whether the fits give an uncertainty (``TaskSpec.gives_uncertainty``)."""
+        return self.spec.gives_uncertainty(self.recipe, self.auto_stop)
+
+    @property
     def stack(self) -> str:
         return "volume" if self.volume else "planes"
 

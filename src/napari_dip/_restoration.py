@@ -69,8 +69,11 @@ class Restoration:
         denoising, ``"quality"``): their standard deviation per pixel, float32,
         in the input's units and the result's shape.  High where the members
         disagree: fine detail they cannot agree on, and noise one of them
-        fitted.  0 at measured pixels kept when inpainting; NaN where no fit
-        ran (a stopped run).  None for a single network.  docs/uncertainty.md
+        fitted.  Inpainting with the automatic stop (the default): the filled
+        pixels' expected error instead, its standard deviation calibrated on
+        held-out holes (``core.calibration``).  0 at measured pixels kept when
+        inpainting; NaN where no fit ran or a fit stopped before its blend (a
+        stopped run).  None for a single network otherwise.  docs/uncertainty.md
         compares it with the actual error on real data.
     info : RunInfo
         The run's settings, resolved for this input, and how it went.

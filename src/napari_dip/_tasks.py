@@ -71,6 +71,12 @@ class TaskSpec:
         """Its own options that are keywords (the required ones come positionally)."""
         return tuple(name for name in self.options if name not in self.required)
 
+    def gives_uncertainty(self, recipe, auto_stop: bool) -> bool:
+        """Whether a run of ``recipe`` gives an uncertainty: the members' spread, or a
+        fill's error calibrated on the held-out holes (the automatic stop and the
+        blend with biharmonic inpainting, ``core.calibration``)."""
+        return recipe.members > 1 or (self.data == "mask" and recipe.classical and auto_stop)
+
     def check_data(self, data) -> None:
         """ValueError naming the array the task needs when ``data`` (it, or its shape)
         is None; a required option is checked with the options."""

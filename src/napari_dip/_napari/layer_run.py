@@ -471,9 +471,10 @@ restore_layer.__doc__ = f"""Restore an image layer of ``viewer`` in a background
         Add a new result layer instead of replacing this input and task's
         previous result.
     uncertainty : bool
-        Also add ``Restoration.uncertainty`` (the spread of the ensemble's
-        members, in the image's units) as a layer over the result, named
-        "<result> uncertainty"; only presets with several members make one.
+        Also add ``Restoration.uncertainty`` (in the image's units: the spread of
+        an ensemble's members, or an inpainting's expected error calibrated on
+        held-out holes) as a layer over the result, named "<result> uncertainty";
+        presets with several members and inpainting with the automatic stop make one.
 {parameters_doc(LAYER_OPTIONS)}
 
     Notes

@@ -19,6 +19,7 @@ from qtpy.QtCore import QEvent, QObject
 from qtpy.QtWidgets import QApplication
 
 from .._records import RunInfo
+from .._tasks import task_spec
 from ..core.stop_reason import StopReason
 from ..core.units import format_duration
 from .estimate_line import EstimateLine
@@ -56,6 +57,7 @@ class DeepImagePriorWidget(Form):
         self.copy_button.changed.connect(self._on_copy_clicked)
         self.settings_button.changed.connect(self._on_settings_clicked)
         self.recipe_changed.connect(self._show_recipe)
+        self.auto_stop.changed.connect(lambda _: self._show_recipe(self.recipe))
         self.axes_guessed.connect(self._show_axes_guess)
         for event in ("inserted", "removed", "reordered", "renamed"):
             getattr(viewer.layers.events, event).connect(self.reset_choices)
@@ -79,9 +81,10 @@ class DeepImagePriorWidget(Form):
         self.uncertainty = CheckBox(
             text="Uncertainty layer",
             tooltip=(
-                "Add, over the result, how much the ensemble's members disagree "
-                "(their standard deviation, in the image's units): where the result "
-                "is least certain. Presets with several members only"
+                "Add, over the result, where it is least certain, in the image's units: "
+                "how much an ensemble's members disagree (presets with several members), "
+                "or an inpainting's expected error, calibrated on held-out holes "
+                "(with the automatic stop)"
             ),
         )
         self.estimate = Label(value="")
@@ -213,8 +216,9 @@ class DeepImagePriorWidget(Form):
             self.status.value = f"Settings of {layer.name}: Run restores {source} again{to_do}"
 
     def _show_recipe(self, recipe: Recipe) -> None:
-        """An uncertainty layer needs an ensemble: several members."""
-        self.uncertainty.enabled = recipe.members > 1
+        """An uncertainty layer needs an ensemble, or an inpainting's held-out holes."""
+        spec = task_spec(self.task.value)
+        self.uncertainty.enabled = spec.gives_uncertainty(recipe, self.auto_stop.value)
 
     def _show_axes_guess(self, reason: str) -> None:
         """Say why the axes were guessed so, unless a run has the status line."""

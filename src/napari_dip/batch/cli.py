@@ -95,6 +95,11 @@ def _add_files(command: argparse.ArgumentParser, spec: TaskSpec) -> None:
     )
     command.add_argument("--workers", type=int, help="run on a local Dask cluster of N processes")
     command.add_argument("--scheduler", help="run on the Dask cluster at this address")
+    command.add_argument(
+        "--uncertainty",
+        action="store_true",
+        help="also write each result's uncertainty beside it (<result>_uncertainty.ome.tif)",
+    )
     command.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
@@ -155,6 +160,7 @@ def main(argv: list[str] | None = None) -> int:
             psf_sigma=arguments.get("psf_sigma"),
             guide=arguments["guide"],
             resume=arguments["resume"],
+            uncertainty=arguments["uncertainty"],
             **options,
         )
     except ImportError as error:

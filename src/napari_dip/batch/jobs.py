@@ -29,8 +29,15 @@ import numpy as np
 
 from .._options import Options
 from .._tasks import task_spec
-from ..core.presets import Recipe
-from ..imaging.files import find_inputs, output_path, read_image, read_record, write_result
+from ..core.presets import Recipe, resolve_preset
+from ..imaging.files import (
+    find_inputs,
+    output_path,
+    read_image,
+    read_record,
+    uncertainty_path,
+    write_result,
+)
 
 __all__ = [
     "FileReport",
@@ -68,6 +75,8 @@ class Job:
     psf_sigma: float | None = None
     resume: bool = True
     guide: Path | None = None
+    #: Also write ``Restoration.uncertainty`` beside the result (``uncertainty_path``).
+    uncertainty: bool = False
 
     def request(self) -> dict:
         """What a finished result must have been made from to be kept by a resumed run."""
@@ -84,6 +93,8 @@ class Job:
         }
         if self.guide is not None:  # absent unguided: results made before guides still match
             request["guide"] = _identity(self.guide)
+        if self.uncertainty:  # likewise
+            request["uncertainty"] = True
         return json.loads(json.dumps(request, default=str))
 
 
@@ -124,6 +135,7 @@ def make_jobs(
     psf_sigma: float | None = None,
     guide: str | None = None,
     resume: bool = True,
+    uncertainty: bool = False,
     **options,
 ) -> list[Job]:
     """The jobs of a batch run, one per input file; the options are checked here.
@@ -151,6 +163,11 @@ def make_jobs(
         like ``mask``: ``"{stem}_dapi.tif"``.  Not with ``guide_channel``.
     resume : bool
         Skip files whose result exists and was made from the same request.
+    uncertainty : bool
+        Also write each result's uncertainty (``Restoration.uncertainty``, float32 in the
+        image's units) beside it: ``cells_inpainted_uncertainty.ome.tif``.  For the
+        runs that give one (``TaskSpec.gives_uncertainty``: several members, or
+        inpainting with the automatic stop); refused for the others.
     **options
         Those of ``napari_dip.Restoration``; ``axes`` defaults to the file's
         metadata, else ``napari_dip.guess_axes``; ``threads`` to 1.
@@ -175,6 +192,14 @@ def make_jobs(
         )
     if spec.data == "psf" and (psf is None) == (psf_sigma is None):
         raise ValueError("deconvolve needs either psf= (a PSF image file) or psf_sigma= (pixels)")
+    if uncertainty:
+        recipe = resolve_preset(checked.preset, task, checked.factor)
+        auto_stop = recipe.auto_stop if checked.auto_stop is None else checked.auto_stop
+        if not spec.gives_uncertainty(recipe, auto_stop):
+            raise ValueError(
+                f"{recipe.name} gives no uncertainty for {task}: choose a preset with "
+                "several members (e.g. 'quality'), or inpaint with the automatic stop"
+            )
     if guide is not None and options.get("guide_channel") is not None:
         raise ValueError("give a guide pattern or a guide_channel, not both")
     for what, pattern in (("mask", mask), ("guide", guide)):
@@ -188,6 +213,7 @@ def make_jobs(
     suffix = suffix or spec.result_suffix
     found = find_inputs([str(p) for p in patterns])
     outputs = {output_path(path, out_dir, suffix).resolve() for path in found}
+    outputs |= {uncertainty_path(path) for path in outputs}
     psf = None if psf is None else Path(psf).resolve()
     companions = {_file_of(path, p) for path in found for p in (mask, guide) if p is not None}
     return [
@@ -201,6 +227,7 @@ def make_jobs(
             psf_sigma=psf_sigma,
             resume=resume,
             guide=None if guide is None else _file_of(path, guide),
+            uncertainty=uncertainty,
         )
         for path in found
         # an earlier run's result beside its input, or an input's mask, guide or PSF
@@ -344,7 +371,8 @@ def plan_files(jobs: list[Job]) -> list[tuple[Job, str]]:
 
 def _finished(job: Job) -> bool:
     record = read_record(job.output) if job.output.exists() else None
-    return record is not None and record.get("request") == job.request()
+    written = not job.uncertainty or uncertainty_path(job.output).exists()
+    return written and record is not None and record.get("request") == job.request()
 
 
 def _file_options(job: Job, image) -> Options:
@@ -442,6 +470,9 @@ def restore_file(job: Job, progress=None) -> FileReport:
         }
         info = run.info
         record = {"request": job.request(), "run": info.to_dict()}
+        if job.uncertainty:  # first: a result on disk means its run is complete
+            described = {**record, "uncertainty_of": job.output.name}
+            write_result(uncertainty_path(job.output), run.uncertainty, run.axes, sizes, described)
         write_result(job.output, result, run.axes, sizes, record, ome=image.ome)
         return replace(
             report, seconds=time.perf_counter() - start, seed=info.seed, iterations=info.iterations

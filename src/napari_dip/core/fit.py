@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from .allocator import release_freed_memory, reuse_freed_memory
+from .calibration import FillFeatures, calibrated_uncertainty
 from .classical import ClassicalBlend, choose_weight
 from .data_terms import DataTerm, Gaussian
 from .devices import native_bfloat16, preferred_memory_format
@@ -229,6 +230,9 @@ class Fit:
         #: The network's weight against the classical estimate, and the scores that chose
         #: it (None: no blend ran; see ``Recipe.classical``).
         self.classical_blend: ClassicalBlend | None = None
+        #: An inpainting's uncertainty ``(1, C, *spatial)``, calibrated on the held-out
+        #: holes (``core.calibration``; None where the blend with biharmonic did not run).
+        self.calibrated: torch.Tensor | None = None
         #: The automatic stop's rule, with the pixels it held out (None without it).
         self.holdout: HoldoutStop | None = None
         #: The members' estimates ``(members, C, *spatial)`` after the fit (fused, with
@@ -357,7 +361,9 @@ class Fit:
         final = _fused_and_blended(self, smoothing.final(output), detector)
         self.estimates = final
         self.result = _to_numpy(_member_mean(final, self._member_weights))
-        if len(final) > 1:
+        if self.calibrated is not None:
+            self.uncertainty = _to_numpy(self.calibrated)
+        elif len(final) > 1:
             self.uncertainty = _to_numpy(final.std(0, keepdim=True))
         self.finished_at = time.strftime("%Y-%m-%dT%H:%M:%S")
         yield from self._handing_out(self._snapshot(output, final, loss, done=True))
@@ -560,7 +566,16 @@ def _with_classical(fit: Fit, final: torch.Tensor, scored: torch.Tensor, detecto
     classical = classical.expand_as(final)
     w = choice.network_weight
     blended = classical.clone() if w == 0 else w * final + (1 - w) * classical
-    return blended, w * scored + (1 - w) * classical_unseen
+    blended_unseen = w * scored + (1 - w) * classical_unseen
+    pixels = (held * known > 0).expand_as(scored)
+    if operator.pixelwise and operator.observed is not None and bool(pixels.any()):  # a fill
+        fit.calibrated = calibrated_uncertainty(
+            FillFeatures(scored, classical_unseen, blended_unseen),
+            blended_unseen - target,
+            pixels,
+            FillFeatures(final.mean(0, keepdim=True), classical[:1], blended.mean(0, keepdim=True)),
+        )
+    return blended, blended_unseen
 
 
 def _held_out_terms(fit: Fit, detector: HoldoutStop):

@@ -24,7 +24,15 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["ImageFile", "find_inputs", "output_path", "read_image", "read_record", "write_result"]
+__all__ = [
+    "ImageFile",
+    "find_inputs",
+    "output_path",
+    "read_image",
+    "read_record",
+    "uncertainty_path",
+    "write_result",
+]
 
 TIFF = (".tif", ".tiff")
 PICTURE = (".png", ".jpg", ".jpeg")
@@ -105,6 +113,12 @@ def output_path(path: Path, out_dir: Path | None, suffix: str) -> Path:
     kind = _kind(path)
     ending = {"picture": ".png", "zarr": ".zarr"}.get(kind, ".ome.tif")
     return (out_dir or path.parent) / f"{stem(path)}_{suffix}{ending}"
+
+
+def uncertainty_path(result: Path) -> Path:
+    """Where a result's uncertainty goes: beside it, an OME-TIFF of float32
+    (``cells_inpainted.png`` -> ``cells_inpainted_uncertainty.ome.tif``)."""
+    return result.parent / f"{stem(result)}_uncertainty.ome.tif"
 
 
 def read_image(path: Path, *, pixels: bool = True) -> ImageFile:
