@@ -84,6 +84,8 @@ def test_the_default_inpainting_gives_an_uncertainty_in_the_images_units():
     assert run.uncertainty.dtype == np.float32 and run.uncertainty.shape == image.shape
     assert np.all(run.uncertainty[~missing] == 0)  # measured pixels are kept
     assert np.all(np.isfinite(run.uncertainty[missing]) & (run.uncertainty[missing] > 0))
+    assert run.info.uncertainty == "error calibrated on held-out holes"
+    assert napari_dip.RunInfo.from_dict(run.info.to_dict()).uncertainty == run.info.uncertainty
     scaled = _inpaint(1000 * damaged, missing)
     scaled.run()
     np.testing.assert_allclose(scaled.uncertainty, 1000 * run.uncertainty, rtol=1e-4, atol=1e-4)
@@ -103,4 +105,12 @@ def test_without_held_out_holes_and_the_blend_a_single_network_gives_none(option
     image, missing = _smooth(), _holes()
     run = _inpaint(np.where(missing, 0, image), missing, max_iter=5, **options)
     run.run()
-    assert run.uncertainty is None
+    assert run.uncertainty is None and run.info.uncertainty is None
+
+
+def test_an_ensembles_record_names_its_spread():
+    image = _smooth()
+    preset = replace(TINY, members=2)
+    run = napari_dip.Restoration("denoise", image, preset=preset, max_iter=3, seed=0, threads=1)
+    run.run()
+    assert run.uncertainty is not None and run.info.uncertainty == "members' spread"

@@ -166,6 +166,9 @@ class RunInfo(_KeyAccess):
     #: What the networks computed in: "bfloat16" where ``Recipe.bfloat16`` asked for it and
     #: the device has it natively, else "float32" (a rerun elsewhere may differ).
     precision: str = "float32"
+    #: What ``Restoration.uncertainty`` is: "error calibrated on held-out holes"
+    #: (inpainting's default), "members' spread" (several members), or None (none).
+    uncertainty: str | None = None
     #: Per fit that ended with the fusion (``Recipe.fuse``): the filter's patch side and
     #: noise scale, the weight of the filtered image and the held-out scores it chose by.
     fusions: tuple[dict, ...] = ()
@@ -241,6 +244,7 @@ class RunInfo(_KeyAccess):
             backtracks=sum(fit.backtracks for fit in fits),
             threads_used=tuple(sorted({n for fit in fits for n in fit.threads})),
             precision="bfloat16" if any(fit.bfloat16 for fit in fits) else "float32",
+            uncertainty=plan.spec.uncertainty(plan.recipe, plan.auto_stop),
             fusions=tuple(fit.fusion for fit in fits if fit.fusion is not None),
             classical_blends=tuple(fit.classical for fit in fits if fit.classical is not None),
             guide=_guide_description(options),

@@ -36,6 +36,11 @@ __all__ = [
 Task = Literal["denoise", "inpaint", "super_resolve", "deconvolve"]
 
 
+#: The kinds of uncertainty a run gives (``TaskSpec.uncertainty``), as records name them.
+UNCERTAINTY_CALIBRATED = "error calibrated on held-out holes"
+UNCERTAINTY_SPREAD = "members' spread"
+
+
 @dataclass(frozen=True)
 class TaskSpec:
     """One task: its data, its own options, its names and its classical estimate."""
@@ -71,11 +76,17 @@ class TaskSpec:
         """Its own options that are keywords (the required ones come positionally)."""
         return tuple(name for name in self.options if name not in self.required)
 
+    def uncertainty(self, recipe, auto_stop: bool) -> str | None:
+        """What a run of ``recipe`` gives as its uncertainty: a fill's error calibrated on
+        the held-out holes (the automatic stop and the blend with biharmonic inpainting,
+        ``core.calibration``), else the members' spread, else nothing (None)."""
+        if self.data == "mask" and recipe.classical and auto_stop:
+            return UNCERTAINTY_CALIBRATED
+        return UNCERTAINTY_SPREAD if recipe.members > 1 else None
+
     def gives_uncertainty(self, recipe, auto_stop: bool) -> bool:
-        """Whether a run of ``recipe`` gives an uncertainty: the members' spread, or a
-        fill's error calibrated on the held-out holes (the automatic stop and the
-        blend with biharmonic inpainting, ``core.calibration``)."""
-        return recipe.members > 1 or (self.data == "mask" and recipe.classical and auto_stop)
+        """Whether a run of ``recipe`` gives an uncertainty (``uncertainty``)."""
+        return self.uncertainty(recipe, auto_stop) is not None
 
     def check_data(self, data) -> None:
         """ValueError naming the array the task needs when ``data`` (it, or its shape)
