@@ -372,7 +372,7 @@ class CheckedPlan:
             device=self.device,
             seed=new_seed() if options.seed is None else int(options.seed),
             max_iter=int(options.max_iter or recipe.max_iter),
-            auto_stop=recipe.auto_stop if options.auto_stop is None else bool(options.auto_stop),
+            auto_stop=resolved_auto_stop(options, recipe),
             volume=self.volume,
             factor=self.factor,
             psf=psf,
@@ -382,6 +382,11 @@ class CheckedPlan:
             tile=tile,
             blocks=_blocks(canonical, self.volume, fitted, tile, overlap, options.guide_channel),
         )
+
+
+def resolved_auto_stop(options: Options, recipe: Recipe) -> bool:
+    """Whether the fits stop by themselves: ``options.auto_stop``, else the recipe's."""
+    return recipe.auto_stop if options.auto_stop is None else bool(options.auto_stop)
 
 
 def _check_guide(task: str, options: Options, axes: str, shape, factor: int) -> None:

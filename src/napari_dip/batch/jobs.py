@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from .._options import Options
+from .._plan import resolved_auto_stop
 from .._tasks import task_spec
 from ..core.presets import Recipe, resolve_preset
 from ..imaging.files import (
@@ -194,8 +195,7 @@ def make_jobs(
         raise ValueError("deconvolve needs either psf= (a PSF image file) or psf_sigma= (pixels)")
     if uncertainty:
         recipe = resolve_preset(checked.preset, task, checked.factor)
-        auto_stop = recipe.auto_stop if checked.auto_stop is None else checked.auto_stop
-        if not spec.gives_uncertainty(recipe, auto_stop):
+        if not spec.gives_uncertainty(recipe, resolved_auto_stop(checked, recipe)):
             raise ValueError(
                 f"{recipe.name} gives no uncertainty for {task}: choose a preset with "
                 "several members (e.g. 'quality'), or inpaint with the automatic stop"

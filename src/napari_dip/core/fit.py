@@ -567,14 +567,17 @@ def _with_classical(fit: Fit, final: torch.Tensor, scored: torch.Tensor, detecto
     w = choice.network_weight
     blended = classical.clone() if w == 0 else w * final + (1 - w) * classical
     blended_unseen = w * scored + (1 - w) * classical_unseen
-    pixels = (held * known > 0).expand_as(scored)
-    if operator.pixelwise and operator.observed is not None and bool(pixels.any()):  # a fill
-        fit.calibrated = calibrated_uncertainty(
-            FillFeatures(scored, classical_unseen, blended_unseen),
-            blended_unseen - target,
-            pixels,
-            FillFeatures(final.mean(0, keepdim=True), classical[:1], blended.mean(0, keepdim=True)),
-        )
+    if operator.pixelwise and operator.observed is not None:  # a fill: inpainting
+        pixels = (held * known > 0).expand_as(scored)
+        if bool(pixels.any()):
+            fit.calibrated = calibrated_uncertainty(
+                FillFeatures(scored, classical_unseen, blended_unseen),
+                blended_unseen - target,
+                pixels,
+                FillFeatures(
+                    final.mean(0, keepdim=True), classical[:1], blended.mean(0, keepdim=True)
+                ),
+            )
     return blended, blended_unseen
 
 
