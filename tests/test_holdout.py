@@ -83,3 +83,32 @@ def test_single_pixel_hold_out_is_what_it_always_was():
     generator = torch.Generator().manual_seed(3)
     expected = (torch.rand((1, 1, 16, 16), generator=generator) < 0.1).float()
     assert torch.equal(stop.held, expected) and torch.equal(stop.fitted, 1 - expected)
+
+
+def _stop_iteration(stop: HoldoutStop, scores) -> tuple[int | None, int]:
+    """Where ``stop`` ends a fit whose held-out scores are ``scores``, and its pick."""
+    for iteration, score in enumerate(scores, start=1):
+        stop.update(score, iteration)
+        if stop.should_stop(iteration):
+            return iteration, stop.best_iteration
+    return None, stop.best_iteration
+
+
+def test_a_tolerance_stops_on_a_plateau_where_none_runs_on():
+    """A score that keeps falling by small steps (0.0001% an iteration here, after 200
+    iterations of 1% steps): a 0.1% tolerance ends the fit its patience after the last
+    fall by more than 0.1%, with the last (lowest) estimate; without a tolerance every
+    new low restarts the patience and the fit runs on to the cap."""
+    scores = [0.99**i for i in range(1, 201)] + [0.99**200 * 0.999999**i for i in range(1, 801)]
+    target = torch.zeros(1, 1, 16, 16)
+    tolerant = HoldoutStop(target, 0.1, 60, 50, seed=0, tolerance=0.001)
+    assert _stop_iteration(tolerant, scores) == (260, 260)
+    untolerant = HoldoutStop(target, 0.1, 60, 50, seed=0)
+    assert _stop_iteration(untolerant, scores) == (None, 1000)
+
+
+def test_a_score_that_rises_again_stops_at_its_minimum_whatever_the_tolerance():
+    scores = [1.0 - 0.01 * i for i in range(50)] + [0.51 + 0.001 * i for i in range(200)]
+    for tolerance in (0.0, 0.001):
+        stop = HoldoutStop(torch.zeros(1, 1, 8, 8), 0.1, 60, 0, seed=0, tolerance=tolerance)
+        assert _stop_iteration(stop, scores) == (50 + 60, 50)
