@@ -261,7 +261,7 @@ def estimate_fit(
 #: benchmark measured, rounded.  Warm starts measured for denoising only; the other
 #: tasks' count as cold.
 TYPICAL_STOP = {
-    "fast-denoising": (400, 180),  # benchmarks/speed.py (384), benchmarks/stack.py
+    "fast-denoising": (400, 180),  # benchmarks/speed.py (median 406), benchmarks/stack.py
     "quality": (450, 450),  # benchmarks/quality.py
     "fast-inpainting": (700, 700),  # benchmarks/inpainting.py
     "fast-super-resolution": (1200, 1200),  # benchmarks/super_resolution.py
