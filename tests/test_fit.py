@@ -311,3 +311,31 @@ def test_a_bfloat16_recipe_runs_in_bfloat16_only_where_the_device_has_it(monkeyp
         assert 0 < np.abs(halved.result - plain.result).max() < 0.1
     else:  # emulated bfloat16 would be slower: float32, bit for bit
         assert np.array_equal(halved.result, plain.result)
+
+
+def test_super_resolution_ends_with_one_step_of_back_projection_and_other_tasks_ignore_it():
+    """The default super-resolution's result is the fit without the step, then
+    ``Downsample.back_project`` in the image's units (what benchmarks/super_resolution.py
+    relies on); a denoising recipe that asks for it comes out unchanged."""
+    import napari_dip
+    from napari_dip.core.operators import Downsample
+
+    low = smooth_image((16, 16))
+    default = replace(PRESETS["fast-super-resolution"], net=THREE_LEVEL_NET, max_iter=30)
+    assert PRESETS["fast-super-resolution"].back_project
+
+    def run(task, image, recipe, **options):
+        return napari_dip.Restoration(task, image, preset=recipe, seed=0, **options).run()
+
+    stepped = run("super_resolve", low, default, factor=2)
+    without = run("super_resolve", low, replace(default, back_project=False), factor=2)
+    expected = Downsample(2).back_project(
+        torch.from_numpy(without)[None, None], torch.from_numpy(low)[None, None]
+    )
+    assert np.abs(without - stepped).max() > 1e-3
+    np.testing.assert_allclose(stepped, expected[0, 0].numpy(), atol=1e-5)
+
+    noisy = low + np.random.default_rng(0).normal(0, 0.05, low.shape).astype(np.float32)
+    denoising = replace(FAST_TEST, max_iter=20)
+    asked = run("denoise", noisy, replace(denoising, back_project=True))
+    np.testing.assert_array_equal(asked, run("denoise", noisy, denoising))

@@ -87,6 +87,28 @@ def test_downsample_of_smooth_image_matches_subsampling():
     assert (lr - centres)[..., 2:-2, 2:-2].abs().max() < 0.01
 
 
+@pytest.mark.parametrize("kernel", ["lanczos2", "box"])
+def test_back_projection_moves_the_estimate_towards_the_observation(kernel):
+    """One step shrinks what the estimate's downsampled copy misses of the observation; it
+    commutes with a gain and an offset (the fit's normalisation), and leaves a stack's Z."""
+    op = Downsample(2, kernel)
+    generator = torch.Generator().manual_seed(0)
+    smooth = torch.nn.functional.avg_pool2d(torch.rand(6, 1, 34, 34, generator=generator), 3, 1)
+    truth = smooth.reshape(1, 2, 3, 32, 32)  # a 2-channel stack of 3 planes
+    y = op(truth)
+    blurred = torch.nn.functional.avg_pool2d(smooth, 5, 1, 2, count_include_pad=False)
+    x = blurred.reshape(truth.shape)  # an estimate that misses the detail
+    stepped = op.back_project(x, y)
+    assert stepped.shape == x.shape
+    before, after = (y - op(x)).norm(), (y - op(stepped)).norm()
+    assert after < 0.5 * before
+    assert (stepped - truth).norm() < (x - truth).norm()
+    assert torch.allclose(op.back_project(3 * x + 2, 3 * y + 2), 3 * stepped + 2, atol=1e-5)
+    # A plane's step does not depend on the other planes of its stack.
+    alone = op.back_project(x[:, :, 1], y[:, :, 1])
+    assert torch.allclose(alone, stepped[:, :, 1], atol=1e-6)
+
+
 def test_box_downsample_is_block_average():
     x = torch.arange(16.0).reshape(1, 1, 4, 4)
     y = Downsample(2, "box")(x)

@@ -57,6 +57,7 @@ def test_paper_recipes_match_the_published_notebooks():
         ("input_depth", True, TypeError),
         ("auto_stop", "yes", TypeError),
         ("flips", 1, TypeError),
+        ("back_project", 1, TypeError),
         ("members", 0, ValueError),
         ("members", 2.0, TypeError),
         ("stop_block", 0, ValueError),

@@ -32,7 +32,7 @@ from .guided import GuideBlend, blend_guided, guide_code
 from .holdout import HoldoutStop
 from .nets import SkipNet, level_strides, padded_shape
 from .observation_code import observation_code
-from .operators import Identity, Operator
+from .operators import Downsample, Identity, Operator
 from .presets import Recipe
 from .seeding import seeded
 from .stop_reason import StopReason
@@ -507,7 +507,8 @@ class _Smoothing:
 def _fused_and_blended(fit: Fit, final: torch.Tensor, detector: HoldoutStop | None):
     """A fit's last steps on its members' estimates: denoising's fusion (``Recipe.fuse``)
     and, for the unguided fit of a guided block, the blend with the guided fit's result;
-    then the blend with the task's classical estimate (``Recipe.classical``); sets
+    then the blend with the task's classical estimate (``Recipe.classical``) and a
+    super-resolution's back-projection (``Recipe.back_project``); sets
     ``fusion``, ``guide_blend``, ``classical_blend`` and ``scored_estimates``."""
     scored = final
     with torch.no_grad():
@@ -523,6 +524,8 @@ def _fused_and_blended(fit: Fit, final: torch.Tensor, detector: HoldoutStop | No
             )
         if fit.recipe.classical and fit.operator.classical_method and fit._scored(detector):
             final, scored = _with_classical(fit, final, scored, detector)
+        if fit.recipe.back_project and isinstance(fit.operator, Downsample):
+            final = fit.operator.back_project(final, fit.target)
     fit.scored_estimates = scored
     return final
 

@@ -139,6 +139,16 @@ class Downsample(Operator):
         planes = F.conv2d(planes, self.taps.view(1, 1, 1, k), stride=(1, self.factor))
         return planes.reshape(n, c, *rest, *planes.shape[-2:])
 
+    def back_project(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """One step of back-projection: ``x`` plus the bicubic upsampling of what its
+        downsampled copy misses of ``y`` (``Recipe.back_project``).  It gives back the
+        pixels the automatic stop held out of the fit; on ten design cases one step never
+        lost, more steps lost at x2 (docs/super-resolution.md)."""
+        residual = y - self(x)
+        planes = residual.reshape(-1, 1, *residual.shape[-2:])
+        up = F.interpolate(planes, size=x.shape[-2:], mode="bicubic", align_corners=False)
+        return x + up.reshape(*residual.shape[:-2], *x.shape[-2:])
+
 
 class Blur(Operator):
     """Deconvolution: convolution with a point spread function.

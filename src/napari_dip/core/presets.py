@@ -52,7 +52,9 @@ class Recipe:
     (``core.fusion``), weighed by the held-out pixels.  With ``bfloat16``, the
     networks run in bfloat16 (autocast) on a device that computes it natively
     (``core.devices.native_bfloat16``; elsewhere in float32), the loss, the
-    optimiser and the estimates staying float32.
+    optimiser and the estimates staying float32.  With ``back_project``, a
+    super-resolution ends with one step of back-projection
+    (``Downsample.back_project``; the other tasks ignore it).
 
     Examples
     --------
@@ -87,6 +89,7 @@ class Recipe:
     stop_shape: str = "pixels"
     classical: bool = False
     bfloat16: bool = False
+    back_project: bool = False
     paper: str = field(default="", compare=False)
 
     def __post_init__(self):
@@ -99,7 +102,14 @@ class Recipe:
         for name in ("name", "description"):
             if not isinstance(getattr(self, name), str):
                 raise TypeError(f"{name} must be a string, got {getattr(self, name)!r}")
-        for name in ("auto_stop", "flips", "fuse", "classical", "bfloat16"):
+        for name in (
+            "auto_stop",
+            "flips",
+            "fuse",
+            "classical",
+            "bfloat16",
+            "back_project",
+        ):
             if not isinstance(getattr(self, name), bool):
                 raise TypeError(f"{name} must be True or False, got {getattr(self, name)!r}")
         _integer("input_depth", self.input_depth, 1)
@@ -233,12 +243,14 @@ PRESETS: dict[str, Recipe] = {
             name="fast-super-resolution",
             description=(
                 "Our default for super-resolution: the fast network fed the bicubic "
-                "upsampling of the image, stopped once held-out pixels stop improving."
+                "upsampling of the image, stopped once held-out pixels stop improving, "
+                "then one step of back-projection."
             ),
             input="observation",
             max_iter=3000,
             reg_noise_std=0.0,
             stop_tolerance=0.05,
+            back_project=True,
         ),
         replace(
             _FAST,
