@@ -31,9 +31,15 @@ def test_one_fit_gives_the_default_before_and_after_its_back_projection(
     assert row["iterations"] == 30 and row["stop"] == "max_iter"
     assert all(5 < row[key] < 80 for key in ("bicubic", "lanczos", "default"))
 
-    rows = [row, {**row, "seed": 1, "default": row["default"] + 0.2}]
+    assert "one_step" not in row  # x2 takes one step: the default is that
+    four = super_resolution.measure_case("bpae", 4, seed=0)
+    assert four["one_step"] not in (four["default"], four["without_back_projection"])
+
+    rows = [row, {**row, "seed": 1, "default": row["default"] + 0.2}, four]
     table = super_resolution.render(rows)
     gain = row["default"] - row["bicubic"] + 0.1
     assert f"| x2 | microscopy | 2 | {gain:+.2f} dB |" in table
     assert "| 0.20 dB |" in table  # the seeds' spread
     assert "differ by at most" in table
+    more = four["default"] - four["one_step"]
+    assert f"| {more:+.2f} dB, {more:+.2f} dB |" in table  # x4's steps against one

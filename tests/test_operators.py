@@ -104,6 +104,9 @@ def test_back_projection_moves_the_estimate_towards_the_observation(kernel):
     assert after < 0.5 * before
     assert (stepped - truth).norm() < (x - truth).norm()
     assert torch.allclose(op.back_project(3 * x + 2, 3 * y + 2), 3 * stepped + 2, atol=1e-5)
+    # More steps pull closer to the observation; x2 takes one by default, x4 three.
+    assert (y - op(op.back_project(x, y, steps=3))).norm() < after
+    assert [Downsample(f).back_projection_steps for f in (2, 3, 4, 8)] == [1, 2, 3, 3]
     # A plane's step does not depend on the other planes of its stack.
     alone = op.back_project(x[:, :, 1], y[:, :, 1])
     assert torch.allclose(alone, stepped[:, :, 1], atol=1e-6)

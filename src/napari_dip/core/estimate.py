@@ -264,7 +264,7 @@ TYPICAL_STOP = {
     "fast-denoising": (400, 180),  # benchmarks/speed.py (median 406), benchmarks/stack.py
     "quality": (450, 450),  # benchmarks/quality.py
     "fast-inpainting": (700, 700),  # benchmarks/inpainting.py
-    "fast-super-resolution": (1550, 1550),  # benchmarks/super_resolution.py (median 1560)
+    "fast-super-resolution": (1550, 1550),  # benchmarks/super_resolution.py (median 1555)
     "fast-deconvolution": (2000, 2000),  # benchmarks/deconvolution.py: most reach the cap
 }
 

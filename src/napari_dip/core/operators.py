@@ -139,15 +139,26 @@ class Downsample(Operator):
         planes = F.conv2d(planes, self.taps.view(1, 1, 1, k), stride=(1, self.factor))
         return planes.reshape(n, c, *rest, *planes.shape[-2:])
 
-    def back_project(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """One step of back-projection: ``x`` plus the bicubic upsampling of what its
-        downsampled copy misses of ``y`` (``Recipe.back_project``).  It gives back the
-        pixels the automatic stop held out of the fit; on ten design cases one step never
-        lost, more steps lost at x2 (docs/super-resolution.md)."""
-        residual = y - self(x)
-        planes = residual.reshape(-1, 1, *residual.shape[-2:])
-        up = F.interpolate(planes, size=x.shape[-2:], mode="bicubic", align_corners=False)
-        return x + up.reshape(*residual.shape[:-2], *x.shape[-2:])
+    @property
+    def back_projection_steps(self) -> int:
+        """How many steps ``back_project`` takes: one at x2, three from x4 (two at x3)."""
+        return min(self.factor - 1, 3)
+
+    def back_project(
+        self, x: torch.Tensor, y: torch.Tensor, steps: int | None = None
+    ) -> torch.Tensor:
+        """``x`` after ``steps`` (default ``back_projection_steps``) steps of back-projection:
+        each adds the bicubic upsampling of what the downsampled copy misses of ``y``
+        (``Recipe.back_project``).  It gives back the pixels the automatic stop held out of
+        the fit.  On the design cases three steps lost against one at x2 and gained at x4;
+        on 26 benchmark cases this rule gained 0.49 dB at x2 and 0.38 dB at x4 on average,
+        never lower (docs/super-resolution.md)."""
+        for _ in range(self.back_projection_steps if steps is None else steps):
+            residual = y - self(x)
+            planes = residual.reshape(-1, 1, *residual.shape[-2:])
+            up = F.interpolate(planes, size=x.shape[-2:], mode="bicubic", align_corners=False)
+            x = x + up.reshape(*residual.shape[:-2], *x.shape[-2:])
+        return x
 
 
 class Blur(Operator):

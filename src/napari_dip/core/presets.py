@@ -53,8 +53,8 @@ class Recipe:
     networks run in bfloat16 (autocast) on a device that computes it natively
     (``core.devices.native_bfloat16``; elsewhere in float32), the loss, the
     optimiser and the estimates staying float32.  With ``back_project``, a
-    super-resolution ends with one step of back-projection
-    (``Downsample.back_project``; the other tasks ignore it).
+    super-resolution ends with back-projection, one step at x2 and three from
+    x4 (``Downsample.back_project``; the other tasks ignore it).
 
     Examples
     --------
@@ -244,7 +244,7 @@ PRESETS: dict[str, Recipe] = {
             description=(
                 "Our default for super-resolution: the fast network fed the bicubic "
                 "upsampling of the image, stopped once held-out pixels stop improving, "
-                "then one step of back-projection."
+                "then back-projection (one step at x2, three from x4)."
             ),
             input="observation",
             max_iter=3000,
