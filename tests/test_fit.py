@@ -313,8 +313,8 @@ def test_a_bfloat16_recipe_runs_in_bfloat16_only_where_the_device_has_it(monkeyp
         assert np.array_equal(halved.result, plain.result)
 
 
-def test_super_resolution_ends_with_one_step_of_back_projection_and_other_tasks_ignore_it():
-    """The default super-resolution's result is the fit without the step, then
+def test_super_resolution_ends_with_back_projection_and_other_tasks_ignore_it():
+    """The default super-resolution's result (x2: one step) is the fit without it, then
     ``Downsample.back_project`` in the image's units (what benchmarks/super_resolution.py
     relies on); a denoising recipe that asks for it comes out unchanged."""
     import napari_dip
