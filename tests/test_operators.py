@@ -1,5 +1,7 @@
 """Forward models: what each task's operator does, as a torch module."""
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -158,6 +160,26 @@ def test_blur_3d_and_2d_psf_on_stack():
     planes = Blur(torch.from_numpy(gaussian_psf(1.0)))(x)
     single = Blur(torch.from_numpy(gaussian_psf(1.0)))(x[:, :, 2])
     assert torch.allclose(planes[:, :, 2], single, atol=1e-5)
+
+
+def test_blur_passband_keeps_what_the_psf_passes_and_removes_what_it_wipes_out():
+    blur = Blur(torch.from_numpy(gaussian_psf(2.0)))
+    y, x = torch.meshgrid(torch.arange(32.0), torch.arange(40.0), indexing="ij")
+    slow = torch.cos(2 * math.pi * x / 39)[None, None]  # even about both borders; |H|^2 0.95
+    checkerboard = (-1.0) ** (y + x)[None, None]  # Nyquist: |H|^2 under 1e-30
+    constant = torch.full((1, 1, 32, 40), 3.0)
+    assert torch.allclose(blur.passband(constant), constant, atol=1e-5)
+    assert torch.allclose(blur.passband(slow + checkerboard), slow, atol=0.002)
+    kept = blur.passband(slow)
+    assert float((kept * slow).sum() / (slow * slow).sum()) == pytest.approx(1.0, abs=0.01)
+
+
+def test_blur_passband_on_a_stack_and_a_volume():
+    stack = torch.rand(2, 3, 5, 16, 16)
+    planes = Blur(torch.from_numpy(gaussian_psf(1.0)))
+    assert torch.allclose(planes.passband(stack)[:, :, 2], planes.passband(stack[:, :, 2]), atol=1e-5)
+    volume = Blur(torch.from_numpy(gaussian_psf(1.0, ndim=3)))
+    assert volume.passband(stack).shape == stack.shape
 
 
 def test_gaussian_psf_per_axis_sigma():

@@ -534,7 +534,8 @@ def _with_classical(fit: Fit, final: torch.Tensor, scored: torch.Tensor, detecto
     """The members' estimates blended with the task's classical estimate, and the same
     as held-out pixels score them; sets ``classical_blend``.  The classical estimate is
     scored as each member's was: computed without that member's held-out pixels; they
-    choose its setting, then the blend's weight."""
+    choose its setting, then the blend's weight (for deconvolution, of the network's
+    departure from it where the PSF passes: ``Blur.passband``)."""
     operator, target, held = fit.operator, fit.target, detector.held
     known = torch.ones_like(target) if operator.observed is None else operator.observed
     members = range(len(final))
@@ -562,11 +563,14 @@ def _with_classical(fit: Fit, final: torch.Tensor, scored: torch.Tensor, detecto
     classical_unseen = torch.cat(
         [estimate for k in members for _, estimate in unseen(k, (setting,))]
     )
+    ((_, classical),) = operator.classical(target, known, (setting,))
+    classical = classical.expand_as(final)
+    if operator.blends_passband:  # the network weighed where the data can see it
+        final = classical + operator.passband(final - classical)
+        scored = classical_unseen + operator.passband(scored - classical_unseen)
     fit.classical_blend = choice = choose_weight(
         scored, classical_unseen, score, operator.classical_method, setting
     )
-    ((_, classical),) = operator.classical(target, known, (setting,))
-    classical = classical.expand_as(final)
     w = choice.network_weight
     blended = classical.clone() if w == 0 else w * final + (1 - w) * classical
     blended_unseen = w * scored + (1 - w) * classical_unseen

@@ -31,6 +31,9 @@ __all__ = [
 
 #: Low-pass filters of super-resolution's forward model (``Downsample``).
 KERNELS = ("lanczos2", "box")
+#: ``Blur.passband``'s floor on the PSF's power: frequencies whose power is well
+#: under it are left to Richardson-Lucy (chosen on four design images, docs/deconvolution.md).
+PASSBAND_FLOOR = 0.01
 
 
 class Operator(torch.nn.Module):
@@ -42,12 +45,15 @@ class Operator(torch.nn.Module):
     on its own, at the same place (denoising, inpainting).  An operator whose
     task has a classical answer names it (``classical_method``) and computes it
     (``classical``), for each of the settings it offers (``classical_settings``;
-    ``(None,)``: one estimate): a fit blends it in (``core.classical``).
+    ``(None,)``: one estimate): a fit blends it in (``core.classical``).  With
+    ``blends_passband``, the blend weighs only the part of the network's departure
+    from the classical estimate that the operator lets the data see (``passband``).
     """
 
     pixelwise = False
     classical_method: str | None = None
     classical_settings: tuple = (None,)
+    blends_passband = False
 
     def __init__(self):
         super().__init__()
@@ -168,10 +174,16 @@ class Blur(Operator):
     sum to one.  Borders are extended by reflection before an FFT convolution,
     so the output has the input's shape and no wrap-around.  Its classical answer is
     Richardson-Lucy, for each iteration count in ``RL_ITERATIONS``.
+
+    The blend with it weighs the network only where the PSF passes (``passband``):
+    the held-out pixels see an estimate through the blur, so they cannot score
+    what the network puts where the PSF is near zero (mostly noise), and that
+    part is left to Richardson-Lucy.
     """
 
     classical_method = "richardson-lucy"
     classical_settings = RL_ITERATIONS
+    blends_passband = True
 
     def __init__(self, psf: torch.Tensor):
         super().__init__()
@@ -200,6 +212,23 @@ class Blur(Operator):
         blurred = torch.fft.irfftn(spectrum, s=full, dim=dims)
         index = (...,) + tuple(slice(k - 1, k - 1 + s) for k, s in zip(self.psf.shape, spatial))
         return blurred[index].reshape(*lead, *spatial)
+
+    def passband(self, x: torch.Tensor) -> torch.Tensor:
+        """``x`` filtered by ``|H|^2 (1 + f) / (|H|^2 + f)``, ``H`` the PSF's transfer
+        function and ``f`` ``PASSBAND_FLOOR``: the frequencies the blur passes kept
+        (a constant whole), those it wipes out (``|H|^2`` well under ``f``) removed.
+        Zero-phase; borders mirrored."""
+        ndim = self.psf.ndim
+        spatial = x.shape[-ndim:]
+        margins = [min(n - 1, 2 * k) for n, k in zip(spatial, self.psf.shape)]
+        pad = [m for margin in reversed(margins) for m in (margin, margin)]
+        padded = F.pad(x.reshape(-1, 1, *spatial), pad, mode="reflect")
+        size, dims = padded.shape[-ndim:], tuple(range(-ndim, 0))
+        power = torch.fft.rfftn(self.psf, s=size, dim=dims).abs() ** 2
+        gain = power * (1 + PASSBAND_FLOOR) / (power + PASSBAND_FLOOR)
+        filtered = torch.fft.irfftn(torch.fft.rfftn(padded, dim=dims) * gain, s=size, dim=dims)
+        index = (...,) + tuple(slice(m, m + n) for m, n in zip(margins, spatial))
+        return filtered[index].reshape(x.shape)
 
 
 def make_operator(
