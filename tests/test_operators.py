@@ -177,7 +177,9 @@ def test_blur_passband_keeps_what_the_psf_passes_and_removes_what_it_wipes_out()
 def test_blur_passband_on_a_stack_and_a_volume():
     stack = torch.rand(2, 3, 5, 16, 16)
     planes = Blur(torch.from_numpy(gaussian_psf(1.0)))
-    assert torch.allclose(planes.passband(stack)[:, :, 2], planes.passband(stack[:, :, 2]), atol=1e-5)
+    assert torch.allclose(
+        planes.passband(stack)[:, :, 2], planes.passband(stack[:, :, 2]), atol=1e-5
+    )
     volume = Blur(torch.from_numpy(gaussian_psf(1.0, ndim=3)))
     assert volume.passband(stack).shape == stack.shape
 
