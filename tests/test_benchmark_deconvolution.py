@@ -16,6 +16,7 @@ def deconvolution():
     return benchmark("deconvolution")
 
 
+@pytest.mark.slow
 def test_one_fit_gives_the_default_and_the_blend_over_all_frequencies_before_it(
     deconvolution, monkeypatch
 ):

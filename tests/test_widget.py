@@ -576,7 +576,7 @@ def test_the_status_line_says_how_much_of_the_result_is_the_networks():
     assert _classical_share({}) == ""  # a record from before the blend
     lucy = {"method": "richardson-lucy", "network_weight": 0.6, "setting": 20}
     assert _classical_share({"classical_blends": [lucy]}) == (
-        "; network 60% / richardson-lucy (20 iterations) 40%"
+        "; network 60% where the PSF passes / richardson-lucy (20 iterations) 40%"
     )
     planes = [lucy, {**lucy, "setting": 40}]
     assert _classical_share({"classical_blends": planes}).endswith("(20-40 iterations) 40%")

@@ -45,8 +45,9 @@ class Recipe:
     shapes the held-out pixels like the mask's holes when inpainting
     (``holdout.mask_shaped``); with ``classical``, a fit whose task has a
     classical estimate (inpainting: biharmonic; deconvolution: Richardson-Lucy,
-    its iteration count chosen first) ends by blending it in, with the weight
-    that scores best on the held-out pixels (``core.classical``).  With
+    its iteration count chosen first, the network weighed where the PSF passes)
+    ends by blending it in, with the weight that scores best on the held-out
+    pixels (``core.classical``).  With
     ``fuse``, a denoising fit with the automatic stop (either noise model)
     ends by fusing each member's estimate with the Wiener filter it steers
     (``core.fusion``), weighed by the held-out pixels.  With ``bfloat16``, the
@@ -228,7 +229,8 @@ PRESETS: dict[str, Recipe] = {
             description=(
                 "Our default for deconvolution: the fast network with a linear output, "
                 "since a sharp image's peaks exceed the blurred image's range, blended "
-                "with Richardson-Lucy (its iteration count and weight chosen on held-out pixels)."
+                "with Richardson-Lucy where the PSF passes (its iteration count and weight "
+                "chosen on held-out pixels)."
             ),
             net=replace(_FAST_NET, output="linear"),
             max_iter=2000,
