@@ -296,3 +296,30 @@ def test_a_deconvolution_chooses_the_iteration_count_then_the_weight_and_records
     network = torch.from_numpy(fit(replace(recipe, classical=False)).result)[None]
     expected = classical + w * blur.passband(network - classical)
     np.testing.assert_allclose(blended.result[0], expected[0, 0], atol=1e-5)
+
+
+def test_a_deconvolution_weighs_the_network_only_where_the_psf_passes(monkeypatch):
+    """With the weight held at one half (the tiny fit above chooses 0, where the two
+    formulas agree), the result is Richardson-Lucy plus half the network's departure from
+    it filtered to the PSF's band, not half of each."""
+    import napari_dip.core.classical as classical_module
+
+    sharp, psf, y = _blurred()
+    blur = Blur(torch.from_numpy(psf))
+    recipe = replace(TINY, auto_stop=True, classical=True, stop_min_iter=1)
+
+    def fit(recipe):
+        fit = Fit(y, blur, recipe, sharp.shape, max_iter=40, auto_stop=True, seed=0)
+        for _ in fit.snapshots(every=40):
+            pass
+        return fit
+
+    network = torch.from_numpy(fit(replace(recipe, classical=False)).result)[None]
+    monkeypatch.setattr(classical_module, "NETWORK_WEIGHTS", (0.5,))
+    blended = fit(recipe)
+    assert blended.classical_blend.network_weight == 0.5
+    ((_, classical),) = blur.classical(y, torch.ones_like(y), (blended.classical_blend.setting,))
+    expected = classical + 0.5 * blur.passband(network - classical)
+    np.testing.assert_allclose(blended.result[0], expected[0, 0], atol=1e-5)
+    everywhere = 0.5 * network + 0.5 * classical  # the blend before 2026-12-08
+    assert np.abs(blended.result[0] - everywhere[0, 0].numpy()).max() > 1e-3

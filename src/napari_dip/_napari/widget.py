@@ -325,13 +325,13 @@ def _classical_share(info: dict) -> str:
     if not blends:
         return ""
     network = sum(blend["network_weight"] for blend in blends) / len(blends)
-    method, where = blends[0]["method"], ""
+    method = blends[0]["method"]
+    # Deconvolution weighs the network where the PSF passes (``Blur.passband``).
+    where = " where the PSF passes" if method == "richardson-lucy" else ""
     counts = sorted({blend["setting"] for blend in blends if blend.get("setting") is not None})
     if counts:  # Richardson-Lucy's iteration counts
         span = f"{counts[0]}" if len(counts) == 1 else f"{counts[0]}-{counts[-1]}"
         method += f" ({span} iterations)"
-    if method.startswith("richardson-lucy"):  # the network weighed where the PSF passes
-        where = " where the PSF passes"
     return f"; network {network:.0%}{where} / {method} {1 - network:.0%}"
 
 
