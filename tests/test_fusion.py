@@ -9,12 +9,16 @@ import torch
 from helpers import THREE_LEVEL_NET, shrunk
 
 import napari_dip
+from napari_dip._tasks import UNCERTAINTY_PREDICTED
 from napari_dip.core.data_terms import Gaussian
 from napari_dip.core.fusion import (
+    ERROR_SCALE,
     fill_unseen,
     fitted_residual_power,
     fuse_members,
+    local_noise,
     residual_power,
+    wiener_error,
     wiener_filter,
 )
 from napari_dip.core.holdout import HoldoutStop
@@ -76,6 +80,32 @@ def test_the_noise_power_follows_noise_shared_between_neighbours():
     flat, low_pass = residual_power(white, zero, 8)[0], residual_power(shared, zero, 8)[0]
     assert flat[1:].std() / flat[1:].mean() < 0.3
     assert low_pass[1] > 5 * low_pass[7]  # DCT coefficient (0, 1) against (0, 7) along X
+
+
+def test_with_the_truth_for_pilot_the_predicted_error_bounds_the_filters_own():
+    """Each patch's expected error, averaged over the patches a pixel lies in, bounds the
+    error of their average (overlapping patches' errors partly cancel), within 2.5 times."""
+    clean = pattern((96, 96))
+    power = torch.full((1, 64), 0.01, dtype=torch.float64)  # white noise, sigma 0.1
+    for seed in (0, 1):
+        y = tensor(noisy(clean, seed=seed))[None]
+        actual = mse(wiener_filter(y, tensor(clean)[None], 8, 1.0, power)[0], clean)
+        predicted = float(wiener_error(y, tensor(clean)[None], 8, 1.0, power).mean())
+        assert actual < predicted < 2.5 * actual
+
+
+def test_the_predicted_error_follows_the_noise_where_it_is_stronger():
+    clean = pattern((96, 96))
+    _, x = np.mgrid[:96, :96]
+    sigma = np.where(x < 48, 0.05, 0.15)  # three times as strong on the right
+    y = tensor(clean + sigma * np.random.default_rng(3).normal(size=clean.shape))[None]
+    pilot = tensor(clean)[None]
+    level = local_noise(y, pilot)[0]
+    assert 7 < float(level[:, 56:88].mean() / level[:, 8:40].mean()) < 11  # 9 in power
+    error = wiener_error(y, pilot, 8, 1.0, residual_power(y, pilot, 8))[0]
+    actual = (wiener_filter(y, pilot, 8, 1.0, residual_power(y, pilot, 8))[0] - pilot[0]) ** 2
+    assert float(actual[:, 56:88].mean() / actual[:, 8:40].mean()) > 3
+    assert float(error[:, 56:88].mean() / error[:, 8:40].mean()) > 3
 
 
 @pytest.mark.slow
@@ -143,7 +173,8 @@ def test_denoising_records_its_fusion_and_is_deterministic_per_seed():
     assert np.array_equal(result, again)
     _, unfused = run(image, preset=replace(TINY, fuse=False))
     assert not np.array_equal(result, unfused) or choice["weight"] == 0
-    assert first.uncertainty is not None and np.all(first.uncertainty >= 0)
+    assert first.uncertainty.shape == result.shape and np.all(first.uncertainty > 0)
+    assert first.info.uncertainty == UNCERTAINTY_PREDICTED
     record = json.loads(json.dumps(first.info.to_dict()))
     assert napari_dip.RunInfo.from_dict(record) == first.info
     rerun = napari_dip.rerun(record, image)
@@ -219,3 +250,37 @@ def test_a_stopped_fit_returns_its_best_estimate_at_once_unfused():
             assert snapshot.best_iteration >= 50
             restoration.stop()
     assert restoration.info.stop_reason.value == "stopped" and restoration.info.fusions == ()
+
+
+@pytest.mark.slow
+def test_a_denoisings_uncertainty_is_its_fusions_predicted_error_in_the_images_units():
+    """One network's run gives the error its fusion predicts, ``ERROR_SCALE`` times the
+    filter's own; in the input's units: ten times the image, ten times the error."""
+    image = (noisy(pattern((48, 48))) * 100).astype(np.float32)
+    single = replace(TINY, members=1, flips=False)
+    restoration, result = run(image, preset=single)
+    (choice,) = restoration.info.fusions
+    assert restoration.info.uncertainty == UNCERTAINTY_PREDICTED
+    assert restoration.uncertainty.shape == result.shape
+    assert np.isfinite(restoration.uncertainty).all() and restoration.uncertainty.min() > 0
+    ten, _ = run(image * 10, preset=single)  # the same fit, to rounding
+    ratio = ten.uncertainty / restoration.uncertainty
+    assert 9.5 < np.median(ratio) < 10.5
+    assert choice["weight"] > 0
+    # the actual error is of the predicted size (the pattern is the truth)
+    actual = np.sqrt(np.mean((result - 100 * pattern((48, 48))) ** 2))
+    predicted = np.sqrt(np.mean(restoration.uncertainty**2))
+    assert 0.4 < actual / predicted < 2.5
+    assert ERROR_SCALE > 1
+
+
+@pytest.mark.slow
+def test_a_denoising_stopped_before_its_fusion_has_no_predicted_error():
+    image = (noisy(pattern((48, 48))) * 1000).astype(np.float32)
+    single = replace(TINY, members=1, flips=False, stop_patience=1000, max_iter=200)
+    restoration = napari_dip.Restoration("denoise", image, preset=single, seed=0, threads=1)
+    for snapshot in restoration.snapshots(every=10):
+        if snapshot.iteration == 30:
+            restoration.stop()
+    assert restoration.info.uncertainty == UNCERTAINTY_PREDICTED
+    assert np.isnan(restoration.uncertainty).all()

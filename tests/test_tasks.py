@@ -3,8 +3,17 @@
 import pytest
 
 import napari_dip
-from napari_dip import Options
-from napari_dip._tasks import COMMON_OPTIONS, OWN_OPTIONS, TASK_TABLE, TASKS, task_spec
+from napari_dip import Options, resolve_preset
+from napari_dip._tasks import (
+    COMMON_OPTIONS,
+    OWN_OPTIONS,
+    TASK_TABLE,
+    TASKS,
+    UNCERTAINTY_CALIBRATED,
+    UNCERTAINTY_PREDICTED,
+    UNCERTAINTY_SPREAD,
+    task_spec,
+)
 from napari_dip.batch.cli import build_parser
 
 
@@ -46,3 +55,15 @@ def test_the_shortcuts_docs_name_the_classical_estimate_the_table_gives():
             f"classical estimate in ({spec.classical})" in getattr(napari_dip, spec.name).__doc__
         )
         assert documented == (spec.classical is not None)
+
+
+def test_each_run_names_the_kind_of_uncertainty_it_gives():
+    def kind(task, preset, auto_stop=True):
+        return task_spec(task).uncertainty(resolve_preset(preset, task), auto_stop)
+
+    assert kind("denoise", "default") == kind("denoise", "quality") == UNCERTAINTY_PREDICTED
+    assert kind("denoise", "fast") is None and kind("denoise", "default", False) is None
+    assert kind("denoise", "quality", False) == UNCERTAINTY_SPREAD  # members, no fusion
+    assert kind("inpaint", "default") == UNCERTAINTY_CALIBRATED
+    assert kind("super_resolve", "quality") == kind("deconvolve", "quality") == UNCERTAINTY_SPREAD
+    assert kind("super_resolve", "default") is None and kind("deconvolve", "default") is None

@@ -476,6 +476,16 @@ def test_widget_offers_the_uncertainty_layer_for_inpainting_with_its_held_out_ho
     assert widget.uncertainty.enabled
 
 
+def test_widget_offers_the_uncertainty_layer_for_the_default_denoising(viewer):
+    _, widget = viewer.window.add_plugin_dock_widget("napari-dip", "Deep Image Prior")
+    configure(widget, task="denoise", preset="default")
+    assert widget.uncertainty.enabled  # the error its fusion predicts
+    configure(widget, auto_stop=False)
+    assert not widget.uncertainty.enabled  # no held-out pixels, no fusion
+    configure(widget, auto_stop=True, preset="fast")
+    assert not widget.uncertainty.enabled  # no fusion
+
+
 def test_widget_offers_the_uncertainty_layer_for_ensembles(viewer, image, qtbot, monkeypatch):
     for recipe in (TINY, TINY_ENSEMBLE):
         monkeypatch.setitem(PRESETS, recipe.name, recipe)

@@ -65,16 +65,17 @@ class Restoration:
     result : ndarray or None
         The restored image after a run (see ``output_dtype``).
     uncertainty : ndarray or None
-        After a run with a preset of several members (``"default"`` for
-        denoising, ``"quality"``): their standard deviation per pixel, float32,
-        in the input's units and the result's shape.  High where the members
-        disagree: fine detail they cannot agree on, and noise one of them
-        fitted.  Inpainting with the automatic stop (the default): the filled
-        pixels' expected error instead, its standard deviation calibrated on
-        held-out holes (``core.calibration``).  0 at measured pixels kept when
-        inpainting; NaN where no fit ran or a fit stopped before its blend (a
-        stopped run).  None for a single network otherwise.  docs/uncertainty.md
-        compares it with the actual error on real data.
+        After a run, float32, in the input's units and the result's shape: the
+        result's expected error, a standard deviation per pixel, for denoising
+        with its fusion (the default and ``"quality"``: predicted by the Wiener
+        filter, ``core.fusion.predicted_error``) and inpainting with the
+        automatic stop (the default: calibrated on held-out holes,
+        ``core.calibration``; 0 at measured pixels kept).  Otherwise, with a
+        preset of several members (``"quality"``), their standard deviation per
+        pixel: high where they disagree, not the error's size.  NaN where no fit
+        ran or a fit stopped before its fusion or blend (a stopped run); None for
+        a single network otherwise.  docs/uncertainty.md compares it with the
+        actual error on real data.
     info : RunInfo
         The run's settings, resolved for this input, and how it went.
 

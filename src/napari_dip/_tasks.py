@@ -38,6 +38,7 @@ Task = Literal["denoise", "inpaint", "super_resolve", "deconvolve"]
 
 #: The kinds of uncertainty a run gives (``TaskSpec.uncertainty``), as records name them.
 UNCERTAINTY_CALIBRATED = "error calibrated on held-out holes"
+UNCERTAINTY_PREDICTED = "error predicted by the Wiener fusion"
 UNCERTAINTY_SPREAD = "members' spread"
 
 
@@ -79,9 +80,13 @@ class TaskSpec:
     def uncertainty(self, recipe, auto_stop: bool) -> str | None:
         """What a run of ``recipe`` gives as its uncertainty: a fill's error calibrated on
         the held-out holes (the automatic stop and the blend with biharmonic inpainting,
-        ``core.calibration``), else the members' spread, else nothing (None)."""
+        ``core.calibration``), a denoising's error predicted by its fusion (the automatic
+        stop and ``Recipe.fuse``, ``core.fusion.predicted_error``), else the members'
+        spread, else nothing (None)."""
         if self.data == "mask" and recipe.classical and auto_stop:
             return UNCERTAINTY_CALIBRATED
+        if self.name == "denoise" and recipe.fuse and auto_stop:
+            return UNCERTAINTY_PREDICTED
         return UNCERTAINTY_SPREAD if recipe.members > 1 else None
 
     def gives_uncertainty(self, recipe, auto_stop: bool) -> bool:

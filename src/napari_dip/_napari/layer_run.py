@@ -94,8 +94,8 @@ class LayerRestoration:
         result shows its preview in that layer, and puts the earlier result
         back if it fails or is cancelled.
     uncertainty_layer : napari.layers.Image or None
-        The members' spread, placed over the result, when asked for and the
-        preset fits an ensemble.
+        ``Restoration.uncertainty``, placed over the result, when asked for and
+        the run gives one.
     fit : int
         The number, from 1, of the fit the last snapshot came from; a run has
         ``restoration.plan.fits`` fits (frames, planes, channels, tiles).
@@ -471,10 +471,11 @@ restore_layer.__doc__ = f"""Restore an image layer of ``viewer`` in a background
         Add a new result layer instead of replacing this input and task's
         previous result.
     uncertainty : bool
-        Also add ``Restoration.uncertainty`` (in the image's units: the spread of
-        an ensemble's members, or an inpainting's expected error calibrated on
-        held-out holes) as a layer over the result, named "<result> uncertainty";
-        presets with several members and inpainting with the automatic stop make one.
+        Also add ``Restoration.uncertainty`` (in the image's units: a denoising's
+        expected error predicted by its fusion, an inpainting's calibrated on
+        held-out holes, or the spread of an ensemble's members) as a layer over the
+        result, named "<result> uncertainty"; the default denoising, presets with
+        several members and inpainting with the automatic stop make one.
 {parameters_doc(LAYER_OPTIONS)}
 
     Notes

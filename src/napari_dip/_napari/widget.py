@@ -82,9 +82,9 @@ class DeepImagePriorWidget(Form):
             text="Uncertainty layer",
             tooltip=(
                 "Add, over the result, where it is least certain, in the image's units: "
-                "how much an ensemble's members disagree (presets with several members), "
-                "or an inpainting's expected error, calibrated on held-out holes "
-                "(with the automatic stop)"
+                "a denoising's expected error, predicted by its Wiener fusion (the default), "
+                "an inpainting's, calibrated on held-out holes (with the automatic stop), "
+                "or how much an ensemble's members disagree (presets with several members)"
             ),
         )
         self.estimate = Label(value="")
@@ -216,7 +216,8 @@ class DeepImagePriorWidget(Form):
             self.status.value = f"Settings of {layer.name}: Run restores {source} again{to_do}"
 
     def _show_recipe(self, recipe: Recipe) -> None:
-        """An uncertainty layer needs an ensemble, or an inpainting's held-out holes."""
+        """An uncertainty layer needs an ensemble, a denoising's fusion or an inpainting's
+        held-out holes."""
         spec = task_spec(self.task.value)
         self.uncertainty.enabled = spec.gives_uncertainty(recipe, self.auto_stop.value)
 

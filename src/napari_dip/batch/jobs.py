@@ -167,8 +167,8 @@ def make_jobs(
     uncertainty : bool
         Also write each result's uncertainty (``Restoration.uncertainty``, float32 in the
         image's units) beside it: ``cells_inpainted_uncertainty.ome.tif``.  For the
-        runs that give one (``TaskSpec.gives_uncertainty``: several members, or
-        inpainting with the automatic stop); refused for the others.
+        runs that give one (``TaskSpec.gives_uncertainty``: several members,
+        inpainting with the automatic stop, or denoising's default); refused for the others.
     **options
         Those of ``napari_dip.Restoration``; ``axes`` defaults to the file's
         metadata, else ``napari_dip.guess_axes``; ``threads`` to 1.

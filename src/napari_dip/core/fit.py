@@ -27,7 +27,7 @@ from .calibration import FillFeatures, calibrated_uncertainty
 from .classical import ClassicalBlend, choose_weight
 from .data_terms import DataTerm, Gaussian
 from .devices import native_bfloat16, preferred_memory_format
-from .fusion import Fusion, fuse_members
+from .fusion import Fusion, fuse_members, predicted_error
 from .guided import GuideBlend, blend_guided, guide_code
 from .holdout import HoldoutStop
 from .nets import SkipNet, level_strides, padded_shape
@@ -230,8 +230,10 @@ class Fit:
         #: The network's weight against the classical estimate, and the scores that chose
         #: it (None: no blend ran; see ``Recipe.classical``).
         self.classical_blend: ClassicalBlend | None = None
-        #: An inpainting's uncertainty ``(1, C, *spatial)``, calibrated on the held-out
-        #: holes (``core.calibration``; None where the blend with biharmonic did not run).
+        #: The result's expected error ``(1, C, *spatial)``, a standard deviation: an
+        #: inpainting's calibrated on the held-out holes (``core.calibration``), a
+        #: denoising's predicted by its fusion (``core.fusion.predicted_error``); None
+        #: where neither the blend with biharmonic nor the fusion ran.
         self.calibrated: torch.Tensor | None = None
         #: The automatic stop's rule, with the pixels it held out (None without it).
         self.holdout: HoldoutStop | None = None
@@ -509,14 +511,16 @@ def _fused_and_blended(fit: Fit, final: torch.Tensor, detector: HoldoutStop | No
     and, for the unguided fit of a guided block, the blend with the guided fit's result;
     then the blend with the task's classical estimate (``Recipe.classical``) and a
     super-resolution's back-projection (``Recipe.back_project``); sets
-    ``fusion``, ``guide_blend``, ``classical_blend`` and ``scored_estimates``."""
+    ``fusion``, ``guide_blend``, ``classical_blend``, ``scored_estimates`` and
+    ``calibrated``."""
     scored = final
     with torch.no_grad():
         if fit._fuses(detector):
-            held, fitted = detector.held, detector.fitted
+            held, fitted, network = detector.held, detector.fitted, final
             final, fit.fusion, scored = fuse_members(
-                final, fit.target, held, fitted, fit.data_term, detector.block, scored=True
+                network, fit.target, held, fitted, fit.data_term, detector.block, scored=True
             )
+            fit.calibrated = predicted_error(network, fit.target, fitted, fit.fusion)
         if fit.blend_with is not None and fit._scored(detector):
             partner, terms = fit.blend_with, _held_out_terms(fit, detector)
             final, fit.guide_blend = blend_guided(

@@ -36,7 +36,10 @@ __all__ = [
     "fill_unseen",
     "fitted_residual_power",
     "fuse_members",
+    "local_noise",
+    "predicted_error",
     "residual_power",
+    "wiener_error",
     "wiener_filter",
 ]
 
@@ -44,6 +47,12 @@ __all__ = [
 FUSION_GRID = ((8, 1.0), (8, 1.4), (8, 2.0), (12, 1.0), (12, 1.4), (12, 2.0))
 #: Filters (DCT coefficients) convolved at once: bounds memory on big planes.
 COEFFICIENT_CHUNK = 16
+#: The side of the square over which ``local_noise`` measures the noise's level.
+LOCAL_NOISE_SIDE = 15
+#: ``wiener_error`` takes the pilot for the truth and so predicts too small an error;
+#: this factor on its standard deviation was set on four design images
+#: (docs/uncertainty.md "Denoising: an error's size predicted by the fusion").
+ERROR_SCALE = 1.43
 
 
 @dataclass(frozen=True)
@@ -86,39 +95,108 @@ def wiener_filter(
     ``(C, patch * patch)``; by default the power of ``noisy - pilot``
     (``residual_power``).  Borders are mirrored.
     """
+    filtered, _ = _wiener(noisy, pilot, patch, scale, noise_power, error=False)
+    return filtered
+
+
+def wiener_error(
+    noisy: torch.Tensor,
+    pilot: torch.Tensor,
+    patch: int = 8,
+    scale: float = 1.0,
+    noise_power: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """The expected squared error of ``wiener_filter`` at each pixel, ``(C, *spatial)``,
+    were the pilot the truth.
+
+    Each coefficient kept with gain ``g`` errs by ``(1 - g)^2 p^2`` (what it takes
+    from the signal) plus ``g^2 v`` (the noise it lets through), ``v`` the noise's
+    power there scaled by the local noise level (``local_noise``: noise that
+    follows the signal, as photon noise does); each patch spreads its coefficients'
+    errors over its pixels by the squared basis patch, and patches are averaged
+    with the filter's own weights.  The pilot's own errors are not in it: that is
+    what ``ERROR_SCALE`` makes up for.
+    """
+    _, error = _wiener(noisy, pilot, patch, scale, noise_power, error=True)
+    return error
+
+
+def _wiener(noisy, pilot, patch, scale, noise_power, *, error: bool):
+    """``wiener_filter`` and, with ``error``, ``wiener_error`` (else None), from one pass."""
     if noise_power is None:
         noise_power = residual_power(noisy, pilot, patch)
-    noise_power = noise_power.clone()
-    noise_power[:, 0] = 0.0  # each patch's mean passes whole (0.03 dB better on the FISH crop)
+    kept_power = noise_power.clone()
+    kept_power[:, 0] = 0.0  # each patch's mean passes whole (0.03 dB better on the FISH crop)
     planes_in, planes_pilot = _as_planes(noisy), _as_planes(pilot)
-    channels = []
+    planes_local = _as_planes(local_noise(noisy, pilot)) if error else None
+    filtered_channels, error_channels = [], []
     basis = _dct_basis(patch, noisy.dtype, noisy.device)
     ones = torch.ones(1, 1, patch, patch, dtype=noisy.dtype, device=noisy.device)
+    margin = patch - 1
+
+    def inside(image: torch.Tensor) -> torch.Tensor:
+        return image[:, 0, margin:-margin, margin:-margin]
+
     for c in range(noisy.shape[0]):
         y = _mirrored(planes_in[c], patch)
         p = _mirrored(planes_pilot[c], patch)
         chunks = [
-            (basis[first:last], noise_power[c, first:last])
+            (basis[first:last], kept_power[c, first:last], noise_power[c, first:last])
             for first in range(0, patch * patch, COEFFICIENT_CHUNK)
             for last in [first + COEFFICIENT_CHUNK]
         ]
-
-        def gain(filters, power, pilot=p):  # the Wiener gain of each coefficient of each patch
-            pilot_power = F.conv2d(pilot, filters) ** 2
-            return pilot_power / (pilot_power + scale * power.view(1, -1, 1, 1)).clamp_min(1e-20)
-
         # Each patch weighs in inversely to its total gain (BM3D's aggregation weights);
-        # the gains are computed twice rather than kept, which bounds memory on big planes.
-        total = sum((gain(*chunk) ** 2).sum(1, keepdim=True) for chunk in chunks)
+        # the gains are computed again rather than kept, which bounds memory on big planes.
+        total = sum(
+            (_gain(p, filters, kept, scale)[0] ** 2).sum(1, keepdim=True)
+            for filters, kept, _ in chunks
+        )
         weight = 1.0 / total.clamp_min(1e-12)
         numerator = sum(
-            F.conv_transpose2d(weight * gain(filters, power) * F.conv2d(y, filters), filters)
-            for filters, power in chunks
+            F.conv_transpose2d(
+                weight * _gain(p, filters, kept, scale)[0] * F.conv2d(y, filters), filters
+            )
+            for filters, kept, _ in chunks
         )
-        margin = patch - 1
-        filtered = numerator / F.conv_transpose2d(weight, ones)
-        channels.append(filtered[:, 0, margin:-margin, margin:-margin])
-    return torch.stack(channels).reshape(noisy.shape)
+        normaliser = F.conv_transpose2d(weight, ones)
+        filtered_channels.append(inside(numerator / normaliser))
+        if error:
+            # The noise's power in each patch, scaled by its mean local level.
+            level = F.avg_pool2d(_mirrored(planes_local[c], patch), patch, stride=1)
+            spread = 0.0
+            for filters, kept, power in chunks:
+                g, pilot_power = _gain(p, filters, kept, scale)
+                squared = (1 - g) ** 2 * pilot_power + g**2 * power.view(1, -1, 1, 1) * level
+                spread = spread + F.conv_transpose2d(weight * squared, filters**2)
+            error_channels.append(inside(spread / normaliser))
+    filtered = torch.stack(filtered_channels).reshape(noisy.shape)
+    if not error:
+        return filtered, None
+    return filtered, torch.stack(error_channels).reshape(noisy.shape)
+
+
+def _gain(pilot, filters, power, scale) -> tuple[torch.Tensor, torch.Tensor]:
+    """The Wiener gain of each coefficient (``filters``) of each patch of ``pilot``, and
+    the pilot's power there."""
+    pilot_power = F.conv2d(pilot, filters) ** 2
+    gain = pilot_power / (pilot_power + scale * power.view(1, -1, 1, 1)).clamp_min(1e-20)
+    return gain, pilot_power
+
+
+def local_noise(noisy: torch.Tensor, pilot: torch.Tensor) -> torch.Tensor:
+    """The power of ``noisy - pilot`` averaged over a ``LOCAL_NOISE_SIDE`` square around
+    each pixel, over its mean in the channel: 1 for noise as strong everywhere, above 1
+    where it is stronger (``(C, *spatial)``; borders mirrored)."""
+    planes = _as_planes((noisy - pilot) ** 2)
+    radius = LOCAL_NOISE_SIDE // 2
+    local = torch.stack(
+        [
+            F.avg_pool2d(_mirrored(channel, radius + 1), LOCAL_NOISE_SIDE, stride=1)[:, 0]
+            for channel in planes
+        ]
+    )
+    mean = planes.mean((1, 2, 3)).view(-1, 1, 1, 1).clamp_min(1e-20)
+    return (local / mean).reshape(noisy.shape)
 
 
 def residual_power(noisy: torch.Tensor, pilot: torch.Tensor, patch: int) -> torch.Tensor:
@@ -241,6 +319,24 @@ def fuse_members(
     if scored:
         return fused([y] * count), best, fused(fills)
     return fused([y] * count), best
+
+
+def predicted_error(
+    members: torch.Tensor, target: torch.Tensor, fitted: torch.Tensor, fusion: Fusion
+) -> torch.Tensor:
+    """The fused members' mean's expected error, a standard deviation per pixel
+    ``(1, C, *spatial)`` in the fit's units: ``wiener_error`` of the filter ``fusion``
+    chose (its smallest setting where it chose none), each member's pilot its own,
+    averaged over the members and scaled by ``ERROR_SCALE``.  ``members`` are the
+    network's estimates ``(K, C, *spatial)`` before the fusion, ``fitted`` the pixels
+    each one fitted."""
+    patch, scale = (fusion.patch, fusion.scale) if fusion.weight > 0 else FUSION_GRID[0]
+    y = target[0]
+    variances = [
+        wiener_error(y, member, patch, scale, fitted_residual_power(y, member, held_in, patch))
+        for member, held_in in zip(members, fitted)
+    ]
+    return ERROR_SCALE * (sum(variances) / len(variances)).sqrt()[None]
 
 
 def blend_weight(filtered, members, y, held) -> float:
