@@ -230,10 +230,9 @@ class Fit:
         #: The network's weight against the classical estimate, and the scores that chose
         #: it (None: no blend ran; see ``Recipe.classical``).
         self.classical_blend: ClassicalBlend | None = None
-        #: The result's expected error ``(1, C, *spatial)``, a standard deviation: an
-        #: inpainting's calibrated on the held-out holes (``core.calibration``), a
-        #: denoising's predicted by its fusion (``core.fusion.predicted_error``); None
-        #: where neither the blend with biharmonic nor the fusion ran.
+        #: The result's expected error ``(1, C, *spatial)``, a standard deviation: from
+        #: an inpainting's held-out holes (``core.calibration``) or a denoising's fusion
+        #: (``core.fusion.predicted_error``); None where neither ran.
         self.calibrated: torch.Tensor | None = None
         #: The automatic stop's rule, with the pixels it held out (None without it).
         self.holdout: HoldoutStop | None = None

@@ -17,6 +17,10 @@ each member, the pixels it never fitted (its holes) are filled with its own
 estimate plus noise-like residuals copied from elsewhere, so the filter sees
 an image as noisy as the real one but learns nothing of the held-out values;
 its output is scored there, the same unbiased score that picked the stop.
+
+The same gains predict the result's error (``predicted_error``): what the filter
+takes from the signal and lets through of the noise, were the network's estimate
+the truth, times a constant set on design images (docs/uncertainty.md).
 """
 
 from __future__ import annotations
@@ -95,8 +99,7 @@ def wiener_filter(
     ``(C, patch * patch)``; by default the power of ``noisy - pilot``
     (``residual_power``).  Borders are mirrored.
     """
-    filtered, _ = _wiener(noisy, pilot, patch, scale, noise_power, error=False)
-    return filtered
+    return _wiener(noisy, pilot, patch, scale, noise_power, error=False)
 
 
 def wiener_error(
@@ -117,19 +120,18 @@ def wiener_error(
     with the filter's own weights.  The pilot's own errors are not in it: that is
     what ``ERROR_SCALE`` makes up for.
     """
-    _, error = _wiener(noisy, pilot, patch, scale, noise_power, error=True)
-    return error
+    return _wiener(noisy, pilot, patch, scale, noise_power, error=True)
 
 
-def _wiener(noisy, pilot, patch, scale, noise_power, *, error: bool):
-    """``wiener_filter`` and, with ``error``, ``wiener_error`` (else None), from one pass."""
+def _wiener(noisy, pilot, patch, scale, noise_power, *, error: bool) -> torch.Tensor:
+    """``wiener_filter``, or with ``error`` ``wiener_error``: the same gains and weights."""
     if noise_power is None:
         noise_power = residual_power(noisy, pilot, patch)
     kept_power = noise_power.clone()
     kept_power[:, 0] = 0.0  # each patch's mean passes whole (0.03 dB better on the FISH crop)
     planes_in, planes_pilot = _as_planes(noisy), _as_planes(pilot)
     planes_local = _as_planes(local_noise(noisy, pilot)) if error else None
-    filtered_channels, error_channels = [], []
+    channels = []
     basis = _dct_basis(patch, noisy.dtype, noisy.device)
     ones = torch.ones(1, 1, patch, patch, dtype=noisy.dtype, device=noisy.device)
     margin = patch - 1
@@ -138,7 +140,6 @@ def _wiener(noisy, pilot, patch, scale, noise_power, *, error: bool):
         return image[:, 0, margin:-margin, margin:-margin]
 
     for c in range(noisy.shape[0]):
-        y = _mirrored(planes_in[c], patch)
         p = _mirrored(planes_pilot[c], patch)
         chunks = [
             (basis[first:last], kept_power[c, first:last], noise_power[c, first:last])
@@ -152,27 +153,24 @@ def _wiener(noisy, pilot, patch, scale, noise_power, *, error: bool):
             for filters, kept, _ in chunks
         )
         weight = 1.0 / total.clamp_min(1e-12)
-        numerator = sum(
-            F.conv_transpose2d(
-                weight * _gain(p, filters, kept, scale)[0] * F.conv2d(y, filters), filters
-            )
-            for filters, kept, _ in chunks
-        )
-        normaliser = F.conv_transpose2d(weight, ones)
-        filtered_channels.append(inside(numerator / normaliser))
         if error:
             # The noise's power in each patch, scaled by its mean local level.
             level = F.avg_pool2d(_mirrored(planes_local[c], patch), patch, stride=1)
-            spread = 0.0
+            numerator = 0.0
             for filters, kept, power in chunks:
                 g, pilot_power = _gain(p, filters, kept, scale)
                 squared = (1 - g) ** 2 * pilot_power + g**2 * power.view(1, -1, 1, 1) * level
-                spread = spread + F.conv_transpose2d(weight * squared, filters**2)
-            error_channels.append(inside(spread / normaliser))
-    filtered = torch.stack(filtered_channels).reshape(noisy.shape)
-    if not error:
-        return filtered, None
-    return filtered, torch.stack(error_channels).reshape(noisy.shape)
+                numerator = numerator + F.conv_transpose2d(weight * squared, filters**2)
+        else:
+            y = _mirrored(planes_in[c], patch)
+            numerator = sum(
+                F.conv_transpose2d(
+                    weight * _gain(p, filters, kept, scale)[0] * F.conv2d(y, filters), filters
+                )
+                for filters, kept, _ in chunks
+            )
+        channels.append(inside(numerator / F.conv_transpose2d(weight, ones)))
+    return torch.stack(channels).reshape(noisy.shape)
 
 
 def _gain(pilot, filters, power, scale) -> tuple[torch.Tensor, torch.Tensor]:
@@ -333,8 +331,8 @@ def predicted_error(
     patch, scale = (fusion.patch, fusion.scale) if fusion.weight > 0 else FUSION_GRID[0]
     y = target[0]
     variances = [
-        wiener_error(y, member, patch, scale, fitted_residual_power(y, member, held_in, patch))
-        for member, held_in in zip(members, fitted)
+        wiener_error(y, member, patch, scale, fitted_residual_power(y, member, seen, patch))
+        for member, seen in zip(members, fitted)
     ]
     return ERROR_SCALE * (sum(variances) / len(variances)).sqrt()[None]
 
