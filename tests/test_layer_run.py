@@ -3,6 +3,8 @@
 Run under a virtual X server: ``xvfb-run -a python -m pytest tests/test_layer_run.py``.
 """
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -14,6 +16,7 @@ from napari.utils.notifications import notification_manager
 
 import napari_dip
 from napari_dip._napari.layer_run import restore_layer
+from napari_dip._tasks import UNCERTAINTY_PREDICTED
 from napari_dip.core.presets import PRESETS
 
 
@@ -119,6 +122,21 @@ def test_uncertainty_layer_lies_over_the_result(viewer, image, qtbot):
     )
     again.wait(60)  # a new run replaces both layers
     assert again.uncertainty_layer is spread and len(viewer.layers) == 3
+
+
+@pytest.mark.slow
+def test_a_fused_denoisings_uncertainty_layer_is_its_predicted_error(viewer, image, qtbot):
+    fused = replace(TINY, name="test-tiny-fused", fuse=True, auto_stop=True, stop_patience=10)
+    run = restore_layer(
+        viewer, image, "denoise", preset=fused, seed=0, device="cpu", uncertainty=True
+    )
+    result = run.wait(60)
+    error = run.uncertainty_layer
+    assert run.restoration.info.uncertainty == UNCERTAINTY_PREDICTED
+    assert error.metadata["napari_dip"]["uncertainty"] == UNCERTAINTY_PREDICTED
+    np.testing.assert_array_equal(error.data, run.restoration.uncertainty)
+    assert error.data.shape == result.data.shape and np.isfinite(error.data).all()
+    assert error.data.min() > 0  # an error's size, in the image's units, everywhere
 
 
 def test_uncertainty_layer_of_an_rgb_image_is_rgb(viewer, qtbot):

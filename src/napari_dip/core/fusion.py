@@ -158,9 +158,12 @@ def _wiener(noisy, pilot, patch, scale, noise_power, *, error: bool) -> torch.Te
             level = F.avg_pool2d(_mirrored(planes_local[c], patch), patch, stride=1)
             numerator = 0.0
             for filters, kept, power in chunks:
-                g, pilot_power = _gain(p, filters, kept, scale)
-                squared = (1 - g) ** 2 * pilot_power + g**2 * power.view(1, -1, 1, 1) * level
-                numerator = numerator + F.conv_transpose2d(weight * squared, filters**2)
+                # (1 - g)^2 p^2 + g^2 v, in place (it bounds memory on big planes)
+                g, squared = _gain(p, filters, kept, scale)
+                squared.mul_((1 - g).square_()).addcmul_(
+                    g.square_(), power.view(1, -1, 1, 1) * level
+                )
+                numerator = numerator + F.conv_transpose2d(squared.mul_(weight), filters**2)
         else:
             y = _mirrored(planes_in[c], patch)
             numerator = sum(
