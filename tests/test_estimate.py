@@ -3,10 +3,12 @@
 import math
 import os
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
+import napari_dip
 from napari_dip.core import estimate
 from napari_dip.core.estimate import (
     FitEstimate,
@@ -110,6 +112,19 @@ def test_typical_iterations_of_the_defaults_the_cap_and_unknown_recipes():
     assert estimate.typical_iterations(default, 100, True, warm=False) == 100  # within the cap
     assert estimate.typical_iterations(default, 700, False, warm=True) == 700  # no stop
     assert estimate.typical_iterations(FAST, 2000, True, warm=False) is None  # not measured
+    photons = estimate.TYPICAL_STOP_PHOTONS["fast-denoising"]
+    assert photons[0] > cold  # photon counts stop later
+    assert estimate.typical_iterations(default, 2000, True, False, "poisson") == photons[0]
+    assert estimate.typical_iterations(default, 2000, True, True, "poisson") == photons[1]
+    inpainting = PRESETS["fast-inpainting"]  # no photon figure: the Gaussian one
+    assert estimate.typical_iterations(inpainting, 2000, True, False, "poisson") == 700
+
+
+def test_a_photon_count_denoising_is_expected_to_run_longer():
+    image = np.random.default_rng(0).poisson(20, (64, 64)).astype(np.uint16)
+    gaussian = napari_dip.Restoration("denoise", image).plan.expected_iterations
+    poisson = napari_dip.Restoration("denoise", image, noise="poisson").plan.expected_iterations
+    assert (gaussian, poisson) == (400, 700)
 
 
 # --- tile choice -------------------------------------------------------------

@@ -232,8 +232,10 @@ class Plan:
         measured): the first fit of each lineage starts cold, the next ones warm."""
         from .core.estimate import typical_iterations
 
-        cold = typical_iterations(self.recipe, self.max_iter, self.auto_stop, warm=False)
-        warm = typical_iterations(self.recipe, self.max_iter, self.auto_stop, warm=True)
+        cold, warm = (
+            typical_iterations(self.recipe, self.max_iter, self.auto_stop, w, self.options.noise)
+            for w in (False, True)
+        )
         if cold is None:
             return None
         lineages = {(b.lineage, guided) for b in self.blocks for guided in self.variants(b)}

@@ -267,17 +267,24 @@ TYPICAL_STOP = {
     "fast-super-resolution": (1550, 1550),  # benchmarks/super_resolution.py (median 1555)
     "fast-deconvolution": (2000, 2000),  # benchmarks/deconvolution.py: most reach the cap
 }
+#: The same for photon counts (``noise="poisson"``), whose fits stop later: the median
+#: of 18 cold fits at 1-100 photons, 504-990 iterations (benchmarks/stack.py and
+#: ``denoising_uncertainty.py --photons``), and of the time-lapses' warm frames.
+TYPICAL_STOP_PHOTONS = {"fast-denoising": (700, 180)}
 
 
-def typical_iterations(recipe: Recipe, max_iter: int, auto_stop: bool, warm: bool) -> int | None:
+def typical_iterations(
+    recipe: Recipe, max_iter: int, auto_stop: bool, warm: bool, noise: str = "gaussian"
+) -> int | None:
     """Iterations a fit of ``recipe`` usually runs: ``max_iter`` without the automatic
-    stop, else where it usually ends (``TYPICAL_STOP``, within the cap; None for a
-    recipe no benchmark measured)."""
+    stop, else where it usually ends for the ``noise`` model (``TYPICAL_STOP``, or
+    ``TYPICAL_STOP_PHOTONS`` for photon counts, within the cap; None for a recipe no
+    benchmark measured)."""
     if not auto_stop:
         return max_iter
-    if recipe.name not in TYPICAL_STOP:
-        return None
-    return min(max_iter, TYPICAL_STOP[recipe.name][warm])
+    table = TYPICAL_STOP_PHOTONS if noise == "poisson" else {}
+    stops = table.get(recipe.name, TYPICAL_STOP.get(recipe.name))
+    return None if stops is None else min(max_iter, stops[warm])
 
 
 def _available_ram() -> int | None:
